@@ -1,0 +1,135 @@
+"""Public letters, Digital Post reading and enrolment (MODEL.md sections 3.3 and 3.9).
+
+Letters are not kept one by one: for each letter kind, a ring of ``deadline``
+slots counts each citizen's unread letters by arrival week. A citizen who
+checks the mailbox reads everything pending; letters still unread after
+``deadline_weeks`` reading chances fail (an exclusion event).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.channels import has_proxy, logistic
+from sim.params import AGE_BANDS, LETTER_KINDS
+from sim.population import ENROLLED, NOT_ENROLLED
+from sim.tasks import draw_arrivals
+
+if TYPE_CHECKING:
+    from sim.model import DigexModel
+
+
+class Mailboxes:
+    """Unread letters per kind, arrival slot and citizen (int16 counts)."""
+
+    def __init__(self, deadlines: list[int], capacity: int) -> None:
+        self.deadlines = deadlines
+        self.rings = [np.zeros((d, capacity), dtype=np.int16) for d in deadlines]
+
+    def grow_to(self, capacity: int) -> None:
+        """Make room for new citizens' rows."""
+        for k, ring in enumerate(self.rings):
+            if ring.shape[1] < capacity:
+                new = np.zeros((ring.shape[0], capacity), dtype=np.int16)
+                new[:, : ring.shape[1]] = ring
+                self.rings[k] = new
+
+    def pending(self, n: int) -> np.ndarray:
+        """Unread letters of each of the first n citizens, all kinds together."""
+        return sum(ring[:, :n].sum(axis=0, dtype=np.int32) for ring in self.rings)
+
+    def clear(self, rows: np.ndarray) -> np.ndarray:
+        """Read every pending letter of ``rows``; return how many each read."""
+        read = np.zeros(len(rows), dtype=np.int32)
+        for ring in self.rings:
+            read += ring[:, rows].sum(axis=0, dtype=np.int32)
+            ring[:, rows] = 0
+        return read
+
+
+def letters_arrive(m: DigexModel, members: list[np.ndarray], rng: np.random.Generator) -> None:
+    """New letters by kind (Poisson per citizen, rate by age band) go into this week's slot.
+
+    A letter goes to Digital Post if the citizen is enrolled and the platform
+    is live, otherwise on paper; each medium has its unit cost.
+    """
+    p = m.pop
+    for k, name in enumerate(LETTER_KINDS):
+        spec = m.config.tasks.letters[name]
+        rates = np.array([spec.rate_per_year * spec.age_rates.get(b, 1.0) / 52 for b in AGE_BANDS])
+        owners = draw_arrivals(members, rates, rng)
+        ring = m.mail.rings[k]
+        np.add.at(ring[m.week % spec.deadline_weeks], owners, 1)
+        digital = (p.dp_status[owners] == ENROLLED) & m.digital_live
+        p.last_letter_week[owners[digital]] = m.week
+        m.costs.add_letters(int(digital.sum()), int((~digital).sum()))
+        m.metrics.add_letters_arrived(owners)
+
+
+def read_probability(m: DigexModel, rows: np.ndarray) -> np.ndarray:
+    """Weekly chance of reading one's mail.
+
+    Enrolled: letter_read_max * logistic(slope * (skill - threshold)), zero
+    without internet or eID, scaled by platform uptime; a proxy relative reads
+    with chance proxy_success. Not enrolled or exempt: paper_letter_read.
+    """
+    p, b = m.pop, m.config.behaviour
+    digital = (p.dp_status[rows] == ENROLLED) & m.digital_live
+    r_dig = (
+        b.letter_read_max
+        * logistic(b.letter_read_slope * (p.skill[rows] - b.letter_read_threshold))
+        * p.internet[rows]
+        * p.eid[rows]
+        * (1 - m.outage_fraction)
+    )
+    r_dig = np.maximum(r_dig, has_proxy(m, rows) * b.proxy_success)
+    return np.where(digital, r_dig, b.paper_letter_read)
+
+
+def read_mail(m: DigexModel, rng: np.random.Generator) -> None:
+    """Citizens with unread letters check their mail; readers clear everything pending."""
+    p = m.pop
+    rows = np.flatnonzero(m.mail.pending(p.n) > 0)
+    rows = rows[p.alive[rows]]
+    reads = rows[rng.random(len(rows)) < read_probability(m, rows)]
+    n_read = m.mail.clear(reads)
+    p.letters_read[reads] += n_read
+    digital = (p.dp_status[reads] == ENROLLED) & m.digital_live
+    p.last_read_week[reads[digital]] = m.week
+    p.last_unassisted_week[reads] = m.week
+    m.metrics.add_letters_read(reads, n_read)
+
+
+def letters_expire(m: DigexModel) -> None:
+    """Letters that had their last reading chance this week and are unread fail."""
+    for k, name in enumerate(LETTER_KINDS):
+        spec = m.config.tasks.letters[name]
+        ring = m.mail.rings[k]
+        slot = (m.week + 1) % spec.deadline_weeks
+        rows = np.flatnonzero(ring[slot, : m.pop.n])
+        count = ring[slot, rows].astype(np.int32)
+        ring[slot, rows] = 0
+        alive = m.pop.alive[rows]
+        m.fail_letters(rows[alive], count[alive], spec.value_dkk)
+
+
+def enrol(m: DigexModel, rng: np.random.Generator) -> None:
+    """Digital Post enrolment: voluntary before a mandate, automatic at and after it.
+
+    Voluntary weekly hazard = enrol_hazard_per_year / 52 * enrolment_campaign *
+    skill^2, for citizens with internet and eID. Under an active mandate every
+    living citizen not exempt is enrolled.
+    """
+    if not m.digital_live:
+        return
+    p = m.pop
+    rows = np.flatnonzero(p.alive[: p.n] & (p.dp_status[: p.n] == NOT_ENROLLED))
+    if m.mandate_active and m.policy.digital_post_mandatory:
+        p.dp_status[rows] = ENROLLED
+        return
+    b = m.config.behaviour
+    h = b.enrol_hazard_per_year / 52 * m.policy.enrolment_campaign * p.skill[rows] ** 2
+    h = h * p.internet[rows] * p.eid[rows]
+    p.dp_status[rows[rng.random(len(rows)) < h]] = ENROLLED

@@ -1,0 +1,623 @@
+"""Scenario parameters: the single source of truth for every lever and setting.
+
+The schema follows MODEL.md section 4 (policy levers), 5 (costs) and 7
+(population). Every field carries a description and, in ``json_schema_extra``,
+a unit, so that ``digex describe`` and ``docs/ODD.md`` can be generated from it.
+Defaults describe the Danish baseline; calibrated values live in
+``scenarios/calibrated.yaml`` which the baseline scenario extends.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+AGE_BANDS: tuple[str, ...] = (
+    "15-24",
+    "25-34",
+    "35-44",
+    "45-54",
+    "55-64",
+    "65-74",
+    "75-79",
+    "80+",
+)
+"""Age bands of MODEL.md section 6."""
+
+AGE_BAND_EDGES: tuple[int, ...] = (15, 25, 35, 45, 55, 65, 75, 80)
+"""Lower edge (years) of each band in AGE_BANDS."""
+
+PROCEDURE_TYPES: tuple[str, ...] = ("tax", "benefit", "moving", "family")
+"""Self-service procedures (MODEL.md section 3.3); letters are handled by the inbox."""
+
+LETTER_KINDS: tuple[str, ...] = ("post", "health")
+"""Digital Post letters and health/appointment letters (MODEL.md section 3.3)."""
+
+Probability = float
+
+
+def _f(default: Any, desc: str, unit: str = "", **kw: Any) -> Any:
+    """A pydantic Field with a description and a unit for ``digex describe``."""
+    return Field(default, description=desc, json_schema_extra={"unit": unit}, **kw)
+
+
+def _p(default: float, desc: str) -> Any:
+    """A probability or share in [0, 1]."""
+    return _f(default, desc, "share", ge=0.0, le=1.0)
+
+
+class Strict(BaseModel):
+    """Base for every block: unknown keys are errors, assignments are validated."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+# ---------------------------------------------------------------- run
+
+
+class RunConfig(Strict):
+    """When the simulation starts, how long it runs, and what it compares with."""
+
+    start: dt.date = _f(dt.date(2012, 1, 2), "First simulated week (a date).", "date")
+    weeks: int = _f(730, "Number of weekly steps.", "weeks", ge=1, le=5200)
+    seed: int = _f(1, "Base random seed; replication r uses seed + r.", "", ge=0)
+    analogue_reference: bool = _f(
+        True,
+        "Also run the all-analogue reference of the same population and seed to "
+        "report savings_vs_analogue_dkk (MODEL.md section 5).",
+    )
+
+    @property
+    def end(self) -> dt.date:
+        """Date of the last simulated week."""
+        return self.start + dt.timedelta(weeks=self.weeks - 1)
+
+
+# ---------------------------------------------------------------- population
+
+
+class PopulationConfig(Strict):
+    """Synthetic Danish population aged 15+ (MODEL.md sections 2 and 7)."""
+
+    size: int = _f(20_000, "Simulated citizens at the start.", "citizens", ge=50, le=20_000_000)
+    real_size: int = _f(
+        4_590_000,
+        "Real residents aged 15+ at the start; each simulated citizen stands for "
+        "real_size / size persons (Statistics Denmark, 2012).",
+        "persons",
+        ge=1,
+    )
+    age_band_shares: dict[str, float] = _f(
+        {"15-24": 0.160, "25-34": 0.140, "35-44": 0.165, "45-54": 0.170,
+         "55-64": 0.150, "65-74": 0.125, "75-79": 0.040, "80+": 0.050},
+        "Share of the 15+ population in each age band at the start "
+        "(Statistics Denmark 2012; about 230,000 aged 80+ in 2014).",
+        "share",
+    )
+    max_age: int = _f(104, "Oldest age drawn for the 80+ band.", "years", ge=81, le=120)
+    education_shares_young: tuple[float, float, float] = _f(
+        (0.20, 0.42, 0.38), "Low/medium/high education shares among those under 45.", "share"
+    )
+    education_shares_old: tuple[float, float, float] = _f(
+        (0.45, 0.38, 0.17), "Low/medium/high education shares among those 75+ "
+        "(linear in age between 45 and 75).", "share"
+    )
+    physical_disability_base: Probability = _p(0.04, "Physical impairment prevalence at age 15.")
+    physical_disability_per_decade: float = _f(
+        0.025, "Added physical impairment prevalence per decade of age above 45.", "share/decade", ge=0
+    )
+    cognitive_disability_base: Probability = _p(0.015, "Cognitive impairment prevalence at age 15.")
+    cognitive_disability_80plus: Probability = _p(0.15, "Cognitive impairment prevalence at 80+.")
+    language_barrier_share: Probability = _p(0.04, "Share with a language barrier (recent immigrants).")
+    homeless_share: Probability = _p(0.0013, "Share homeless (about 6,000 persons).")
+    skill_intercept: float = _f(
+        2.2, "Logit of digital skill at age 40 with medium education and no impairment.", "logit"
+    )
+    skill_age_slope: float = _f(
+        -0.30, "Change in skill logit per decade of age above 40.", "logit/decade"
+    )
+    skill_old_age_slope: float = _f(
+        -0.75, "Extra change in skill logit per decade of age above 65.", "logit/decade"
+    )
+    skill_education_effect: tuple[float, float, float] = _f(
+        (-0.8, 0.0, 0.6), "Skill logit shift for low/medium/high education.", "logit"
+    )
+    skill_cognitive_effect: float = _f(-1.8, "Skill logit shift for cognitive impairment.", "logit")
+    skill_physical_effect: float = _f(-0.6, "Skill logit shift for physical impairment.", "logit")
+    skill_language_effect: float = _f(-0.7, "Skill logit shift for a language barrier.", "logit")
+    skill_noise_sd: float = _f(1.1, "Individual spread of the skill logit.", "logit", ge=0)
+    cohort_skill_gain_per_year: float = _f(
+        0.03, "Logit gain in starting skill of each new cohort of 15-year-olds per year.",
+        "logit/year",
+    )
+    challenged_threshold: Probability = _p(
+        0.35, "Skill below which a citizen counts as digitally challenged (MODEL.md section 7)."
+    )
+    internet_base: Probability = _p(0.97, "Home internet access for a fully skilled citizen.")
+    internet_skill_weight: float = _f(
+        0.35, "Drop in internet access probability from full to zero skill.", "share", ge=0, le=1
+    )
+    eid_base: Probability = _p(0.97, "Has an eID (NemID/MitID) if skilled and with internet.")
+    eid_skill_weight: float = _f(
+        0.5, "Drop in eID probability from full to zero skill.", "share", ge=0, le=1
+    )
+    support_mean: float = _f(1.6, "Mean number of relatives/friends able to help.", "persons", ge=0)
+    support_old_age_factor: float = _f(
+        0.7, "Multiplier on mean support for those 75+ (smaller networks).", "", ge=0
+    )
+    trust_mean: Probability = _p(0.65, "Mean initial trust in public digital services.")
+    trust_concentration: float = _f(8.0, "Beta concentration of initial trust.", "", gt=0)
+    travel_burden_mean: Probability = _p(
+        0.25, "Mean travel burden to the citizen service centre (0 none, 1 prohibitive)."
+    )
+    annual_mortality_a: float = _f(
+        -10.4, "Gompertz log-hazard at age 0 (life expectancy at birth about 81.5 years).", "log/year"
+    )
+    annual_mortality_b: float = _f(0.094, "Gompertz slope of log-hazard per year of age.", "1/year")
+    entrants_per_year: float = _f(
+        0.0148, "New 15-year-olds per year as a share of the starting population.", "share/year", ge=0
+    )
+    old_age_skill_decline: float = _f(
+        0.015, "Absolute skill loss per year after age 70.", "skill/year", ge=0
+    )
+    cognitive_skill_decline: float = _f(
+        0.02, "Extra absolute skill loss per year with cognitive impairment.", "skill/year", ge=0
+    )
+    initial_enrolled_share: Probability = _p(
+        0.10, "Share of skilled citizens with internet and eID already in Digital Post at start."
+    )
+    materialise_agents_up_to: int = _f(
+        250_000,
+        "Create a Citizen mesa.Agent per row up to this population size; above it "
+        "citizens are created lazily by model.citizen(row).",
+        "citizens",
+        ge=0,
+    )
+
+    @model_validator(mode="after")
+    def _check_shares(self) -> PopulationConfig:
+        unknown = set(self.age_band_shares) - set(AGE_BANDS)
+        if unknown:
+            raise ValueError(f"age_band_shares: unknown band(s) {sorted(unknown)}; use {list(AGE_BANDS)}")
+        missing = set(AGE_BANDS) - set(self.age_band_shares)
+        if missing:
+            raise ValueError(f"age_band_shares: missing band(s) {sorted(missing)}")
+        if any(v < 0 for v in self.age_band_shares.values()):
+            raise ValueError("age_band_shares: shares must be non-negative")
+        for name in ("age_band_shares", "education_shares_young", "education_shares_old"):
+            v = getattr(self, name)
+            total = sum(v.values()) if isinstance(v, dict) else sum(v)
+            if abs(total - 1.0) > 1e-6:
+                raise ValueError(f"{name}: shares must sum to 1 (they sum to {total:.4f})")
+        return self
+
+    @property
+    def weight(self) -> float:
+        """Real persons represented by one simulated citizen."""
+        return self.real_size / self.size
+
+
+# ---------------------------------------------------------------- tasks
+
+
+class ProcedureType(Strict):
+    """A self-service procedure type (MODEL.md section 3.3)."""
+
+    rate_per_year: float = _f(1.0, "Mean arrivals per citizen-year.", "1/year", ge=0)
+    age_rates: dict[str, float] = _f(
+        {}, "Multiplier on rate_per_year by age band (missing bands: 1).", ""
+    )
+    season_weeks: tuple[int, int] | None = _f(
+        None, "If set, arrivals only in these ISO weeks (inclusive), e.g. tax in March.", "week"
+    )
+    complexity_mean: Probability = _p(0.4, "Mean complexity (skill needed) of a task.")
+    complexity_sd: float = _f(0.12, "Spread of complexity.", "", ge=0)
+    deadline_weeks: int = _f(6, "Weeks from arrival to deadline.", "weeks", ge=1)
+    value_dkk: float = _f(1000.0, "Welfare lost if the task fails.", "DKK", ge=0)
+    digital_eligible: bool = _f(True, "Can the policy make this procedure mandatory-digital?")
+    is_benefit: bool = _f(False, "Counts towards non_take_up_rate (benefit/pension claim).")
+
+    @model_validator(mode="after")
+    def _check(self) -> ProcedureType:
+        bad = set(self.age_rates) - set(AGE_BANDS)
+        if bad:
+            raise ValueError(f"age_rates: unknown band(s) {sorted(bad)}")
+        if self.season_weeks is not None:
+            a, b = self.season_weeks
+            if not (1 <= a <= b <= 53):
+                raise ValueError("season_weeks must satisfy 1 <= first <= last <= 53")
+        return self
+
+
+class LetterKind(Strict):
+    """A kind of public letter that must be read before a deadline."""
+
+    rate_per_year: float = _f(12.0, "Letters per citizen-year.", "1/year", ge=0)
+    age_rates: dict[str, float] = _f({}, "Multiplier by age band (missing bands: 1).", "")
+    deadline_weeks: int = _f(4, "Weeks within which a letter must be read.", "weeks", ge=1, le=26)
+    value_dkk: float = _f(50.0, "Welfare lost when a letter is missed.", "DKK", ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> LetterKind:
+        bad = set(self.age_rates) - set(AGE_BANDS)
+        if bad:
+            raise ValueError(f"age_rates: unknown band(s) {sorted(bad)}")
+        return self
+
+
+def _default_procedures() -> dict[str, ProcedureType]:
+    return {
+        "tax": ProcedureType(rate_per_year=1.0, season_weeks=(11, 14), complexity_mean=0.45,
+                             deadline_weeks=8, value_dkk=2500.0),
+        "benefit": ProcedureType(
+            rate_per_year=0.18,
+            age_rates={"15-24": 1.6, "25-34": 1.2, "55-64": 1.3, "65-74": 2.0, "75-79": 1.8, "80+": 1.8},
+            complexity_mean=0.55, deadline_weeks=8, value_dkk=15000.0, is_benefit=True),
+        "moving": ProcedureType(
+            rate_per_year=0.12,
+            age_rates={"15-24": 2.5, "25-34": 2.0, "35-44": 1.0, "45-54": 0.6, "55-64": 0.5,
+                       "65-74": 0.4, "75-79": 0.4, "80+": 0.5},
+            complexity_mean=0.35, deadline_weeks=5, value_dkk=1500.0),
+        "family": ProcedureType(
+            rate_per_year=0.35,
+            age_rates={"15-24": 0.4, "25-34": 2.0, "35-44": 2.0, "45-54": 0.8, "55-64": 0.1,
+                       "65-74": 0.0, "75-79": 0.0, "80+": 0.0},
+            complexity_mean=0.5, deadline_weeks=6, value_dkk=4000.0),
+    }
+
+
+def _default_letters() -> dict[str, LetterKind]:
+    return {
+        "post": LetterKind(rate_per_year=10.0, deadline_weeks=4, value_dkk=60.0),
+        "health": LetterKind(
+            rate_per_year=2.0,
+            age_rates={"15-24": 0.5, "25-34": 0.7, "35-44": 0.8, "55-64": 1.3, "65-74": 1.8,
+                       "75-79": 2.4, "80+": 3.0},
+            deadline_weeks=3, value_dkk=400.0),
+    }
+
+
+class TasksConfig(Strict):
+    """Needs that arrive to citizens (MODEL.md section 3.3)."""
+
+    procedures: dict[str, ProcedureType] = Field(
+        default_factory=_default_procedures, description="Procedure types (tax, benefit, moving, family)."
+    )
+    letters: dict[str, LetterKind] = Field(
+        default_factory=_default_letters, description="Letter kinds (Digital Post, health)."
+    )
+
+    @model_validator(mode="after")
+    def _check_names(self) -> TasksConfig:
+        if set(self.procedures) != set(PROCEDURE_TYPES):
+            raise ValueError(f"procedures must have exactly the types {list(PROCEDURE_TYPES)}")
+        if set(self.letters) != set(LETTER_KINDS):
+            raise ValueError(f"letters must have exactly the kinds {list(LETTER_KINDS)}")
+        return self
+
+
+# ---------------------------------------------------------------- behaviour
+
+
+class BehaviourConfig(Strict):
+    """How citizens choose channels, succeed, learn and trust (MODEL.md section 3.4-3.7)."""
+
+    self_service_slope: float = _f(
+        9.0, "Steepness of self-service success in (effective skill - complexity).", "1/skill", gt=0
+    )
+    digital_preference_slope: float = _f(
+        6.0, "Steepness of preferring self-service over paper in (skill - 0.5 + trust - 0.5).", "", ge=0
+    )
+    retry_probability: Probability = _p(0.45, "Chance of retrying self-service (times skill) after a failure.")
+    relative_uptake: Probability = _p(0.6, "Chance of asking a relative for help when one is available.")
+    relative_success: Probability = _p(0.85, "Chance a relative helping alongside completes the task.")
+    proxy_success: Probability = _p(0.95, "Chance a relative with proxy access completes the task.")
+    centre_preference: Probability = _p(
+        0.5, "Chance of choosing the centre over the phone (reduced by travel burden, raised by low skill)."
+    )
+    giveup_base: Probability = _p(0.03, "Weekly chance of giving up an open task regardless of trust.")
+    giveup_alienation: Probability = _p(0.20, "Added weekly give-up chance at zero trust.")
+    giveup_per_failure: Probability = _p(0.04, "Added give-up chance per failed attempt on the task.")
+    paper_success: Probability = _p(0.93, "Chance a paper submission completes the task in a week.")
+    phone_success: Probability = _p(0.7, "Chance a served phone call completes the task.")
+    phone_complexity_penalty: Probability = _p(0.4, "Drop in phone success from complexity 0 to 1.")
+    casework_success: Probability = _p(0.97, "Casework success with full casework expertise.")
+    self_help_success: Probability = _p(0.75, "Help-to-self-help success (the citizen does it, taught).")
+    letter_read_max: Probability = _p(0.97, "Weekly chance a skilled enrolled citizen checks Digital Post.")
+    letter_read_slope: float = _f(8.0, "Steepness of checking Digital Post in skill.", "1/skill", gt=0)
+    letter_read_threshold: Probability = _p(0.25, "Skill at which the weekly check chance is half its maximum.")
+    paper_letter_read: Probability = _p(0.95, "Weekly chance of reading paper mail.")
+    learn_by_doing: Probability = _p(0.02, "Skill gain (share of the gap to 1) per self-service success.")
+    learn_by_teaching: Probability = _p(0.10, "Skill gain (share of the gap to 1) per help-to-self-help case.")
+    learn_from_relative: Probability = _p(0.01, "Skill gain (share of the gap) when helped by a relative.")
+    trust_gain_success: Probability = _p(0.02, "Trust gain (share of the gap to 1) per success.")
+    trust_gain_human_help: Probability = _p(0.03, "Trust gain per task completed with human help.")
+    trust_loss_failure: Probability = _p(0.12, "Trust loss (share of trust) per failed task (exclusion event).")
+    trust_loss_attempt: Probability = _p(0.03, "Trust loss per failed self-service attempt.")
+    trust_loss_waiting: Probability = _p(0.02, "Trust loss per week waiting unserved for phone or centre.")
+    trust_loss_forced: Probability = _p(
+        0.02, "Trust loss when a digitally challenged citizen is forced to a mandatory-digital channel."
+    )
+    alienated_threshold: Probability = _p(0.3, "Trust below which a citizen counts as alienated.")
+    optout_need_factor: float = _f(
+        4.0, "Multiplier on the opt-out application hazard after a missed letter or failed task.", "", ge=1
+    )
+    enrol_hazard_per_year: float = _f(
+        0.5, "Voluntary Digital Post enrolment hazard per year for a fully skilled citizen (before a mandate).",
+        "1/year", ge=0,
+    )
+
+
+# ---------------------------------------------------------------- policy
+
+
+class OptOutPolicy(Strict):
+    """Exemption from Digital Post (MODEL.md section 3.8)."""
+
+    rule: Literal["in_person", "remote", "automatic"] = _f(
+        "in_person", "How exemption is applied for: in person at the centre (or declared by a relative), "
+        "also by phone/online, or automatic for the eligible."
+    )
+    awareness: Probability = _p(0.5, "Share of eligible citizens aware that exemption exists.")
+    apply_hazard_per_year: float = _f(
+        0.35, "Yearly chance that an aware, eligible citizen who feels the need applies.", "1/year", ge=0
+    )
+    in_person_mobility_penalty: Probability = _p(
+        0.7, "Drop in the in-person application chance at full travel burden (80+, physical impairment)."
+    )
+    relative_declaration: Probability = _p(
+        0.3, "Chance a relative declares on behalf of a citizen who cannot (in_person rule)."
+    )
+    automatic_identification: Probability = _p(
+        0.85, "Share of eligible citizens that registers identify under the automatic rule."
+    )
+    low_skill_eligible: bool = _f(
+        False, "Also count being digitally challenged (without other criteria) as an exemption ground."
+    )
+    revert_per_year: float = _f(
+        0.03, "Yearly chance an exempt citizen whose criteria no longer hold returns to Digital Post.",
+        "1/year", ge=0,
+    )
+
+
+class CentrePolicy(Strict):
+    """Citizen service centres and their helpers (MODEL.md section 2)."""
+
+    centres: int = _f(10, "Number of citizen service centres (citizens are split evenly).", "centres", ge=1, le=1000)
+    helpers_per_10k: float = _f(2.0, "Helpers (full-time equivalents) per 10,000 citizens aged 15+.", "FTE", ge=0)
+    hours_per_week: float = _f(30.0, "Counter hours per helper per week.", "hours", ge=0, le=60)
+    self_help_share: Probability = _p(0.5, "Share of cases handled as help to self-help (rest: casework).")
+    minutes_casework: float = _f(20.0, "Helper minutes per casework case.", "minutes", gt=0)
+    minutes_self_help: float = _f(35.0, "Helper minutes per help-to-self-help case.", "minutes", gt=0)
+    documentation_minutes: float = _f(6.0, "Documentation minutes per case.", "minutes", ge=0)
+    expertise_gain_per_year: Probability = _p(0.5, "Yearly casework expertise gain at full casework.")
+    expertise_decay_per_year: Probability = _p(0.35, "Yearly casework expertise loss at full teaching.")
+    max_wait_weeks: int = _f(3, "Weeks a citizen waits unserved before giving up the centre.", "weeks", ge=1)
+
+
+class PhonePolicy(Strict):
+    """Phone support (MODEL.md section 2)."""
+
+    agents_per_10k: float = _f(1.0, "Phone agents (FTE) per 10,000 citizens.", "FTE", ge=0)
+    hours_per_week: float = _f(30.0, "Phone hours per agent per week.", "hours", ge=0, le=60)
+    minutes_per_call: float = _f(12.0, "Agent minutes per call.", "minutes", gt=0)
+
+
+class ProxyPolicy(Strict):
+    """Relatives acting with read access or power of attorney."""
+
+    available: bool = _f(False, "Digital proxy access for relatives is available.")
+    uptake: Probability = _p(0.4, "Share of citizens with a helper relative who set up proxy access.")
+
+
+class CoursesPolicy(Strict):
+    """Skills courses (MODEL.md section 3.7)."""
+
+    places_per_10k_per_year: float = _f(20.0, "Course places per 10,000 citizens per year.", "places/year", ge=0)
+    effect: Probability = _p(0.25, "Skill gain of a participant as a share of the gap to 1.")
+    uptake: Probability = _p(0.3, "Chance an offered digitally challenged citizen takes the place.")
+
+
+class PlatformPolicy(Strict):
+    """Self-service platform quality and the IT programme (MODEL.md sections 1.5 and 4)."""
+
+    usability: float = _f(1.0, "Multiplier on skill in self-service success (1 = as designed).", "", gt=0, le=2)
+    accessibility: Probability = _p(
+        0.05, "Skill-equivalent bonus for citizens with an impairment (accessibility features)."
+    )
+    launch: dt.date = _f(dt.date(2010, 11, 1), "Planned launch of self-service and Digital Post.", "date")
+    delay_probability: Probability = _p(0.0, "Chance the launch is delayed.")
+    delay_weeks_mean: float = _f(26.0, "Mean launch delay when delayed (exponential).", "weeks", ge=0)
+    build_budget_dkk: float = _f(
+        0.0, "Build budget of the programme (real-population DKK, spread over build_weeks before launch).",
+        "DKK", ge=0,
+    )
+    build_weeks: int = _f(104, "Weeks over which the build budget is spent.", "weeks", ge=1)
+    overrun_probability: Probability = _p(0.0, "Chance the build overruns its budget.")
+    overrun_factor: float = _f(1.0, "Build cost multiplier when it overruns.", "", ge=1)
+    running_cost_per_year_dkk: float = _f(
+        250_000_000.0, "Running cost of the digital platforms (real population).", "DKK/year", ge=0
+    )
+    outage_rate_per_year: float = _f(2.0, "Outages per year.", "1/year", ge=0)
+    outage_days: float = _f(1.0, "Mean length of an outage.", "days", ge=0, le=7)
+
+
+class PolicyConfig(Strict):
+    """The policy levers of MODEL.md section 4; any may change on the timeline."""
+
+    mandate_start: dt.date | None = _f(
+        dt.date(2014, 11, 1), "Date mandatory digital communication starts (null: never).", "date"
+    )
+    mandatory_share: Probability = _p(
+        0.9, "Share of eligible procedures that are mandatory-digital once the mandate starts."
+    )
+    digital_post_mandatory: bool = _f(
+        True, "At the mandate, Digital Post becomes mandatory and non-exempt citizens are enrolled."
+    )
+    digital_channels: bool = _f(
+        True, "Self-service and Digital Post exist at all (false: the all-analogue world)."
+    )
+    paper_on_request: bool = _f(
+        False, "Paper is available to everyone on request (Swedish/Norwegian style)."
+    )
+    enrolment_campaign: float = _f(
+        1.0, "Multiplier on the voluntary enrolment hazard (campaigns).", "", ge=0
+    )
+    optout: OptOutPolicy = Field(default_factory=OptOutPolicy)
+    centre: CentrePolicy = Field(default_factory=CentrePolicy)
+    phone: PhonePolicy = Field(default_factory=PhonePolicy)
+    proxy: ProxyPolicy = Field(default_factory=ProxyPolicy)
+    courses: CoursesPolicy = Field(default_factory=CoursesPolicy)
+    platform: PlatformPolicy = Field(default_factory=PlatformPolicy)
+    automation_share: dict[str, float] = _f(
+        {"tax": 0.0, "benefit": 0.0, "moving": 0.0, "family": 0.0},
+        "Share of each procedure type resolved proactively from register data.", "share",
+    )
+    privacy_incident_rate: float = _f(
+        2e-5, "Expected privacy incidents per record processed by automation.", "1/record", ge=0
+    )
+    unlimited_capacity: bool = _f(
+        False, "Phone and centre serve every request (used by the all-analogue reference)."
+    )
+
+    @model_validator(mode="after")
+    def _check_automation(self) -> PolicyConfig:
+        for k, v in self.automation_share.items():
+            if k not in PROCEDURE_TYPES:
+                raise ValueError(f"automation_share: unknown procedure type '{k}'; use {list(PROCEDURE_TYPES)}")
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"automation_share.{k}: {v} is outside [0, 1]")
+        return self
+
+
+# ---------------------------------------------------------------- costs
+
+
+class CostsConfig(Strict):
+    """Public unit costs (MODEL.md section 5), in DKK at 8.75 DKK per GBP."""
+
+    dkk_per_gbp: float = _f(8.75, "Exchange rate used to convert the British unit costs.", "DKK/GBP", gt=0)
+    online_per_transaction_gbp: float = _f(
+        0.17, "Public cost of a self-service transaction (SOCITM North West).", "GBP", ge=0
+    )
+    paper_per_transaction_gbp: float = _f(
+        12.10, "Public cost of a procedure handled by post (PwC).", "GBP", ge=0
+    )
+    paper_letter_dkk: float = _f(9.0, "Print, postage and handling of one paper letter.", "DKK", ge=0)
+    digital_letter_dkk: float = _f(0.3, "Cost of one Digital Post letter.", "DKK", ge=0)
+    staff_cost_per_hour_dkk: float = _f(
+        420.0, "Loaded hourly cost of centre and phone staff.", "DKK/hour", ge=0
+    )
+    centre_overhead_per_visit_dkk: float = _f(
+        25.0, "Premises and reception cost per centre visit.", "DKK", ge=0
+    )
+    course_per_place_dkk: float = _f(1500.0, "Cost of one skills course place.", "DKK", ge=0)
+    automation_per_record_dkk: float = _f(2.0, "Cost of resolving one case from register data.", "DKK", ge=0)
+    citizen_time_value_per_hour_dkk: float = _f(
+        180.0, "Value of the citizen's own time (not a public cost).", "DKK/hour", ge=0
+    )
+    citizen_minutes: dict[str, float] = _f(
+        {"self_service": 20.0, "paper": 45.0, "phone": 30.0, "centre": 120.0, "relative": 40.0},
+        "Citizen minutes per attempt by channel (travel included for the centre).", "minutes",
+    )
+
+
+# ---------------------------------------------------------------- timeline
+
+
+class TimelineChange(Strict):
+    """A dated change of one or more policy levers (MODEL.md section 3.1)."""
+
+    date: dt.date = _f(..., "Date from which the change applies.", "date")
+    set: dict[str, Any] = _f(..., "Policy key paths (relative to `policy`) and their new values.")
+    note: str = _f("", "What the change represents.")
+
+
+class Config(Strict):
+    """A complete scenario: run, population, tasks, behaviour, policy, costs and timeline."""
+
+    name: str = _f("scenario", "Short name used in outputs.")
+    description: str = _f("", "What question the scenario answers.")
+    run: RunConfig = Field(default_factory=RunConfig)
+    population: PopulationConfig = Field(default_factory=PopulationConfig)
+    tasks: TasksConfig = Field(default_factory=TasksConfig)
+    behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
+    policy: PolicyConfig = Field(default_factory=PolicyConfig)
+    costs: CostsConfig = Field(default_factory=CostsConfig)
+    timeline: list[TimelineChange] = _f([], "Dated policy changes.")
+
+    @model_validator(mode="after")
+    def _check_timeline(self) -> Config:
+        for i, change in enumerate(self.timeline):
+            if not (self.run.start <= change.date <= self.run.end):
+                raise ValueError(
+                    f"timeline[{i}].date {change.date} is outside the run "
+                    f"({self.run.start} to {self.run.end})"
+                )
+            try:
+                apply_policy_changes(self.policy.model_copy(deep=True), change.set)
+            except ValueError as exc:
+                raise ValueError(f"timeline[{i}].set: {exc}") from None
+        return self
+
+
+def apply_policy_changes(policy: PolicyConfig, changes: dict[str, Any]) -> PolicyConfig:
+    """Set dotted key paths (e.g. ``centre.helpers_per_10k``) on a policy, validating each.
+
+    Raises ValueError naming the key when it does not exist or the value is invalid.
+    """
+    from pydantic import ValidationError
+
+    for path, value in changes.items():
+        parts = path.split(".")
+        target: Any = policy
+        for part in parts[:-1]:
+            if not isinstance(target, BaseModel) or part not in type(target).model_fields:
+                raise ValueError(f"unknown policy key '{path}'")
+            target = getattr(target, part)
+        leaf = parts[-1]
+        if isinstance(target, BaseModel):
+            if leaf not in type(target).model_fields:
+                raise ValueError(f"unknown policy key '{path}'")
+            try:
+                setattr(target, leaf, value)
+            except ValidationError as exc:
+                msg = exc.errors()[0]["msg"]
+                raise ValueError(f"'{path}': {msg}") from None
+        elif isinstance(target, dict) and leaf in target:
+            new = dict(target)
+            new[leaf] = value
+            parent = policy
+            for part in parts[:-2]:
+                parent = getattr(parent, part)
+            try:
+                setattr(parent, parts[-2], new)
+            except ValidationError as exc:
+                raise ValueError(f"'{path}': {exc.errors()[0]['msg']}") from None
+        else:
+            raise ValueError(f"unknown policy key '{path}'")
+    return policy
+
+
+def analogue_reference(config: Config) -> Config:
+    """The all-analogue counterpart of a scenario (MODEL.md section 5).
+
+    Same population, tasks and behaviour; no digital channels, no mandate, no
+    platform costs, phone and centre serving everyone at their unit cost.
+    """
+    ref = config.model_copy(deep=True)
+    ref.name = f"{config.name} (all-analogue)"
+    ref.timeline = []
+    p = ref.policy
+    p.digital_channels = False
+    p.mandate_start = None
+    p.digital_post_mandatory = False
+    p.unlimited_capacity = True
+    p.automation_share = dict.fromkeys(PROCEDURE_TYPES, 0.0)
+    p.platform.build_budget_dkk = 0.0
+    p.platform.running_cost_per_year_dkk = 0.0
+    p.courses.places_per_10k_per_year = 0.0
+    ref.population.initial_enrolled_share = 0.0
+    return ref

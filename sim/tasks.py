@@ -1,0 +1,145 @@
+"""Open self-service procedures as a struct of arrays, and their weekly arrival.
+
+MODEL.md section 3.3. Only open procedures are kept; a procedure leaves the
+table in the week it is completed or fails, after its outcome has been counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from sim.params import AGE_BANDS, PROCEDURE_TYPES, Config
+
+# Where an open task stands in the channel process (sim/channels.py).
+FRESH, AFTER_FAILURE, QUEUED_PHONE, QUEUED_CENTRE = 0, 1, 2, 3
+
+TASK_FIELDS: dict[str, type] = {
+    "owner": np.int64,
+    "ttype": np.int8,
+    "complexity": np.float32,
+    "arrival": np.int32,
+    "deadline": np.int32,
+    "value": np.float32,
+    "mandatory": np.bool_,
+    "attempts": np.int16,
+    "route": np.int8,
+    "wait": np.int16,
+}
+
+
+class TaskTable:
+    """Open procedures: one row per task, one array per field (see TASK_FIELDS)."""
+
+    owner: np.ndarray
+    ttype: np.ndarray
+    complexity: np.ndarray
+    arrival: np.ndarray
+    deadline: np.ndarray
+    value: np.ndarray
+    mandatory: np.ndarray
+    attempts: np.ndarray
+    route: np.ndarray
+    wait: np.ndarray
+
+    def __init__(self) -> None:
+        for name, dtype in TASK_FIELDS.items():
+            setattr(self, name, np.zeros(0, dtype=dtype))
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+    def append(self, fields: dict[str, np.ndarray]) -> None:
+        """Add new tasks (every field must be given)."""
+        for name, dtype in TASK_FIELDS.items():
+            setattr(self, name, np.concatenate([getattr(self, name), fields[name].astype(dtype)]))
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the tasks where ``mask`` is true (drop resolved tasks)."""
+        for name in TASK_FIELDS:
+            setattr(self, name, getattr(self, name)[mask])
+
+
+def band_members(band: np.ndarray, alive: np.ndarray) -> list[np.ndarray]:
+    """Row numbers of the living citizens in each age band."""
+    return [np.flatnonzero(alive & (band == b)) for b in range(len(AGE_BANDS))]
+
+
+def draw_arrivals(
+    members: list[np.ndarray], weekly_rate: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Owners of this week's arrivals: Poisson(n_b * rate_b) per band, owners uniform in the band.
+
+    Equivalent to an independent Poisson count per citizen whose rate depends
+    only on the age band, but costs O(arrivals) instead of O(citizens).
+    """
+    owners = []
+    for rows, rate in zip(members, weekly_rate, strict=True):
+        if len(rows) == 0 or rate <= 0:
+            continue
+        k = rng.poisson(len(rows) * rate)
+        if k:
+            owners.append(rows[rng.integers(0, len(rows), size=k)])
+    return np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+
+
+def procedure_weekly_rates(config: Config, date: dt.date) -> np.ndarray:
+    """Weekly arrival rate per citizen, shape (procedure types, age bands).
+
+    Seasonal types (tax) arrive only in their ISO weeks, with the annual rate
+    spread over the season.
+    """
+    iso_week = date.isocalendar().week
+    rates = np.zeros((len(PROCEDURE_TYPES), len(AGE_BANDS)))
+    for i, name in enumerate(PROCEDURE_TYPES):
+        t = config.tasks.procedures[name]
+        mult = np.array([t.age_rates.get(b, 1.0) for b in AGE_BANDS])
+        if t.season_weeks is None:
+            rates[i] = t.rate_per_year * mult / 52.0
+        else:
+            a, b = t.season_weeks
+            if a <= iso_week <= b:
+                rates[i] = t.rate_per_year * mult / (b - a + 1)
+    return rates
+
+
+def new_procedures(
+    config: Config,
+    members: list[np.ndarray],
+    date: dt.date,
+    week: int,
+    mandate_active: bool,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Draw this week's procedures with complexity, deadline, value and mandatory flag."""
+    rates = procedure_weekly_rates(config, date)
+    owners, types = [], []
+    for i in range(len(PROCEDURE_TYPES)):
+        o = draw_arrivals(members, rates[i], rng)
+        owners.append(o)
+        types.append(np.full(len(o), i, dtype=np.int8))
+    owner = np.concatenate(owners)
+    ttype = np.concatenate(types)
+    n = len(owner)
+    specs = [config.tasks.procedures[name] for name in PROCEDURE_TYPES]
+    cmean = np.array([s.complexity_mean for s in specs])[ttype]
+    csd = np.array([s.complexity_sd for s in specs])[ttype]
+    complexity = np.clip(cmean + csd * rng.standard_normal(n), 0.0, 1.0)
+    deadline = week + np.array([s.deadline_weeks for s in specs])[ttype]
+    value = np.array([s.value_dkk for s in specs])[ttype]
+    eligible = np.array([s.digital_eligible for s in specs])[ttype]
+    u = rng.random(n)
+    mandatory = eligible & mandate_active & (u < config.policy.mandatory_share)
+    return {
+        "owner": owner,
+        "ttype": ttype,
+        "complexity": complexity,
+        "arrival": np.full(n, week),
+        "deadline": deadline,
+        "value": value,
+        "mandatory": mandatory,
+        "attempts": np.zeros(n),
+        "route": np.full(n, FRESH),
+        "wait": np.zeros(n),
+    }

@@ -1,0 +1,55 @@
+"""Accounting invariants and determinism of the core model."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim import Config, DigexModel
+from tests.conftest import small_config
+
+
+def test_invariants_hold_every_week(config):
+    model = DigexModel(config, seed=3, check_invariants=True)
+    model.run()
+    assert model.week == config.run.weeks
+
+
+def test_same_seed_same_results(config):
+    a = DigexModel(config, seed=5).run().timeseries()
+    b = DigexModel(config, seed=5).run().timeseries()
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_different_seed_different_results(config):
+    a = DigexModel(config, seed=5).run().summary()
+    b = DigexModel(config, seed=6).run().summary()
+    assert not np.allclose(a["value"].fillna(0), b["value"].fillna(0))
+
+
+def test_population_accounting():
+    model = DigexModel(small_config(size=2000, weeks=104), seed=1).run()
+    assert model.deaths_total > 0 and model.entrants_total > 0
+    assert model.n_alive == 2000 + model.entrants_total - model.deaths_total
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "value"),
+    [
+        ("population", "size", -5),
+        ("run", "weeks", 0),
+        ("behaviour", "relative_uptake", 1.5),
+        ("policy", "self_help_share", 2.0),
+    ],
+)
+def test_bad_parameter_raises_value_error_naming_it(section, key, value):
+    data = Config().model_dump()
+    target = data[section]["centre"] if key == "self_help_share" else data[section]
+    target[key] = value
+    with pytest.raises(ValueError, match=key):
+        DigexModel(Config.model_validate(data))
+
+
+def test_bad_assignment_raises_value_error_naming_it():
+    c = Config()
+    with pytest.raises(ValueError, match="helpers_per_10k"):
+        c.policy.centre.helpers_per_10k = -1
