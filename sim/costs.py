@@ -2,7 +2,7 @@
 
 Unit costs come from CostsConfig (British local-government studies converted
 at dkk_per_gbp). Phone and centre staff are paid for their staffed hours
-whether busy or not; with unlimited capacity (the all-analogue reference)
+whether busy or not; with unlimited_capacity (an upper-bound scenario)
 they cost the minutes actually used. Amounts are kept for the simulated
 population; ``sim/metrics.py`` scales them by the population weight.
 """

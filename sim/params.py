@@ -479,7 +479,7 @@ class PolicyConfig(Strict):
         2e-5, "Expected privacy incidents per record processed by automation.", "1/record", ge=0
     )
     unlimited_capacity: bool = _f(
-        False, "Phone and centre serve every request (used by the all-analogue reference)."
+        False, "Phone and centre serve every request, paid by the minute used (an upper bound on help)."
     )
 
     @model_validator(mode="after")
@@ -604,8 +604,9 @@ def apply_policy_changes(policy: PolicyConfig, changes: dict[str, Any]) -> Polic
 def analogue_reference(config: Config) -> Config:
     """The all-analogue counterpart of a scenario (MODEL.md section 5).
 
-    Same population, tasks and behaviour; no digital channels, no mandate, no
-    platform costs, phone and centre serving everyone at their unit cost.
+    Same population, tasks, behaviour and phone/centre staffing (staff are paid
+    in both worlds); no digital channels, no mandate, no automation, no
+    platform or course costs.
     """
     ref = config.model_copy(deep=True)
     ref.name = f"{config.name} (all-analogue)"
@@ -614,7 +615,6 @@ def analogue_reference(config: Config) -> Config:
     p.digital_channels = False
     p.mandate_start = None
     p.digital_post_mandatory = False
-    p.unlimited_capacity = True
     p.automation_share = dict.fromkeys(PROCEDURE_TYPES, 0.0)
     p.platform.build_budget_dkk = 0.0
     p.platform.running_cost_per_year_dkk = 0.0
