@@ -1,0 +1,1 @@
+"""Subcommands of the digex command line; see sim/cli.py."""
