@@ -309,7 +309,11 @@ class DigexModel(mesa.Model):
     # ------------------------------------------------------------ inspection
 
     def citizen(self, row: int) -> Citizen:
-        """The Citizen agent of a row (created on demand above materialise_agents_up_to)."""
+        """The Citizen agent of a row (created on demand above materialise_agents_up_to).
+
+        A dead citizen's row can still be inspected: its view is returned but
+        removed from ``model.agents`` at once, so only the living are agents.
+        """
         if not 0 <= row < self.pop.n:
             raise IndexError(f"no citizen row {row}; rows are 0..{self.pop.n - 1}")
         view = self._citizen_views.get(row)
@@ -317,6 +321,8 @@ class DigexModel(mesa.Model):
             view = Citizen(self, row)
             if self.pop.alive[row]:
                 self._citizen_views[row] = view
+            else:
+                view.remove()
         return view
 
     def track(self, rows: list[int] | np.ndarray) -> None:
