@@ -8,6 +8,7 @@ a scenario always uses seed ``run.seed + r``.
 
 from __future__ import annotations
 
+import multiprocessing
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -77,7 +78,8 @@ def run_many(
             if on_done:
                 on_done(results[i])
     else:
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        # forkserver: workers do not inherit the parent's threads (fork would risk deadlocks).
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
             futures = {pool.submit(_run_from_dict, cfg.model_dump(mode="json"), rep): i
                        for i, (cfg, rep) in enumerate(work)}
             for fut in as_completed(futures):
