@@ -385,7 +385,9 @@ class OptOutPolicy(Strict):
 class CentrePolicy(Strict):
     """Citizen service centres and their helpers (MODEL.md section 2)."""
 
-    centres: int = _f(10, "Number of citizen service centres (citizens are split evenly).", "centres", ge=1, le=1000)
+    centres: int = _f(
+        10, "Number of citizen service centres (each citizen is assigned to one at random).", "centres", ge=1, le=1000
+    )
     helpers_per_10k: float = _f(2.0, "Helpers (full-time equivalents) per 10,000 citizens aged 15+.", "FTE", ge=0)
     hours_per_week: float = _f(30.0, "Counter hours per helper per week.", "hours", ge=0, le=60)
     self_help_share: Probability = _p(0.5, "Share of cases handled as help to self-help (rest: casework).")

@@ -47,6 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "dotted key path (policy.centre.helpers_per_10k); without KEY, everything.",
     )
     p.add_argument("key", nargs="?", metavar="KEY", help="block or key path to describe")
+    p.add_argument("--markdown", action="store_true",
+                   help="print a Markdown table (the parameter appendix of docs/ODD.md)")
     p.set_defaults(func=describe_command)
 
 
@@ -183,7 +185,21 @@ def render(chosen: list[Entry]) -> str:
     return "\n".join(lines).strip("\n") + "\n"
 
 
+def render_markdown(chosen: list[Entry]) -> str:
+    """The description as one Markdown table per block (docs/ODD.md, Appendix A)."""
+    lines: list[str] = []
+    for e in chosen:
+        if e.is_block:
+            lines += ["", f"**{e.path}**: {e.meaning}".rstrip(": "), "",
+                      "| parameter | type | default | unit | meaning |", "|---|---|---|---|---|"]
+            continue
+        cells = (e.path, e.type, e.default, e.unit, e.meaning)
+        lines.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
+    return "\n".join(lines).strip("\n") + "\n"
+
+
 def describe_command(args: argparse.Namespace) -> int:
-    """Print the description of KEY (or of everything)."""
-    print(render(select(args.key)), end="")
+    """Print the description of KEY (or of everything), as text or Markdown."""
+    chosen = select(args.key)
+    print(render_markdown(chosen) if args.markdown else render(chosen), end="")
     return 0
