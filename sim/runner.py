@@ -57,20 +57,36 @@ def run_replication(config: Config, rep: int = 0, progress: Callable[[int], None
     return Replication(config.name, rep, seed, ts)
 
 
-def _run_from_dict(data: dict, rep: int) -> Replication:
+def run_config_dict(data: dict, rep: int) -> Replication:
+    """Validate a configuration dictionary and run one replication (what worker processes call)."""
     return run_replication(Config.model_validate(data), rep)
+
+
+EXECUTORS = ("local", "dask")
+"""Where replications run: local processes or a Dask distributed cluster."""
 
 
 def run_many(
     jobs_list: Iterable[tuple[Config, int]],
     jobs: int = 1,
     on_done: Callable[[Replication], None] | None = None,
+    executor: str = "local",
+    scheduler: str | None = None,
 ) -> list[Replication]:
-    """Run (config, rep) pairs with ``jobs`` worker processes; results in input order.
+    """Run (config, rep) pairs; results in input order, identical for any executor and job count.
 
-    ``on_done`` is called as each replication finishes (for progress bars).
+    ``local``: ``jobs`` worker processes (in-process for one job). ``dask``:
+    a Dask cluster at ``scheduler``, or a LocalCluster of ``jobs`` workers
+    when no address is given (``sim/distributed.py``). ``on_done`` is called
+    as each replication finishes (for progress bars).
     """
     work = list(jobs_list)
+    if executor == "dask":
+        from sim.distributed import run_on_dask
+
+        return run_on_dask(work, scheduler, jobs, on_done)
+    if executor != "local":
+        raise ValueError(f"executor: unknown executor '{executor}'; use one of {EXECUTORS}")
     results: list[Replication | None] = [None] * len(work)
     if jobs <= 1 or len(work) <= 1:
         for i, (cfg, rep) in enumerate(work):
@@ -80,7 +96,7 @@ def run_many(
     else:
         # forkserver: workers do not inherit the parent's threads (fork would risk deadlocks).
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
-            futures = {pool.submit(_run_from_dict, cfg.model_dump(mode="json"), rep): i
+            futures = {pool.submit(run_config_dict, cfg.model_dump(mode="json"), rep): i
                        for i, (cfg, rep) in enumerate(work)}
             for fut in as_completed(futures):
                 results[futures[fut]] = fut.result()
