@@ -64,3 +64,28 @@ def test_unreachable_scheduler_is_a_user_error():
 def test_unknown_executor_is_rejected():
     with pytest.raises(ValueError, match="executor"):
         run_many(_work(1), executor="spark")
+
+
+def test_digex_run_on_dask_writes_the_same_results(cluster, tmp_path):
+    from sim.cli import main
+
+    common = ["run", "scenarios/denmark_baseline.yaml", "--reps", "2", "--quiet",
+              "--set", "population.size=500", "--set", "run.weeks=30", "--set", "run.analogue_reference=false"]
+    assert main([*common, "--out", str(tmp_path / "local")]) == 0
+    assert main([*common, "--out", str(tmp_path / "dask"), "--executor", "dask", "--jobs", "2",
+                 "--scheduler", cluster.scheduler_address]) == 0
+    a = pd.read_parquet(tmp_path / "local" / "timeseries.parquet")
+    b = pd.read_parquet(tmp_path / "dask" / "timeseries.parquet")
+    pd.testing.assert_frame_equal(a, b)
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "local" / "summary.csv"),
+                                  pd.read_csv(tmp_path / "dask" / "summary.csv"))
+
+
+def test_scheduler_without_dask_executor_is_refused(tmp_path, capsys):
+    from sim.cli import main
+
+    code = main(["run", "scenarios/denmark_baseline.yaml", "--scheduler", "tcp://127.0.0.1:9",
+                 "--out", str(tmp_path / "x")])
+    assert code == 2
+    assert "--executor dask" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()

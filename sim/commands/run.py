@@ -21,7 +21,7 @@ from sim.config_io import load_scenario
 from sim.errors import UserError
 from sim.output import atomic_output_dir, check_replaceable, compact_frame, write_run_outputs
 from sim.params import Config
-from sim.runner import Replication, run_many, run_replication
+from sim.runner import EXECUTORS, Replication, run_many, run_replication
 
 HEADLINE = ("exclusion_rate", "non_take_up_rate", "exempt_share", "cost_per_citizen_year_dkk")
 """Metrics printed after a run (all metrics are in summary.csv)."""
@@ -49,6 +49,15 @@ def seed_int(text: str) -> int:
     return value
 
 
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    """--executor and --scheduler: where replications run (local processes or a Dask cluster)."""
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local worker processes (default) or a Dask distributed cluster (docs/scaling.md)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://host:8786 (with --executor dask; default: "
+                   "a LocalCluster of --jobs workers)")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``run`` subcommand."""
     p = sub.add_parser(
@@ -68,6 +77,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "or results/run for several scenarios); replaced only when the new one is complete")
     p.add_argument("--jobs", type=positive_int, default=1, metavar="J",
                    help="worker processes (default 1); results do not depend on it")
+    add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on the terminal")
     p.set_defaults(func=run_command)
 
@@ -93,15 +103,18 @@ def command_line(args: argparse.Namespace) -> str:
     for o in args.overrides:
         parts += ["--set", o]
     parts += ["--out", str(args.out), "--jobs", str(args.jobs)]
+    if args.executor != "local":
+        parts += ["--executor", args.executor] + (["--scheduler", args.scheduler] if args.scheduler else [])
     return shlex.join(parts)
 
 
-def replicate(configs: list[Config], reps: int, jobs: int, progress: Callable[[int], None]) -> list[Replication]:
+def replicate(configs: list[Config], reps: int, jobs: int, progress: Callable[[int], None],
+              executor: str = "local", scheduler: str | None = None) -> list[Replication]:
     """Every replication of every scenario, in scenario then replication order.
 
     With one job, replications run in this process and ``progress(1)`` is
-    called after each simulated week; with more, ``sim.runner.run_many``
-    runs them in a process pool and ``progress(weeks)`` is called as each
+    called after each simulated week; otherwise ``sim.runner.run_many``
+    runs them in a process pool or on Dask and ``progress(weeks)`` is called as each
     finishes. Results are identical either way. Each replication's label
     columns are made categorical as soon as it arrives, to keep memory low
     when many replications are held.
@@ -113,13 +126,16 @@ def replicate(configs: list[Config], reps: int, jobs: int, progress: Callable[[i
         r.timeseries = compact_frame(r.timeseries)
         return r
 
-    if jobs == 1:
+    if jobs == 1 and executor == "local":
         return [compact(run_replication(cfg, rep, lambda _week: progress(1))) for cfg, rep in work]
-    return run_many(work, jobs, on_done=lambda r: progress(weeks[compact(r).scenario]))
+    return run_many(work, jobs, on_done=lambda r: progress(weeks[compact(r).scenario]),
+                    executor=executor, scheduler=scheduler)
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Load, run, summarise and write; print where the results are."""
+    if args.scheduler and args.executor != "dask":
+        raise UserError("--scheduler needs --executor dask")
     configs = load_all(args.scenarios, args.overrides, args.seed)
     if args.out is None:
         args.out = str(Path("results") / (configs[0].name if len(configs) == 1 else "run"))
@@ -130,7 +146,7 @@ def run_command(args: argparse.Namespace) -> int:
     quiet = args.quiet or not sys.stderr.isatty()
     with tqdm(total=total, unit="week", disable=quiet, file=sys.stderr, dynamic_ncols=True,
               desc=f"{len(configs)} scenario(s) x {args.reps} rep(s)") as bar:
-        replications = replicate(configs, args.reps, args.jobs, bar.update)
+        replications = replicate(configs, args.reps, args.jobs, bar.update, args.executor, args.scheduler)
     with atomic_output_dir(out) as tmp:
         write_run_outputs(tmp, configs, args.scenarios, replications, command_line(args), started)
     if not args.quiet:
