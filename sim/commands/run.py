@@ -27,26 +27,23 @@ HEADLINE = ("exclusion_rate", "non_take_up_rate", "exempt_share", "cost_per_citi
 """Metrics printed after a run (all metrics are in summary.csv)."""
 
 
-def positive_int(text: str) -> int:
-    """An argparse type: an integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def int_at_least(minimum: int, hint: str) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``minimum`` (``hint`` words the bound in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {hint}, got {value}")
+        return value
+
+    return parse
 
 
-def seed_int(text: str) -> int:
-    """An argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+positive_int = int_at_least(1, "at least 1")
+seed_int = int_at_least(0, "0 or more")
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
