@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.params import Config, PolicyConfig
+from sim.params import Config
 
 COST_CHANNELS = (
     "self_service",
@@ -31,13 +31,11 @@ class CostLedger:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.policy: PolicyConfig = config.policy
         self.week = np.zeros(len(COST_CHANNELS))
         self.citizen_time_dkk = 0.0
 
-    def reset(self, policy: PolicyConfig) -> None:
-        """Start a new week under the current policy."""
-        self.policy = policy
+    def reset(self) -> None:
+        """Start a new week."""
         self.week[:] = 0.0
         self.citizen_time_dkk = 0.0
 

@@ -143,7 +143,7 @@ class DigexModel(mesa.Model):
             self.running = False
             return
         self.apply_timeline()  # 1
-        self.costs.reset(self.policy)
+        self.costs.reset()
         self.platform_week()  # IT programme: outages and build/running cost
         self.demography_week()  # 2
         self.metrics.start_week(self)
@@ -214,7 +214,8 @@ class DigexModel(mesa.Model):
     def needs_arrive(self, members: list[np.ndarray]) -> None:
         """New procedures (some resolved at once by proactive automation) and letters."""
         r = self.streams["arrivals"]
-        new = new_procedures(self.config, members, self.date, self.week, self.mandate_active, r)
+        new = new_procedures(self.config, members, self.date, self.week, self.mandate_active,
+                             self.policy.mandatory_share, r)
         n_old = len(self.tasks)
         self.tasks.append(new)
         self.metrics.add_arrived(len(new["owner"]))

@@ -60,11 +60,13 @@ class HelperTable:
 def first_served(
     groups: np.ndarray, deadline: np.ndarray, cost: np.ndarray, capacity: np.ndarray, rng: np.random.Generator
 ) -> np.ndarray:
-    """Mask of requests served: per group, earliest deadline first, until capacity is used.
+    """Mask of requests served: per group, earliest deadline first, while capacity remains.
 
-    ``cost`` is what one request uses of its group's capacity (1 for a call,
-    minutes for a centre case); a request is served while the cumulative cost
-    in its group, in service order, stays within the group's capacity.
+    ``cost`` is what one request uses of its group's capacity (minutes); a
+    request is served if the minutes used before it in its group, in service
+    order, are below the group's capacity (the last case served may run over,
+    as a helper finishes the case in hand; so even a centre with less than one
+    case's minutes a week serves someone).
     """
     n = len(groups)
     if n == 0:
@@ -74,7 +76,7 @@ def first_served(
     c = np.cumsum(cost[order])
     starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
     offset = np.repeat(np.r_[0.0, c[starts[1:] - 1]], np.diff(np.r_[starts, n]))
-    served_sorted = (c - offset) <= capacity[g] + 1e-9
+    served_sorted = (c - cost[order] - offset) < capacity[g]
     served = np.empty(n, dtype=bool)
     served[order] = served_sorted
     return served

@@ -110,9 +110,13 @@ def new_procedures(
     date: dt.date,
     week: int,
     mandate_active: bool,
+    mandatory_share: float,
     rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Draw this week's procedures with complexity, deadline, value and mandatory flag."""
+    """Draw this week's procedures with complexity, deadline, value and mandatory flag.
+
+    ``mandatory_share`` is the current policy's (it may change on the timeline).
+    """
     rates = procedure_weekly_rates(config, date)
     owners, types = [], []
     for i in range(len(PROCEDURE_TYPES)):
@@ -130,7 +134,7 @@ def new_procedures(
     value = np.array([s.value_dkk for s in specs])[ttype]
     eligible = np.array([s.digital_eligible for s in specs])[ttype]
     u = rng.random(n)
-    mandatory = eligible & mandate_active & (u < config.policy.mandatory_share)
+    mandatory = eligible & mandate_active & (u < mandatory_share)
     return {
         "owner": owner,
         "ttype": ttype,
