@@ -82,8 +82,8 @@ def choose_channels(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) ->
     - fresh task: self-service if able and either paper is not allowed or the
       citizen prefers digital (logistic in skill and trust); else paper if
       allowed; else help;
-    - after a failure: paper if allowed; else retry self-service with chance
-      retry_probability * skill; else help;
+    - after a failure: paper if allowed and not yet tried on paper; else retry
+      self-service with chance retry_probability * skill; else help;
     - help: a relative (if any, with chance relative_uptake; always with proxy
       access); else the centre with chance centre_preference + 0.3 if digitally
       challenged - 0.5 * travel burden; else the phone.
@@ -100,7 +100,7 @@ def choose_channels(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) ->
     choice = np.full(n, -1, dtype=np.int8)
     digital_first = fresh & able & (~paper | prefers)
     choice[digital_first] = SELF_SERVICE
-    choice[(choice < 0) & paper] = PAPER
+    choice[(choice < 0) & paper & ~t.paper_tried[idx]] = PAPER
     retry = ~fresh & able & (u1 < b.retry_probability * p.skill[o])
     choice[(choice < 0) & retry] = SELF_SERVICE
 
@@ -153,12 +153,13 @@ def attempt_relative(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) -
 
 
 def attempt_paper(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) -> None:
-    """Paper forms: high success, a postal handling cost per submission."""
+    """Paper forms: high success, a postal handling cost per submission; after a failed form, help is sought."""
     b = m.config.behaviour
     ok = rng.random(len(idx)) < b.paper_success
     m.costs.add_contacts(PAPER, len(idx))
     m.citizen_time(m.tasks.owner[idx], PAPER)
     m.complete(idx[ok], PAPER)
+    m.tasks.paper_tried[idx[~ok]] = True
     back_to_choice(m, idx[~ok])
 
 

@@ -72,6 +72,7 @@ class DigexModel(mesa.Model):
 
         per_centre = max(1, round(self.policy.centre.helpers_per_10k * pc.size / 1e4 / self.policy.centre.centres))
         self.helpers = services.HelperTable(self.policy.centre.centres, min(per_centre, 50))
+        self.phone_overrun = np.zeros(1)
         self.tasks = TaskTable()
         self.mail = digital_post.Mailboxes(
             [config.tasks.letters[k].deadline_weeks for k in LETTER_KINDS], self.pop.capacity

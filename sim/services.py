@@ -29,6 +29,7 @@ class HelperTable:
         self.minutes_casework = np.zeros(len(self.centre))
         self.minutes_teaching = np.zeros(len(self.centre))
         self.minutes_documentation = np.zeros(len(self.centre))
+        self.overrun = np.zeros(n_centres)
 
     def centre_expertise(self) -> np.ndarray:
         """Mean casework expertise of each centre's helpers."""
@@ -82,6 +83,24 @@ def first_served(
     return served
 
 
+def serve_within_capacity(
+    groups: np.ndarray, deadline: np.ndarray, cost: np.ndarray, capacity: np.ndarray,
+    overrun: np.ndarray, rng: np.random.Generator,
+) -> np.ndarray:
+    """``first_served`` with last week's overrun carried over, so served minutes match staffed minutes.
+
+    Minutes a group ran over capacity last week are taken from this week's
+    capacity (``overrun`` is updated in place); over the weeks a centre serves
+    its staffed minutes on average, even when one case is longer than a week's
+    capacity (small populations).
+    """
+    available = capacity - overrun
+    served = first_served(groups, deadline, cost, available, rng)
+    used = np.bincount(groups[served], cost[served], len(capacity))
+    overrun[:] = np.where(np.isinf(capacity), 0.0, np.maximum(0.0, used - available))
+    return served
+
+
 def wait_or_leave(m: DigexModel, idx: np.ndarray) -> None:
     """Unserved requests wait a week and lose trust; after max_wait_weeks they leave the queue."""
     t, b = m.tasks, m.config.behaviour
@@ -103,8 +122,8 @@ def serve_phone(m: DigexModel, rng: np.random.Generator) -> None:
     cap_minutes = pol.agents_per_10k * m.n_alive / 1e4 * pol.hours_per_week * 60
     if m.policy.unlimited_capacity:
         cap_minutes = np.inf
-    served = first_served(np.zeros(len(idx), dtype=np.int64), t.deadline[idx], minutes,
-                          np.array([cap_minutes]), rng)
+    served = serve_within_capacity(np.zeros(len(idx), dtype=np.int64), t.deadline[idx], minutes,
+                                   np.array([cap_minutes]), m.phone_overrun, rng)
     s = idx[served]
     m.metrics.add_queue(PHONE, len(idx), t.wait[s])
     m.costs.add_phone(len(s) * pol.minutes_per_call, cap_minutes)
@@ -134,7 +153,7 @@ def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     cap = pol.helpers_per_10k * alive_per_centre / 1e4 * pol.hours_per_week * 60.0
     if m.policy.unlimited_capacity:
         cap = np.full(m.helpers.n_centres, np.inf)
-    served = first_served(centre, t.deadline[idx], minutes, cap, rng)
+    served = serve_within_capacity(centre, t.deadline[idx], minutes, cap, m.helpers.overrun, rng)
     s, sc, st = idx[served], centre[served], teach[served]
     n_c = m.helpers.n_centres
     casework = np.bincount(sc[~st], np.full((~st).sum(), pol.minutes_casework), n_c)

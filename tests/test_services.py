@@ -1,0 +1,37 @@
+"""Service capacity: earliest deadline first, and staffed minutes honoured over the weeks."""
+
+import numpy as np
+
+from sim import DigexModel
+from sim.services import first_served, serve_within_capacity
+from tests.conftest import small_config
+
+
+def test_first_served_takes_earliest_deadlines_per_group_while_capacity_lasts():
+    groups = np.array([0, 0, 0, 1, 1])
+    deadline = np.array([5, 1, 3, 2, 9])
+    cost = np.full(5, 10.0)
+    served = first_served(groups, deadline, cost, np.array([15.0, 5.0]), np.random.default_rng(0))
+    # group 0: deadline 1 (starts at 0 < 15), deadline 3 (starts at 10 < 15), not deadline 5 (starts at 20)
+    # group 1: only deadline 2 (starts at 0 < 5; runs over)
+    assert served.tolist() == [False, True, True, True, False]
+
+
+def test_overrun_is_carried_so_served_minutes_match_capacity_on_average():
+    rng = np.random.default_rng(1)
+    capacity = np.array([10.0])
+    overrun = np.zeros(1)
+    used = 0.0
+    weeks = 400
+    for _ in range(weeks):
+        cost = np.full(3, 41.0)  # each case is longer than a week's capacity
+        served = serve_within_capacity(np.zeros(3, dtype=np.int64), np.arange(3), cost, capacity, overrun, rng)
+        used += cost[served].sum()
+    assert abs(used / weeks - 10.0) < 41.0 / weeks + 1e-9
+
+
+def test_a_failed_paper_form_leads_to_help_in_a_paper_for_all_world():
+    c = small_config(size=3000, weeks=60, paper_on_request=True, mandate_start=None)
+    model = DigexModel(c, seed=2).run()
+    helped = model.pop.done_phone.sum() + model.pop.done_centre.sum() + model.pop.done_relative.sum()
+    assert helped > 0
