@@ -19,11 +19,13 @@ def age_one_week(m: DigexModel) -> None:
     cognitive_skill_decline / 52 more with a cognitive impairment.
     """
     p, c = m.pop, m.config.population
-    s = p.view()
-    alive = p.alive[s]
-    p.age[s][alive] += np.float32(1 / 52)
-    decline = (c.old_age_skill_decline * (p.age[s] > 70) + c.cognitive_skill_decline * (p.disability[s] == 2)) / 52
-    p.skill[s] = np.where(alive, np.clip(p.skill[s] - decline, 0.0, 1.0), p.skill[s])
+    n = p.n
+    alive = p.alive[:n]
+    np.add(p.age[:n], np.float32(1 / 52), out=p.age[:n], where=alive)
+    rows = np.flatnonzero(alive & ((p.age[:n] > 70) | (p.disability[:n] == 2)))
+    decline = (c.old_age_skill_decline * (p.age[rows] > 70)
+               + c.cognitive_skill_decline * (p.disability[rows] == 2)) / 52
+    p.skill[rows] = np.clip(p.skill[rows] - decline, 0.0, 1.0)
 
 
 def deaths(m: DigexModel, rng: np.random.Generator) -> np.ndarray:

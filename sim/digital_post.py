@@ -27,6 +27,8 @@ class Mailboxes:
     def __init__(self, deadlines: list[int], capacity: int) -> None:
         self.deadlines = deadlines
         self.rings = [np.zeros((d, capacity), dtype=np.int16) for d in deadlines]
+        self.unread = np.zeros(capacity, dtype=np.int16)
+        self.cleared = np.full(capacity, -(10**6), dtype=np.int32)  # week each citizen last read everything
 
     def grow_to(self, capacity: int) -> None:
         """Make room for new citizens' rows."""
@@ -35,18 +37,38 @@ class Mailboxes:
                 new = np.zeros((ring.shape[0], capacity), dtype=np.int16)
                 new[:, : ring.shape[1]] = ring
                 self.rings[k] = new
+        if len(self.unread) < capacity:
+            self.unread = np.concatenate([self.unread, np.zeros(capacity - len(self.unread), dtype=np.int16)])
+            self.cleared = np.concatenate([self.cleared, np.full(capacity - len(self.cleared), -(10**6), np.int32)])
+
+    def add(self, kind: int, slot: int, owners: np.ndarray, n: int) -> None:
+        """Deliver one letter to each entry of ``owners`` (rows below n; repeats allowed).
+
+        The slot still holds the counts of ``deadline`` weeks ago, which were
+        all read or failed: it is reset first.
+        """
+        self.rings[kind][slot] = 0
+        np.add.at(self.rings[kind][slot], owners, np.int16(1))
+        np.add.at(self.unread, owners, np.int16(1))
 
     def pending(self, n: int) -> np.ndarray:
         """Unread letters of each of the first n citizens, all kinds together."""
-        return sum(ring[:, :n].sum(axis=0, dtype=np.int32) for ring in self.rings)
+        return self.unread[:n]
 
-    def clear(self, rows: np.ndarray) -> np.ndarray:
-        """Read every pending letter of ``rows``; return how many each read."""
-        read = np.zeros(len(rows), dtype=np.int32)
-        for ring in self.rings:
-            read += ring[:, rows].sum(axis=0, dtype=np.int32)
-            ring[:, rows] = 0
+    def clear(self, rows: np.ndarray, week: int) -> np.ndarray:
+        """Read every pending letter of ``rows``; return how many each read.
+
+        Ring entries of letters that arrived up to ``week`` stay but no longer count (see ``unread_in``).
+        """
+        read = self.unread[rows].astype(np.int32)
+        self.cleared[rows] = week
+        self.unread[rows] = 0
         return read
+
+    def unread_in(self, kind: int, slot: int, arrival_week: int, rows: np.ndarray) -> np.ndarray:
+        """Unread letters of ``rows`` that arrived in ``arrival_week`` (kept in ``slot``)."""
+        count = self.rings[kind][slot, rows]
+        return np.where(self.cleared[rows] < arrival_week, count, 0).astype(np.int32)
 
 
 def letters_arrive(m: DigexModel, members: list[np.ndarray], rng: np.random.Generator) -> None:
@@ -60,8 +82,7 @@ def letters_arrive(m: DigexModel, members: list[np.ndarray], rng: np.random.Gene
         spec = m.config.tasks.letters[name]
         rates = np.array([spec.rate_per_year * spec.age_rates.get(b, 1.0) / 52 for b in AGE_BANDS])
         owners = draw_arrivals(members, rates, rng)
-        ring = m.mail.rings[k]
-        np.add.at(ring[m.week % spec.deadline_weeks], owners, 1)
+        m.mail.add(k, m.week % spec.deadline_weeks, owners, p.n)
         digital = (p.dp_status[owners] == ENROLLED) & m.digital_live
         p.last_letter_week[owners[digital]] = m.week
         m.costs.add_letters(int(digital.sum()), int((~digital).sum()))
@@ -92,9 +113,10 @@ def read_mail(m: DigexModel, rng: np.random.Generator) -> None:
     """Citizens with unread letters check their mail; readers clear everything pending."""
     p = m.pop
     rows = np.flatnonzero(m.mail.pending(p.n) > 0)
-    rows = rows[p.alive[rows]]
-    reads = rows[rng.random(len(rows)) < read_probability(m, rows)]
-    n_read = m.mail.clear(reads)
+    read = rng.random(len(rows)) < read_probability(m, rows)
+    reads = rows[read]
+    m.mail.unread_rows, m.mail.unread_week = rows[~read], m.week
+    n_read = m.mail.clear(reads, m.week)
     p.letters_read[reads] += n_read
     digital = (p.dp_status[reads] == ENROLLED) & m.digital_live
     p.last_read_week[reads[digital]] = m.week
@@ -104,13 +126,19 @@ def read_mail(m: DigexModel, rng: np.random.Generator) -> None:
 
 def letters_expire(m: DigexModel) -> None:
     """Letters that had their last reading chance this week and are unread fail."""
+    mail = m.mail
+    if getattr(mail, "unread_week", None) == m.week:
+        cand = mail.unread_rows
+    else:
+        cand = np.flatnonzero(mail.unread[: m.pop.n] > 0)
     for k, name in enumerate(LETTER_KINDS):
         spec = m.config.tasks.letters[name]
         ring = m.mail.rings[k]
         slot = (m.week + 1) % spec.deadline_weeks
-        rows = np.flatnonzero(ring[slot, : m.pop.n])
-        count = ring[slot, rows].astype(np.int32)
+        count = mail.unread_in(k, slot, m.week + 1 - spec.deadline_weeks, cand)
+        rows, count = cand[count > 0], count[count > 0]
         ring[slot, rows] = 0
+        m.mail.unread[rows] -= count.astype(np.int16)
         alive = m.pop.alive[rows]
         m.fail_letters(rows[alive], count[alive], spec.value_dkk)
 

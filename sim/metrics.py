@@ -45,6 +45,7 @@ _SIZES = tuple(len(v) for v in GROUPS.values())
 N_CELLS = int(np.prod(_SIZES))
 
 
+
 @dataclass(frozen=True)
 class Metric:
     """A reported metric: meaning, unit, and whether it is broken down by group."""
@@ -154,7 +155,7 @@ class Metrics:
 
     def _event(self, name: str, owners: np.ndarray, weights: np.ndarray | None = None) -> None:
         if len(owners):
-            self.events[self.slot, EVENTS.index(name)] += np.bincount(self.cells[owners], weights, N_CELLS)
+            self.events[self.slot, EVENTS.index(name)] += np.bincount(self.cells[owners], weights, N_CELLS)[:N_CELLS]
 
     def _flow(self, name: str, amount: float) -> None:
         self.flows[self.slot, FLOWS.index(name)] += amount
@@ -245,22 +246,45 @@ class Metrics:
     def _group_values(self, m: DigexModel, per_year: float) -> np.ndarray:
         p, c, b = m.pop, m.config.population, m.config.behaviour
         n = p.n
-        alive = p.alive[:n]
-        cells = self.cells[alive]
+        cells = self.cells
         wk = m.week
-        enrolled = p.dp_status[:n][alive] == ENROLLED
-        completed_recent = (wk - p.last_unassisted_week[:n][alive] < WINDOW) | (
-            wk - p.last_assisted_week[:n][alive] < WINDOW)
-        assisted_only = (wk - p.last_assisted_week[:n][alive] < WINDOW) & (
-            wk - p.last_unassisted_week[:n][alive] >= WINDOW)
-        inactive = enrolled & (wk - p.last_letter_week[:n][alive] < INACTIVE_WINDOW) & (
-            wk - p.last_read_week[:n][alive] >= INACTIVE_WINDOW)
-        skill, trust = p.skill[:n][alive], p.trust[:n][alive]
+        dp = p.dp_status[:n]
+        enrolled = dp == ENROLLED
+        recent_un = p.last_unassisted_week[:n] > wk - WINDOW
+        recent_as = p.last_assisted_week[:n] > wk - WINDOW
+        skill, trust = p.skill[:n], p.trust[:n]
+        flags = (
+            p.last_fail_week[:n] > wk - WINDOW,
+            recent_un | recent_as,
+            recent_as & ~recent_un,
+            enrolled,
+            dp == EXEMPT,
+            enrolled & (p.last_letter_week[:n] > wk - INACTIVE_WINDOW)
+            & (p.last_read_week[:n] <= wk - INACTIVE_WINDOW),
+            skill < c.challenged_threshold,
+            trust < b.alienated_threshold,
+        )
+        # Count per cell and combination of 4 flags at a time (one bincount over a table small enough
+        # to stay in cache), then fold the combinations into one count per flag.
+        per_flag = np.empty((N_CELLS, 8))
+        base = cells.astype(np.int32) << 4
+        for g in (0, 4):
+            bits = flags[g].view(np.uint8).copy()
+            for i in range(1, 4):
+                bits += flags[g + i].view(np.uint8) * np.uint8(1 << i)
+            j = np.bincount(base | bits, minlength=(N_CELLS + 1) << 4).reshape(N_CELLS + 1, 16)[:N_CELLS]
+            joint = j
+            for i in range(3, -1, -1):  # fold the highest remaining bit: j[:, 1] has flag g + i set
+                j = j.reshape(N_CELLS, 2, -1)
+                per_flag[:, g + i] = j[:, 1].sum(axis=1)
+                j = j.sum(axis=1)
+        (excluded, completed_recent, assisted_only, enrolled_n, exempt_n, inactive, challenged,
+         alienated) = (self.matrix @ per_flag).T
 
         def g(weights: np.ndarray | None) -> np.ndarray:
-            return self.matrix @ np.bincount(cells, weights, N_CELLS)
+            return self.matrix @ np.bincount(cells, weights, N_CELLS + 1)[:N_CELLS]
 
-        count = g(None)
+        count = self.matrix @ joint.sum(axis=1)
         ev = self.matrix @ self.events.sum(axis=0).T  # groups x events
 
         def evt(name: str) -> np.ndarray:
@@ -270,18 +294,18 @@ class Metrics:
             return np.divide(num, den, out=np.full_like(num, np.nan, dtype=float), where=den > 0)
 
         values = {
-            "exclusion_rate": ratio(g((wk - p.last_fail_week[:n][alive] < WINDOW).astype(float)), count),
+            "exclusion_rate": ratio(excluded, count),
             "failed_task_share": ratio(evt("failed"), evt("resolved")),
             "non_take_up_rate": ratio(evt("benefit_failed"), evt("benefit_resolved")),
             "welfare_loss_per_citizen_dkk": ratio(evt("failed_value") * per_year, count),
             "digital_share": ratio(evt("self_service_completed"), evt("procedures_completed")),
-            "assisted_share": ratio(g(assisted_only.astype(float)), g(completed_recent.astype(float))),
-            "enrolled_share": ratio(g(enrolled.astype(float)), count),
-            "exempt_share": ratio(g((p.dp_status[:n][alive] == EXEMPT).astype(float)), count),
-            "inactive_enrolled_share": ratio(g(inactive.astype(float)), g(enrolled.astype(float))),
-            "digitally_challenged_share": ratio(g((skill < c.challenged_threshold).astype(float)), count),
+            "assisted_share": ratio(assisted_only, completed_recent),
+            "enrolled_share": ratio(enrolled_n, count),
+            "exempt_share": ratio(exempt_n, count),
+            "inactive_enrolled_share": ratio(inactive, enrolled_n),
+            "digitally_challenged_share": ratio(challenged, count),
             "trust_mean": ratio(g(trust.astype(float)), count),
-            "alienated_share": ratio(g((trust < b.alienated_threshold).astype(float)), count),
+            "alienated_share": ratio(alienated, count),
             "skill_mean": ratio(g(skill.astype(float)), count),
             "population": count * self.weight,
         }
@@ -331,12 +355,19 @@ def cell_codes(m: DigexModel) -> np.ndarray:
     """
     p = m.pop
     n = p.n
-    alive_skill = p.skill[:n][p.alive[:n]]
+    alive = p.alive[:n]
+    alive_skill = p.skill[:n][alive]
     stride = max(1, len(alive_skill) // 100_000)
     edges = np.quantile(alive_skill[::stride], [0.2, 0.4, 0.6, 0.8]) if len(alive_skill) else np.zeros(4)
-    quint = np.searchsorted(edges, p.skill[:n], side="right")
-    lang = p.language_barrier[:n].astype(np.int32)
-    code = p.age_band().astype(np.int32)
-    for part, size in ((quint, 5), (p.education[:n], 3), (p.disability[:n], 3), (lang, 2)):
-        code = code * size + part
-    return code.astype(np.int32)
+    skill = p.skill[:n]
+    code = m.band.astype(np.int16) * 5
+    for e in edges:
+        code += skill >= e
+    code *= 3
+    code += p.education[:n]
+    code *= 3
+    code += p.disability[:n]
+    code *= 2
+    code += p.language_barrier[:n]
+    code[~alive] = N_CELLS
+    return code

@@ -147,8 +147,9 @@ class DigexModel(mesa.Model):
         self.costs.reset()
         self.platform_week()  # IT programme: outages and build/running cost
         self.demography_week()  # 2
+        self.band = self.pop.age_band()
         self.metrics.start_week(self)
-        members = band_members(self.pop.age_band(), self.pop.alive[: self.pop.n])
+        members = band_members(self.band, self.pop.alive[: self.pop.n])
         self.needs_arrive(members)  # 3
         self.attempts_week()  # 4
         services.serve_phone(self, self.streams["services"])  # 5
@@ -198,7 +199,7 @@ class DigexModel(mesa.Model):
         dead = demography.deaths(self, self.streams["demography"])
         if len(dead):
             gone = np.isin(self.tasks.owner, dead) & (self.tasks.route != RESOLVED)
-            withdrawn = int(gone.sum()) + int(self.mail.clear(dead).sum())
+            withdrawn = int(gone.sum()) + int(self.mail.clear(dead, self.week).sum())
             self.tasks.route[gone] = RESOLVED
             self.metrics.add_withdrawn(withdrawn)
             for row in dead:
@@ -256,10 +257,10 @@ class DigexModel(mesa.Model):
             return
         t, p, b = self.tasks, self.pop, self.config.behaviour
         o = t.owner[idx]
-        np.add.at(getattr(p, f"done_{CHANNELS[channel]}"), o, 1)
+        np.add.at(getattr(p, f"done_{CHANNELS[channel]}"), o, np.int32(1))
         if channel in channels.ASSISTED:
             p.last_assisted_week[o] = self.week
-            np.add.at(p.help_received, o, 1)
+            np.add.at(p.help_received, o, np.int32(1))
             learning.move_towards_one(p.trust, o, b.trust_gain_human_help)
         elif channel != AUTOMATION:
             p.last_unassisted_week[o] = self.week
@@ -342,7 +343,7 @@ class DigexModel(mesa.Model):
 
     def open_task_count(self) -> int:
         """Open procedures plus unread letters."""
-        return int((self.tasks.route != RESOLVED).sum()) + int(self.mail.pending(self.pop.n).sum())
+        return int((self.tasks.route != RESOLVED).sum()) + int(self.mail.pending(self.pop.n).sum(dtype=np.int64))
 
     def check_invariants(self) -> None:
         """Raise AssertionError if an accounting invariant is broken (MODEL.md section 6)."""

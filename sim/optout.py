@@ -63,8 +63,8 @@ def apply_for_exemption(m: DigexModel, rng: np.random.Generator) -> None:
         return
     p, pol = m.pop, m.policy.optout
     n = p.n
-    rows = np.flatnonzero(p.alive[:n] & (p.dp_status[:n] != EXEMPT))
-    rows = rows[eligible(m, rows)]
+    elig = eligible(m, slice(0, n))
+    rows = np.flatnonzero(p.alive[:n] & (p.dp_status[:n] != EXEMPT) & elig)
     if pol.rule == "automatic":
         go = p.ident_u[rows] < pol.automatic_identification
     else:
@@ -80,7 +80,6 @@ def apply_for_exemption(m: DigexModel, rng: np.random.Generator) -> None:
     p.dp_status[rows[go]] = EXEMPT
     m.metrics.add_exemptions(int(go.sum()))
 
-    ex = np.flatnonzero(p.alive[:n] & (p.dp_status[:n] == EXEMPT))
-    lapsed = ex[~eligible(m, ex)]
+    lapsed = np.flatnonzero(p.alive[:n] & (p.dp_status[:n] == EXEMPT) & ~elig)
     back = lapsed[rng.random(len(lapsed)) < pol.revert_per_year / 52]
     p.dp_status[back] = ENROLLED if m.digital_live else NOT_ENROLLED

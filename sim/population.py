@@ -126,14 +126,17 @@ class Population:
 
     def age_band(self) -> np.ndarray:
         """Age band index (0..7, see params.AGE_BANDS) of every row in use."""
-        return (np.searchsorted(np.asarray(AGE_BAND_EDGES[1:], dtype=np.float32),
-                                self.age[: self.n], side="right")).astype(np.int8)
+        return _BAND_OF_YEAR[np.minimum(self.age[: self.n], 200).astype(np.int16)]
 
     def frame(self):
         """All rows in use as a pandas DataFrame (for inspection, not for the step)."""
         import pandas as pd
 
         return pd.DataFrame({name: getattr(self, name)[: self.n] for name in COLUMNS})
+
+
+_BAND_OF_YEAR = np.searchsorted(np.asarray(AGE_BAND_EDGES[1:]), np.arange(201), side="right").astype(np.int8)
+"""Age band of each whole year of age (band edges are whole years)."""
 
 
 def _logistic(x: np.ndarray) -> np.ndarray:
