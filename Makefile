@@ -22,12 +22,12 @@ run: $(STAMP)
 	@echo "Results and plots are in $(OUT)/"
 
 test: $(STAMP)
-	$(PY) -m ruff check sim tests scripts
+	$(PY) -m ruff check sim tests scripts benchmarks
 	bash scripts/ensure-chromium.sh
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check sim tests scripts
+	$(PY) -m ruff check sim tests scripts benchmarks
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py

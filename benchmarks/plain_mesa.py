@@ -1,0 +1,803 @@
+"""Plain-Mesa reference of digex's weekly rules: one Python object per citizen.
+
+This is the yardstick of ``make bench`` and the cross-check of
+``tests/test_plain_mesa_agreement.py``. It implements the same mechanisms as
+``sim/`` with the same parameters (``sim.params.Config``) and equations, but
+written the ordinary Mesa way: every citizen is a ``mesa.Agent`` holding its
+own state, its open procedures and unread letters as Python objects, and
+``model.agents.shuffle_do(...)`` runs each citizen's own code.
+
+Per-agent Python (in ``Citizen``): the draw of the citizen's attributes,
+ageing, skill decline and death, the arrival of procedures and letters,
+give-ups, channel choice, self-service / paper / relative attempts, reading
+mail, deadlines, learning and trust, opt-out and Digital Post enrolment.
+Model level (in ``PlainModel``), as the issue allows: the policy timeline,
+the IT platform (outages, costs), new 15-year-olds, the capacity-limited
+phone and centre service (which calls the citizens' own methods for the
+outcomes), the lottery of skills-course places and the metrics.
+
+The week runs in the order of MODEL.md section 3 and of ``DigexModel.step``:
+``shuffle_do("step")`` (demography, arrivals, give-ups, choices, attempts),
+then phone and centre service, then ``shuffle_do("settle")`` (mail, deadlines,
+courses, opt-out, enrolment), then metrics. As in ``sim/learning.py``, a
+citizen gains or loses trust or skill at most once per mechanism per week.
+
+Random numbers come from the model's ``random.Random`` (per-agent draws) and
+its NumPy generator (model-level counts), so results agree with ``sim/`` in
+distribution, not draw by draw. Only overall metrics are computed (no group
+breakdown), which makes this reference cheaper than the real model's metrics.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import math
+from collections import deque
+
+import mesa
+import pandas as pd
+
+from sim.params import AGE_BAND_EDGES, AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config, apply_policy_changes
+
+SELF_SERVICE, PAPER, RELATIVE, PHONE, CENTRE, AUTOMATION = range(6)
+CHANNELS = ("self_service", "paper", "relative", "phone", "centre", "automation")
+FRESH, AFTER_FAILURE, QUEUED_PHONE, QUEUED_CENTRE, RESOLVED = 0, 1, 2, 3, -1
+NOT_ENROLLED, ENROLLED, EXEMPT = 0, 1, 2
+NEVER = -(10**6)
+WINDOW = 52
+INACTIVE_WINDOW = 26
+NEED_WINDOW_WEEKS = 8
+
+HEADLINE = ("exclusion_rate", "failed_task_share", "non_take_up_rate", "welfare_loss_per_citizen_dkk",
+            "digital_share", "assisted_share", "enrolled_share", "exempt_share", "inactive_enrolled_share",
+            "digitally_challenged_share", "trust_mean", "alienated_share", "skill_mean",
+            "cost_per_citizen_year_dkk")
+"""Overall metrics this reference reports (same names and definitions as sim/metrics.py)."""
+
+
+def logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+def poisson(rnd, lam: float, exp_neg_lam: float) -> int:
+    """Knuth's multiplication method; fast for the small weekly rates of one citizen."""
+    if lam <= 0.0:
+        return 0
+    k, prod = 0, rnd.random()
+    while prod > exp_neg_lam:
+        k += 1
+        prod *= rnd.random()
+    return k
+
+
+def age_band(age: float) -> int:
+    return bisect.bisect_right(AGE_BAND_EDGES, age) - 1
+
+
+class Task:
+    """One open procedure of one citizen."""
+
+    __slots__ = ("owner", "ttype", "complexity", "deadline", "value", "mandatory", "is_benefit", "attempts",
+                 "route", "wait", "teach", "paper_tried")
+
+    def __init__(self, owner, ttype, complexity, deadline, value, mandatory, is_benefit):
+        self.owner = owner
+        self.ttype = ttype
+        self.complexity = complexity
+        self.deadline = deadline
+        self.value = value
+        self.mandatory = mandatory
+        self.is_benefit = is_benefit
+        self.attempts = 0
+        self.route = FRESH
+        self.wait = 0
+        self.teach = False
+        self.paper_tried = False
+
+
+class Citizen(mesa.Agent):
+    """A resident aged 15+ with its own state, open procedures and unread letters."""
+
+    def __init__(self, model: PlainModel, age: float, cohort_shift: float = 0.0, entrant: bool = False):
+        super().__init__(model)
+        self.entry_week = model.week if entrant else -1
+        self.draw_attributes(age, cohort_shift)
+        self.dp_status = NOT_ENROLLED
+        self.last_fail_week = self.last_need_week = NEVER
+        self.last_unassisted_week = self.last_assisted_week = NEVER
+        self.last_letter_week = self.last_read_week = NEVER
+        self.done = [0] * len(CHANNELS)
+        self.letters_read = self.tasks_failed = self.help_received = 0
+        self.minutes_spent = 0.0
+        self.tasks: list[Task] = []
+        self.letters: list[list[int]] = [[] for _ in LETTER_KINDS]  # deadline week of each unread letter
+        self.course_offer = False
+        model.centre_count[self.centre] += 1
+
+    # ------------------------------------------------------------ attributes (sim/population.py)
+
+    def draw_attributes(self, age: float, cohort_shift: float) -> None:
+        """Education, impairment, language, skill, access, eID, support, trust, travel burden."""
+        c, rnd = self.model.config.population, self.random
+        self.age = age
+        old_frac = min(max((age - 45.0) / 30.0, 0.0), 1.0)
+        u = rnd.random()
+        cum = 0.0
+        self.education = 2
+        for e in range(3):
+            cum += c.education_shares_young[e] * (1 - old_frac) + c.education_shares_old[e] * old_frac
+            if u <= cum:
+                self.education = e
+                break
+        p_phys = c.physical_disability_base + c.physical_disability_per_decade * max((age - 45.0) / 10.0, 0.0)
+        p_cog = c.cognitive_disability_base + (c.cognitive_disability_80plus - c.cognitive_disability_base) * (
+            min(max((age - 60.0) / 25.0, 0.0), 1.0) ** 2)
+        u = rnd.random()
+        self.disability = 2 if u < p_cog else 1 if u < p_cog + min(max(p_phys, 0.0), 1.0) else 0
+        self.language_barrier = rnd.random() < c.language_barrier_share
+        self.homeless = rnd.random() < c.homeless_share
+        logit = (c.skill_intercept + c.skill_age_slope * (age - 40.0) / 10.0
+                 + c.skill_old_age_slope * max(age - 65.0, 0.0) / 10.0
+                 + c.skill_education_effect[self.education]
+                 + c.skill_cognitive_effect * (self.disability == 2)
+                 + c.skill_physical_effect * (self.disability == 1)
+                 + c.skill_language_effect * self.language_barrier
+                 + cohort_shift + c.skill_noise_sd * rnd.gauss(0.0, 1.0))
+        self.skill = logistic(logit)
+        p_net = c.internet_base * (1 - c.internet_skill_weight * (1 - self.skill)) * (0.3 if self.homeless else 1.0)
+        self.internet = rnd.random() < p_net
+        p_eid = c.eid_base * (1 - c.eid_skill_weight * (1 - self.skill)) * (1.0 if self.internet else 0.5)
+        self.eid = rnd.random() < p_eid
+        mean = c.support_mean * (c.support_old_age_factor if age >= 75 else 1.0)
+        self.support = min(poisson(rnd, mean, math.exp(-mean)), 20)
+        a = c.trust_mean * c.trust_concentration
+        self.trust = rnd.betavariate(a, c.trust_concentration - a)
+        tb = c.travel_burden_mean
+        self.travel_burden = rnd.betavariate(2.0 * tb / (1 - tb + 1e-9) + 1e-3, 2.0) if tb > 0 else 0.0
+        self.centre = rnd.randrange(self.model.n_centres)
+        self.aware_u, self.ident_u, self.proxy_u = rnd.random(), rnd.random(), rnd.random()
+
+    # ------------------------------------------------------------ policy-dependent abilities
+
+    def can_self_serve(self) -> bool:
+        return self.model.digital_live and self.internet and self.eid
+
+    def has_proxy(self) -> bool:
+        pol = self.model.policy.proxy
+        return pol.available and self.model.digital_live and self.support > 0 and self.proxy_u < pol.uptake
+
+    def eligible(self) -> bool:
+        """Meets an exemption criterion of the Digital Post Act (sim/optout.py)."""
+        m = self.model
+        crit = (self.disability > 0 or not self.internet or self.language_barrier or self.homeless
+                or not self.eid)
+        if m.policy.optout.low_skill_eligible:
+            crit = crit or self.skill < m.config.population.challenged_threshold
+        return crit
+
+    # ------------------------------------------------------------ state changes
+
+    def learn(self, rate: float) -> None:
+        self.skill += rate * (1 - self.skill)
+
+    def trust_up(self, rate: float) -> None:
+        self.trust += rate * (1 - self.trust)
+
+    def trust_down(self, rate: float) -> None:
+        self.trust -= rate * self.trust
+
+    def spend_time(self, channel: int, attempts: int) -> None:
+        m = self.model
+        minutes = m.config.costs.citizen_minutes.get(CHANNELS[channel], 0.0)
+        self.minutes_spent += minutes * attempts
+        m.citizen_minutes += minutes * attempts
+
+    def complete(self, tasks: list[Task], channel: int) -> None:
+        """Procedures completed through ``channel``: counters, trust (once), metrics."""
+        if not tasks:
+            return
+        m, b = self.model, self.model.config.behaviour
+        self.done[channel] += len(tasks)
+        if channel in (RELATIVE, PHONE, CENTRE):
+            self.last_assisted_week = m.week
+            self.help_received += len(tasks)
+            self.trust_up(b.trust_gain_human_help)
+        elif channel != AUTOMATION:
+            self.last_unassisted_week = m.week
+            self.trust_up(b.trust_gain_success)
+        for t in tasks:
+            t.route = RESOLVED
+            self.tasks.remove(t)
+            m.event("resolved")
+            m.event("procedures_completed")
+            if t.is_benefit:
+                m.event("benefit_resolved")
+            if channel == SELF_SERVICE:
+                m.event("self_service_completed")
+        m.completed += len(tasks)
+
+    def exclusion(self, count: int, value: float, benefit: int) -> None:
+        """Failed tasks or missed letters (one call of the mechanism): trust falls once."""
+        m = self.model
+        self.tasks_failed += count
+        self.last_fail_week = self.last_need_week = m.week
+        self.trust_down(m.config.behaviour.trust_loss_failure)
+        m.event("resolved", count)
+        m.event("failed", count)
+        m.event("failed_value", value)
+        m.event("benefit_resolved", benefit)
+        m.event("benefit_failed", benefit)
+        m.failed += count
+
+    def fail(self, tasks: list[Task]) -> None:
+        if tasks:
+            for t in tasks:
+                t.route = RESOLVED
+                self.tasks.remove(t)
+            self.exclusion(len(tasks), sum(t.value for t in tasks), sum(t.is_benefit for t in tasks))
+
+    def back_to_choice(self, tasks: list[Task]) -> None:
+        for t in tasks:
+            t.route = AFTER_FAILURE
+            t.attempts += 1
+
+    def wait_or_leave(self, tasks: list[Task]) -> None:
+        """Unserved at the phone or centre: wait a week, lose trust once, leave after max_wait_weeks."""
+        m = self.model
+        for t in tasks:
+            t.wait += 1
+        self.trust_down(m.config.behaviour.trust_loss_waiting)
+        self.back_to_choice([t for t in tasks if t.wait >= m.policy.centre.max_wait_weeks])
+
+    # ------------------------------------------------------------ the week, first part
+
+    def step(self) -> None:
+        """Ageing and death, needs arriving, give-ups, channel choice and own attempts."""
+        m = self.model
+        if self.entry_week < m.week:  # new 15-year-olds join after this week's demography
+            self.age_one_week()
+            if self.dies():
+                return
+        band = age_band(self.age)
+        self.needs_arrive(band)
+        if self.tasks:
+            self.attempts()
+
+    def age_one_week(self) -> None:
+        c = self.model.config.population
+        self.age += 1 / 52
+        decline = (c.old_age_skill_decline * (self.age > 70) + c.cognitive_skill_decline * (self.disability == 2)) / 52
+        if decline:
+            self.skill = min(max(self.skill - decline, 0.0), 1.0)
+
+    def dies(self) -> bool:
+        """Gompertz hazard exp(a + b * age) per year; open tasks and letters are withdrawn."""
+        m, c = self.model, self.model.config.population
+        weekly = 1 - math.exp(-math.exp(c.annual_mortality_a + c.annual_mortality_b * self.age) / 52)
+        if self.random.random() >= weekly:
+            return False
+        for t in self.tasks:
+            t.route = RESOLVED
+        m.withdrawn += len(self.tasks) + sum(len(x) for x in self.letters)
+        m.deaths += 1
+        m.centre_count[self.centre] -= 1
+        self.remove()
+        return True
+
+    def needs_arrive(self, band: int) -> None:
+        """New procedures (some resolved at once by automation) and letters (sim/tasks.py, digital_post.py)."""
+        m, rnd = self.model, self.random
+        for ttype, (rate, enl) in enumerate(m.procedure_rates[band]):
+            for _ in range(poisson(rnd, rate, enl)):
+                spec = m.procedure_specs[ttype]
+                complexity = min(max(spec.complexity_mean + spec.complexity_sd * rnd.gauss(0.0, 1.0), 0.0), 1.0)
+                mandatory = spec.digital_eligible and m.mandate_active and rnd.random() < m.policy.mandatory_share
+                t = Task(self, ttype, complexity, m.week + spec.deadline_weeks, spec.value_dkk, mandatory,
+                         spec.is_benefit)
+                self.tasks.append(t)
+                m.arrived += 1
+                if m.policy.digital_channels and rnd.random() < m.automation_share[ttype]:
+                    m.automation_records += 1
+                    self.complete([t], AUTOMATION)
+        digital = self.dp_status == ENROLLED and m.digital_live
+        for kind, (rate, enl) in enumerate(m.letter_rates[band]):
+            k = poisson(rnd, rate, enl)
+            if k:
+                self.letters[kind].extend([m.week + m.letter_deadline[kind] - 1] * k)
+                m.arrived += k
+                if digital:
+                    self.last_letter_week = m.week
+                    m.letters_digital += k
+                else:
+                    m.letters_paper += k
+
+    def attempts(self) -> None:
+        """Give-ups, then one attempt per open task by its chosen channel (sim/channels.py)."""
+        m, b, rnd = self.model, self.model.config.behaviour, self.random
+        p_base = b.giveup_base + b.giveup_alienation * (1 - self.trust)
+        self.fail([t for t in self.tasks if t.route > FRESH
+                   and rnd.random() < p_base + b.giveup_per_failure * t.attempts])
+        ready = [t for t in self.tasks if t.route in (FRESH, AFTER_FAILURE)]
+        if not ready:
+            return
+        can, proxy = self.can_self_serve(), self.has_proxy()
+        able = can or proxy
+        prefers_p = logistic(b.digital_preference_slope * (self.skill - 0.5 + self.trust - 0.5))
+        challenged = self.skill < m.config.population.challenged_threshold
+        p_centre = min(max(b.centre_preference + 0.3 * challenged - 0.5 * self.travel_burden, 0.0), 1.0)
+        paper_for_all = m.policy.paper_on_request or not m.digital_live
+        chosen: list[list[Task]] = [[] for _ in range(5)]
+        for t in ready:
+            u1 = rnd.random()
+            paper = paper_for_all or not t.mandatory or self.dp_status == EXEMPT
+            if t.route == FRESH and able and (not paper or u1 < prefers_p):
+                chosen[SELF_SERVICE].append(t)
+            elif paper and not t.paper_tried:
+                chosen[PAPER].append(t)
+            elif t.route == AFTER_FAILURE and able and u1 < b.retry_probability * self.skill:
+                chosen[SELF_SERVICE].append(t)
+            elif self.support > 0 and (proxy or rnd.random() < b.relative_uptake):
+                chosen[RELATIVE].append(t)
+            elif rnd.random() < p_centre:
+                chosen[CENTRE].append(t)
+            else:
+                chosen[PHONE].append(t)
+        if chosen[SELF_SERVICE]:
+            self.self_service(chosen[SELF_SERVICE], can, proxy)
+        if chosen[PAPER]:
+            self.paper(chosen[PAPER])
+        if chosen[RELATIVE]:
+            self.relative(chosen[RELATIVE], proxy)
+        for channel, route, queue in ((PHONE, QUEUED_PHONE, m.phone_queue), (CENTRE, QUEUED_CENTRE, m.centre_queue)):
+            for t in chosen[channel]:
+                t.route, t.wait = route, 0
+                queue.append(t)
+
+    def self_service(self, tasks: list[Task], can: bool, proxy: bool) -> None:
+        """Self-service: logistic success in (effective skill - complexity); a proxy relative if unable."""
+        m, b, rnd = self.model, self.model.config.behaviour, self.random
+        plat = m.policy.platform
+        by_proxy = proxy and not can
+        eff = self.skill * plat.usability + plat.accessibility * (self.disability > 0)
+        ok, failed = [], []
+        for t in tasks:
+            if by_proxy:
+                p = b.proxy_success
+            else:
+                p = logistic(b.self_service_slope * (eff - t.complexity)) * (1 - m.outage_fraction)
+            (ok if rnd.random() < p else failed).append(t)
+        if self.skill < m.config.population.challenged_threshold and any(t.mandatory for t in tasks):
+            self.trust_down(b.trust_loss_forced)
+        m.self_service_contacts += len(tasks)
+        self.spend_time(SELF_SERVICE, len(tasks))
+        self.complete(ok, RELATIVE if by_proxy else SELF_SERVICE)
+        if ok and not by_proxy:
+            self.learn(b.learn_by_doing)
+        if failed:
+            self.trust_down(b.trust_loss_attempt)
+            self.back_to_choice(failed)
+
+    def paper(self, tasks: list[Task]) -> None:
+        m, rnd = self.model, self.random
+        ok = [t for t in tasks if rnd.random() < m.config.behaviour.paper_success]
+        m.paper_contacts += len(tasks)
+        self.spend_time(PAPER, len(tasks))
+        self.complete(ok, PAPER)
+        failed = [t for t in tasks if t not in ok]
+        for t in failed:
+            t.paper_tried = True  # a failed form leads to help next time
+        self.back_to_choice(failed)
+
+    def relative(self, tasks: list[Task], proxy: bool) -> None:
+        m, b, rnd = self.model, self.model.config.behaviour, self.random
+        p = (b.proxy_success if proxy else b.relative_success) if m.digital_live else b.paper_success
+        ok = [t for t in tasks if rnd.random() < p]
+        self.spend_time(RELATIVE, len(tasks))
+        self.complete(ok, RELATIVE)
+        if ok:
+            self.learn(b.learn_from_relative)
+        self.back_to_choice([t for t in tasks if t not in ok])
+
+    # ------------------------------------------------------------ the week, second part
+
+    def settle(self) -> None:
+        """Reading mail, deadlines, a skills course if offered, opt-out and enrolment."""
+        if self.letters[0] or self.letters[1]:
+            self.read_mail()
+        m = self.model
+        if self.tasks:
+            self.fail([t for t in self.tasks if t.deadline <= m.week])
+        for kind, letters in enumerate(self.letters):
+            if letters and letters[0] <= m.week:
+                k = sum(1 for d in letters if d <= m.week)
+                del letters[:k]
+                self.exclusion(k, k * m.letter_value[kind], 0)
+        if self.course_offer:
+            self.course_offer = False
+            if self.random.random() < m.policy.courses.uptake:
+                self.learn(m.policy.courses.effect)
+                m.course_places += 1
+        if m.optout_active:
+            self.opt_out()
+        if m.digital_live and self.dp_status == NOT_ENROLLED:
+            self.enrol()
+
+    def read_mail(self) -> None:
+        """The chance of checking mail; a reader reads everything pending (sim/digital_post.py)."""
+        m, b = self.model, self.model.config.behaviour
+        digital = self.dp_status == ENROLLED and m.digital_live
+        if digital:
+            p = (b.letter_read_max * logistic(b.letter_read_slope * (self.skill - b.letter_read_threshold))
+                 * self.internet * self.eid * (1 - m.outage_fraction))
+            if self.has_proxy():
+                p = max(p, b.proxy_success)
+        else:
+            p = b.paper_letter_read
+        if self.random.random() < p:
+            n = len(self.letters[0]) + len(self.letters[1])
+            self.letters = [[] for _ in LETTER_KINDS]
+            self.letters_read += n
+            if digital:
+                self.last_read_week = m.week
+            self.last_unassisted_week = m.week
+            m.event("resolved", n)
+            m.completed += n
+
+    def opt_out(self) -> None:
+        """Apply for exemption by the policy's rule, or return to Digital Post when criteria lapse."""
+        m, pol = self.model, self.model.policy.optout
+        eligible = self.eligible()
+        if self.dp_status != EXEMPT and eligible:
+            if pol.rule == "automatic":
+                go = self.ident_u < pol.automatic_identification
+            else:
+                aware = self.aware_u < pol.awareness
+                need = m.config.behaviour.optout_need_factor if m.week - self.last_need_week < NEED_WINDOW_WEEKS \
+                    else 1.0
+                h = pol.apply_hazard_per_year / 52 * need * aware
+                if pol.rule == "in_person":
+                    limited = self.age >= 80 or self.disability == 1
+                    burden = max(self.travel_burden, 0.8 * limited)
+                    own = h * (1 - pol.in_person_mobility_penalty * burden)
+                    by_relative = h * pol.relative_declaration * (self.support > 0)
+                    h = 1 - (1 - own) * (1 - by_relative)
+                go = self.random.random() < h
+            if go:
+                self.dp_status = EXEMPT
+                m.exemptions += 1
+        elif self.dp_status == EXEMPT and not eligible and self.random.random() < pol.revert_per_year / 52:
+            self.dp_status = ENROLLED if m.digital_live else NOT_ENROLLED
+
+    def enrol(self) -> None:
+        """Automatic under a Digital Post mandate; else a voluntary hazard in skill squared."""
+        m = self.model
+        if m.mandate_active and m.policy.digital_post_mandatory:
+            self.dp_status = ENROLLED
+        elif self.internet and self.eid:
+            h = m.config.behaviour.enrol_hazard_per_year / 52 * m.policy.enrolment_campaign * self.skill ** 2
+            if self.random.random() < h:
+                self.dp_status = ENROLLED
+
+
+class PlainModel(mesa.Model):
+    """The digex week with one Citizen object per resident; overall metrics only."""
+
+    def __init__(self, config: Config | None = None, seed: int | None = None):
+        config = Config() if config is None else Config.model_validate(config.model_dump())
+        seed = config.run.seed if seed is None else seed
+        super().__init__(rng=seed)
+        self.config = config
+        self.policy = config.policy.model_copy(deep=True)
+        self.timeline = sorted(config.timeline, key=lambda c: c.date)
+        self.week = 0
+        pc = config.population
+        self.n_centres = self.policy.centre.centres
+        self.centre_count = [0] * self.n_centres
+        self.centre_expertise = [1.0] * self.n_centres
+        self.centre_overrun = [0.0] * self.n_centres
+        self.phone_overrun = [0.0]
+        self.procedure_specs = [config.tasks.procedures[k] for k in PROCEDURE_TYPES]
+        self.letter_deadline = [config.tasks.letters[k].deadline_weeks for k in LETTER_KINDS]
+        self.letter_value = [config.tasks.letters[k].value_dkk for k in LETTER_KINDS]
+        self.phone_queue: list[Task] = []
+        self.centre_queue: list[Task] = []
+        self.arrived = self.completed = self.failed = self.withdrawn = 0
+        self.deaths = self.entrants = 0
+        self.window: deque[dict[str, float]] = deque(maxlen=WINDOW)
+        self.records: list[dict[str, float]] = []
+        self.start_counters()
+
+        shares = [pc.age_band_shares[b] for b in AGE_BANDS]
+        bands = self.random.choices(range(len(AGE_BANDS)), weights=shares, k=pc.size)
+        hi = [*AGE_BAND_EDGES[1:], pc.max_age]
+        span = pc.max_age - 80
+        for band in bands:
+            u = self.random.random()
+            if band == len(AGE_BANDS) - 1:
+                age = 80 - 7.0 * math.log(1 - u * (1 - math.exp(-span / 7.0)))
+            else:
+                age = AGE_BAND_EDGES[band] + u * (hi[band] - AGE_BAND_EDGES[band])
+            Citizen(self, age)
+        share = pc.initial_enrolled_share
+        for a in self.agents:
+            able = a.internet and a.eid and self.policy.digital_channels
+            if able and self.random.random() < share * 2 * a.skill:
+                a.dp_status = ENROLLED
+
+        plat = self.policy.platform
+        delayed = self.random.random() < plat.delay_probability
+        self.launch_delay = dt.timedelta(weeks=self.random.expovariate(1 / plat.delay_weeks_mean)
+                                         if delayed and plat.delay_weeks_mean > 0 else 0.0)
+        self.overrun = self.random.random() < plat.overrun_probability
+        self.outage_fraction = 0.0
+
+    # ------------------------------------------------------------ time and policy
+
+    @property
+    def date(self) -> dt.date:
+        return self.config.run.start + dt.timedelta(weeks=self.week)
+
+    def policy_state(self) -> None:
+        """This week's policy-dependent flags and arrival rates (the same for every citizen)."""
+        date = self.date
+        self.digital_live = self.policy.digital_channels and date >= self.policy.platform.launch + self.launch_delay
+        start = self.policy.mandate_start
+        self.mandate_active = start is not None and date >= start and self.digital_live
+        self.optout_active = self.mandate_active and self.policy.digital_post_mandatory
+        self.automation_share = [self.policy.automation_share.get(t, 0.0) for t in PROCEDURE_TYPES]
+        iso = date.isocalendar().week
+        self.procedure_rates = []
+        self.letter_rates = []
+        for band in AGE_BANDS:
+            rates = []
+            for spec in self.procedure_specs:
+                mult = spec.age_rates.get(band, 1.0)
+                if spec.season_weeks is None:
+                    r = spec.rate_per_year * mult / 52.0
+                else:
+                    a, b = spec.season_weeks
+                    r = spec.rate_per_year * mult / (b - a + 1) if a <= iso <= b else 0.0
+                rates.append((r, math.exp(-r)))
+            self.procedure_rates.append(rates)
+            lrates = []
+            for k in LETTER_KINDS:
+                spec = self.config.tasks.letters[k]
+                r = spec.rate_per_year * spec.age_rates.get(band, 1.0) / 52
+                lrates.append((r, math.exp(-r)))
+            self.letter_rates.append(lrates)
+
+    def apply_timeline(self) -> None:
+        week_end = self.date + dt.timedelta(days=7)
+        while self.timeline and self.timeline[0].date < week_end:
+            apply_policy_changes(self.policy, self.timeline.pop(0).set)
+
+    def start_counters(self) -> None:
+        self.events = dict.fromkeys(("resolved", "failed", "failed_value", "benefit_resolved", "benefit_failed",
+                                     "procedures_completed", "self_service_completed"), 0.0)
+        self.self_service_contacts = self.paper_contacts = self.automation_records = 0
+        self.letters_digital = self.letters_paper = self.course_places = self.exemptions = 0
+        self.citizen_minutes = 0.0
+        self.cost = 0.0
+
+    def event(self, name: str, amount: float = 1.0) -> None:
+        self.events[name] += amount
+
+    # ------------------------------------------------------------ the week
+
+    def step(self) -> None:
+        if self.week >= self.config.run.weeks:
+            self.running = False
+            return
+        self.apply_timeline()
+        self.start_counters()
+        self.policy_state()
+        self.platform_week()
+        self.add_entrants()
+        self.agents.shuffle_do("step")
+        self.serve_phone()
+        self.serve_centres()
+        self.offer_courses()
+        self.agents.shuffle_do("settle")
+        self.add_costs()
+        self.record()
+        self.week += 1
+        if self.week >= self.config.run.weeks:
+            self.running = False
+
+    def platform_week(self) -> None:
+        plat = self.policy.platform
+        k = self.rng.poisson(plat.outage_rate_per_year / 52)
+        self.outage_fraction = min(1.0, k * plat.outage_days / 7) if self.digital_live else 0.0
+        weeks_to_launch = (self.policy.platform.launch + self.launch_delay - self.date).days / 7
+        if self.policy.digital_channels and 0 < weeks_to_launch <= plat.build_weeks:
+            factor = plat.overrun_factor if self.overrun else 1.0
+            self.cost += plat.build_budget_dkk * factor / plat.build_weeks / self.config.population.weight
+        if self.digital_live:
+            self.cost += plat.running_cost_per_year_dkk / 52 / self.config.population.weight
+
+    def add_entrants(self) -> None:
+        """New 15-year-olds, later cohorts more skilled; they join this week's step without ageing."""
+        c = self.config.population
+        k = int(self.rng.poisson(c.entrants_per_year * c.size / 52))
+        for _ in range(k):
+            Citizen(self, 15.0 + self.random.random() / 52, c.cohort_skill_gain_per_year * self.week / 52, entrant=True)
+        self.entrants += k
+
+    def earliest_deadline_first(self, queue: list[Task], groups, costs, capacity, overrun) -> tuple[list, list]:
+        """Served and unserved requests: earliest deadline first (random ties) while each group has minutes left.
+
+        The last case served may run over; minutes run over are taken from the
+        group's next week (``overrun`` is updated in place), as in sim/services.py.
+        """
+        keyed = sorted(queue, key=lambda t: (t.deadline, self.random.random()))
+        available = [c - o for c, o in zip(capacity, overrun, strict=True)]
+        used = [0.0] * len(capacity)
+        served, unserved = [], []
+        for t in keyed:
+            g = groups(t)
+            if used[g] < available[g]:
+                used[g] += costs(t)
+                served.append(t)
+            else:
+                unserved.append(t)
+        for g, c in enumerate(capacity):
+            overrun[g] = 0.0 if math.isinf(c) else max(0.0, used[g] - available[g])
+        return served, unserved
+
+    @staticmethod
+    def by_owner(tasks: list[Task]) -> dict[Citizen, list[Task]]:
+        out: dict[Citizen, list[Task]] = {}
+        for t in tasks:
+            out.setdefault(t.owner, []).append(t)
+        return out
+
+    def serve_phone(self) -> None:
+        """Phone calls up to the agents' weekly minutes; success falls with complexity (sim/services.py)."""
+        b, pol = self.config.behaviour, self.policy.phone
+        queue = [t for t in self.phone_queue if t.route == QUEUED_PHONE]
+        cap = math.inf if self.policy.unlimited_capacity else \
+            pol.agents_per_10k * len(self.agents) / 1e4 * pol.hours_per_week * 60
+        served, unserved = self.earliest_deadline_first(queue, lambda t: 0, lambda t: pol.minutes_per_call, [cap],
+                                                        self.phone_overrun)
+        minutes = len(served) * pol.minutes_per_call if math.isinf(cap) else cap
+        self.cost += minutes / 60 * self.config.costs.staff_cost_per_hour_dkk
+        for owner, tasks in self.by_owner(served).items():
+            owner.spend_time(PHONE, len(tasks))
+            ok = [t for t in tasks if self.random.random() < b.phone_success * (1 - b.phone_complexity_penalty
+                                                                                 * t.complexity)]
+            owner.complete(ok, PHONE)
+            owner.back_to_choice([t for t in tasks if t not in ok])
+        for owner, tasks in self.by_owner(unserved).items():
+            owner.wait_or_leave(tasks)
+        self.phone_queue = [t for t in unserved if t.route == QUEUED_PHONE]
+
+    def serve_centres(self) -> None:
+        """Centre visits per centre up to its helpers' minutes: casework or help to self-help."""
+        b, pol = self.config.behaviour, self.policy.centre
+        queue = [t for t in self.centre_queue if t.route == QUEUED_CENTRE]
+        for t in queue:
+            t.teach = self.random.random() < pol.self_help_share
+        if self.policy.unlimited_capacity:
+            cap = [math.inf] * self.n_centres
+        else:
+            cap = [pol.helpers_per_10k * n / 1e4 * pol.hours_per_week * 60.0 for n in self.centre_count]
+        served, unserved = self.earliest_deadline_first(
+            queue, lambda t: t.owner.centre,
+            lambda t: (pol.minutes_self_help if t.teach else pol.minutes_casework) + pol.documentation_minutes, cap,
+            self.centre_overrun)
+        casework = [0.0] * self.n_centres
+        teaching = [0.0] * self.n_centres
+        for t in served:
+            if t.teach:
+                teaching[t.owner.centre] += pol.minutes_self_help
+            else:
+                casework[t.owner.centre] += pol.minutes_casework
+        used = sum(casework) + sum(teaching) + len(served) * pol.documentation_minutes
+        minutes = used if self.policy.unlimited_capacity else sum(cap)
+        self.cost += minutes / 60 * self.config.costs.staff_cost_per_hour_dkk
+        self.cost += len(served) * self.config.costs.centre_overhead_per_visit_dkk
+        for owner, tasks in self.by_owner(served).items():
+            owner.spend_time(CENTRE, len(tasks))
+            e = self.centre_expertise[owner.centre]
+            ok = [t for t in tasks if self.random.random() < (
+                b.self_help_success if t.teach else b.casework_success * (0.5 + 0.5 * e))]
+            if any(t.teach for t in tasks):
+                owner.learn(b.learn_by_teaching)
+            owner.complete(ok, CENTRE)
+            owner.back_to_choice([t for t in tasks if t not in ok])
+        for owner, tasks in self.by_owner(unserved).items():
+            owner.wait_or_leave(tasks)
+        self.centre_queue = [t for t in unserved if t.route == QUEUED_CENTRE]
+        for c in range(self.n_centres):
+            case = casework[c] + teaching[c]
+            if case > 0:
+                share, e = casework[c] / case, self.centre_expertise[c]
+                e += (pol.expertise_gain_per_year / 52 * share * (1 - e)
+                      - pol.expertise_decay_per_year / 52 * (1 - share) * e)
+                self.centre_expertise[c] = min(max(e, 0.0), 1.0)
+
+    def offer_courses(self) -> None:
+        """This week's course places go to random digitally challenged citizens (they decide in settle)."""
+        pol = self.policy.courses
+        offered = int(self.rng.poisson(pol.places_per_10k_per_year * len(self.agents) / 1e4 / 52))
+        if offered == 0:
+            return
+        thr = self.config.population.challenged_threshold
+        pool = [a for a in self.agents if a.skill < thr]
+        for a in self.random.sample(pool, min(offered, len(pool))):
+            a.course_offer = True
+
+    def add_costs(self) -> None:
+        c = self.config.costs
+        self.cost += self.self_service_contacts * c.online_per_transaction_gbp * c.dkk_per_gbp
+        self.cost += self.paper_contacts * c.paper_per_transaction_gbp * c.dkk_per_gbp
+        self.cost += self.letters_digital * c.digital_letter_dkk + self.letters_paper * c.paper_letter_dkk
+        self.cost += self.automation_records * c.automation_per_record_dkk
+        self.cost += self.course_places * c.course_per_place_dkk
+
+    # ------------------------------------------------------------ metrics
+
+    def record(self) -> None:
+        """This week's overall metrics (definitions of sim/metrics.py, no group breakdown)."""
+        self.window.append({**self.events, "cost": self.cost})
+        ev = {k: sum(w[k] for w in self.window) for k in self.window[0]}
+        per_year = WINDOW / len(self.window)
+        wk = self.week
+        thr_c = self.config.population.challenged_threshold
+        thr_a = self.config.behaviour.alienated_threshold
+        n = excluded = enrolled = exempt = inactive = challenged = alienated = 0
+        assisted_only = completed_recent = 0
+        trust = skill = 0.0
+        for a in self.agents:
+            n += 1
+            excluded += wk - a.last_fail_week < WINDOW
+            assisted = wk - a.last_assisted_week < WINDOW
+            unassisted = wk - a.last_unassisted_week < WINDOW
+            completed_recent += assisted or unassisted
+            assisted_only += assisted and not unassisted
+            if a.dp_status == ENROLLED:
+                enrolled += 1
+                inactive += (wk - a.last_letter_week < INACTIVE_WINDOW) and (wk - a.last_read_week >= INACTIVE_WINDOW)
+            elif a.dp_status == EXEMPT:
+                exempt += 1
+            challenged += a.skill < thr_c
+            alienated += a.trust < thr_a
+            trust += a.trust
+            skill += a.skill
+
+        def ratio(x: float, y: float) -> float:
+            return x / y if y > 0 else float("nan")
+
+        self.records.append({
+            "week": wk,
+            "exclusion_rate": ratio(excluded, n),
+            "failed_task_share": ratio(ev["failed"], ev["resolved"]),
+            "non_take_up_rate": ratio(ev["benefit_failed"], ev["benefit_resolved"]),
+            "welfare_loss_per_citizen_dkk": ratio(ev["failed_value"] * per_year, n),
+            "digital_share": ratio(ev["self_service_completed"], ev["procedures_completed"]),
+            "assisted_share": ratio(assisted_only, completed_recent),
+            "enrolled_share": ratio(enrolled, n),
+            "exempt_share": ratio(exempt, n),
+            "inactive_enrolled_share": ratio(inactive, enrolled),
+            "digitally_challenged_share": ratio(challenged, n),
+            "trust_mean": ratio(trust, n),
+            "alienated_share": ratio(alienated, n),
+            "skill_mean": ratio(skill, n),
+            "cost_per_citizen_year_dkk": ratio(ev["cost"] * per_year, n),
+        })
+
+    def run(self) -> PlainModel:
+        while self.running:
+            self.step()
+        return self
+
+    def timeseries(self) -> pd.DataFrame:
+        """Weekly overall metrics, one row per week (wide)."""
+        return pd.DataFrame(self.records)
+
+    def summary(self) -> dict[str, float]:
+        """End-of-run overall metrics."""
+        last = self.records[-1]
+        return {k: float(last[k]) for k in HEADLINE}
+

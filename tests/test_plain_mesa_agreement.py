@@ -1,0 +1,78 @@
+"""The plain-Mesa reference of make bench computes the same model as sim/ (issue 7).
+
+The speed ratio reported by ``benchmarks/run_benchmarks.py`` is only honest if
+``benchmarks/plain_mesa.py`` (one Python object per citizen) simulates the
+same thing as the array-backed model. The two use different random streams,
+so they can only agree in distribution: the end-of-run headline metrics of a
+few plain-Mesa replications must lie within sampling error of the real
+model's, where the sampling error comes from the real model's spread over
+many replications. A second test shows the check has the power to notice a
+modest change of one mechanism's parameter.
+"""
+
+import numpy as np
+import pytest
+
+from benchmarks.plain_mesa import PlainModel
+from sim import DigexModel
+from tests.conftest import small_config
+
+SIZE, WEEKS = 2000, 156
+"""Small Danish baseline from 2013, so the November 2014 mandate is in the run (about 60 weeks of it)."""
+
+REAL_SEEDS = tuple(range(101, 116))
+PLAIN_SEEDS = tuple(range(1, 6))
+
+COMPARED = ("exclusion_rate", "failed_task_share", "digital_share", "enrolled_share", "exempt_share",
+            "inactive_enrolled_share", "digitally_challenged_share", "trust_mean", "alienated_share", "skill_mean")
+
+Z = 4.5
+"""Allowed difference of means in standard errors (10 correlated metrics; a false alarm is well under 1%)."""
+
+
+def real_summaries(config, seeds) -> np.ndarray:
+    out = []
+    for seed in seeds:
+        s = DigexModel(config, seed=seed).run().summary()
+        s = s[s["group_type"] == "all"].set_index("metric")["value"]
+        out.append([s[k] for k in COMPARED])
+    return np.array(out, dtype=float)
+
+
+def plain_summaries(config, seeds) -> np.ndarray:
+    out = []
+    for seed in seeds:
+        s = PlainModel(config, seed=seed).run().summary()
+        out.append([s[k] for k in COMPARED])
+    return np.array(out, dtype=float)
+
+
+def disagreements(reference: np.ndarray, other: np.ndarray) -> dict[str, float]:
+    """Metrics whose mean over ``other`` lies more than Z standard errors from the reference mean.
+
+    The standard error of the difference uses the reference's replication
+    spread for both samples (they are the same model if they agree).
+    """
+    sd = reference.std(axis=0, ddof=1)
+    se = sd * np.sqrt(1 / len(reference) + 1 / len(other))
+    z = (other.mean(axis=0) - reference.mean(axis=0)) / se
+    return {k: round(float(v), 1) for k, v in zip(COMPARED, z, strict=True) if not abs(v) <= Z}
+
+
+@pytest.fixture(scope="module")
+def reference() -> np.ndarray:
+    values = real_summaries(small_config(size=SIZE, weeks=WEEKS), REAL_SEEDS)
+    assert np.all(np.isfinite(values)) and np.all(values.std(axis=0, ddof=1) > 0)
+    return values
+
+
+def test_plain_mesa_reference_agrees_with_real_model(reference):
+    plain = plain_summaries(small_config(size=SIZE, weeks=WEEKS), PLAIN_SEEDS)
+    assert disagreements(reference, plain) == {}
+
+
+def test_agreement_check_notices_a_changed_mechanism(reference):
+    config = small_config(size=SIZE, weeks=WEEKS)
+    config.policy.optout.awareness = 0.4  # default 0.5: fewer citizens know they can opt out
+    changed = real_summaries(config, PLAIN_SEEDS)
+    assert {"enrolled_share", "exempt_share"} <= set(disagreements(reference, changed))
