@@ -103,6 +103,7 @@ class Citizen(mesa.Agent):
         super().__init__(model)
         self.entry_week = model.week if entrant else -1
         self.draw_attributes(age, cohort_shift)
+        self.death_week = self.week_of_death(model.week + 1 if entrant else 0)
         self.dp_status = NOT_ENROLLED
         self.last_fail_week = self.last_need_week = NEVER
         self.last_unassisted_week = self.last_assisted_week = NEVER
@@ -271,11 +272,17 @@ class Citizen(mesa.Agent):
         if decline:
             self.skill = min(max(self.skill - decline, 0.0), 1.0)
 
+    def week_of_death(self, first_week: int) -> int:
+        """Gompertz time of death from the entry age by inverse transform, in weeks (sim/demography.py)."""
+        c = self.model.config.population
+        a, b = c.annual_mortality_a, c.annual_mortality_b
+        years = math.log1p(self.random.expovariate(1.0) * b * math.exp(-a - b * self.age)) / b
+        return first_week + max(1, math.ceil(years * 52)) - 1
+
     def dies(self) -> bool:
-        """Gompertz hazard exp(a + b * age) per year; open tasks and letters are withdrawn."""
-        m, c = self.model, self.model.config.population
-        weekly = 1 - math.exp(-math.exp(c.annual_mortality_a + c.annual_mortality_b * self.age) / 52)
-        if self.random.random() >= weekly:
+        """Death in the week drawn at entry; open tasks and letters are withdrawn."""
+        m = self.model
+        if m.week != self.death_week:
             return False
         for t in self.tasks:
             t.route = RESOLVED

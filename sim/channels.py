@@ -91,7 +91,8 @@ def choose_channels(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) ->
     t, p, b = m.tasks, m.pop, m.config.behaviour
     o = t.owner[idx]
     n = len(idx)
-    able = can_self_serve(m, o) | has_proxy(m, o)
+    proxy = has_proxy(m, o)
+    able = can_self_serve(m, o) | proxy
     paper = paper_allowed(m, idx)
     u1, u2, u3 = rng.random(n), rng.random(n), rng.random(n)
     prefers = u1 < logistic(b.digital_preference_slope * (p.skill[o] - 0.5 + p.trust[o] - 0.5))
@@ -105,7 +106,7 @@ def choose_channels(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) ->
     choice[(choice < 0) & retry] = SELF_SERVICE
 
     needs_help = choice < 0
-    relative = needs_help & (p.support[o] > 0) & ((u2 < b.relative_uptake) | has_proxy(m, o))
+    relative = needs_help & (p.support[o] > 0) & ((u2 < b.relative_uptake) | proxy)
     choice[relative] = RELATIVE
     rest = choice < 0
     challenged = p.skill[o] < m.config.population.challenged_threshold

@@ -47,9 +47,10 @@ class Mailboxes:
         The slot still holds the counts of ``deadline`` weeks ago, which were
         all read or failed: it is reset first.
         """
-        self.rings[kind][slot] = 0
-        np.add.at(self.rings[kind][slot], owners, np.int16(1))
-        np.add.at(self.unread, owners, np.int16(1))
+        ring = self.rings[kind][slot]
+        ring[:] = 0
+        np.add.at(ring, owners, np.int16(1))
+        self.unread[:n] += ring[:n]  # the slot now holds exactly this week's letters
 
     def pending(self, n: int) -> np.ndarray:
         """Unread letters of each of the first n citizens, all kinds together."""
@@ -71,8 +72,10 @@ class Mailboxes:
         return np.where(self.cleared[rows] < arrival_week, count, 0).astype(np.int32)
 
 
-def letters_arrive(m: DigexModel, members: list[np.ndarray], rng: np.random.Generator) -> None:
+def letters_arrive(m: DigexModel, band: np.ndarray, rng: np.random.Generator) -> None:
     """New letters by kind (Poisson per citizen, rate by age band) go into this week's slot.
+
+    ``band``: each row's age band, ``len(AGE_BANDS)`` for the dead (see ``tasks.draw_arrivals``).
 
     A letter goes to Digital Post if the citizen is enrolled and the platform
     is live, otherwise on paper; each medium has its unit cost.
@@ -81,11 +84,14 @@ def letters_arrive(m: DigexModel, members: list[np.ndarray], rng: np.random.Gene
     for k, name in enumerate(LETTER_KINDS):
         spec = m.config.tasks.letters[name]
         rates = np.array([spec.rate_per_year * spec.age_rates.get(b, 1.0) / 52 for b in AGE_BANDS])
-        owners = draw_arrivals(members, rates, rng)
+        owners = draw_arrivals(band, rates, rng)
         m.mail.add(k, m.week % spec.deadline_weeks, owners, p.n)
-        digital = (p.dp_status[owners] == ENROLLED) & m.digital_live
-        p.last_letter_week[owners[digital]] = m.week
-        m.costs.add_letters(int(digital.sum()), int((~digital).sum()))
+        n_digital = 0
+        if m.digital_live:
+            digital = owners[p.dp_status[owners] == ENROLLED]
+            p.last_letter_week[digital] = m.week
+            n_digital = len(digital)
+        m.costs.add_letters(n_digital, len(owners) - n_digital)
         m.metrics.add_letters_arrived(owners)
 
 
@@ -148,15 +154,23 @@ def enrol(m: DigexModel, rng: np.random.Generator) -> None:
 
     Voluntary weekly hazard = enrol_hazard_per_year / 52 * enrolment_campaign *
     skill^2, for citizens with internet and eID. Under an active mandate every
-    living citizen not exempt is enrolled.
+    living citizen not exempt is enrolled. While the mandate lasts nobody
+    leaves Digital Post except by exemption (a lapsed exemption returns to it),
+    so after its first week only the rows added since need looking at
+    (``m.mandate_enrolled_below``).
     """
     if not m.digital_live:
         return
     p = m.pop
-    rows = np.flatnonzero(p.alive[: p.n] & (p.dp_status[: p.n] == NOT_ENROLLED))
-    if m.mandate_active and m.policy.digital_post_mandatory:
+    n = p.n
+    mandate = m.mandate_active and m.policy.digital_post_mandatory
+    start = m.mandate_enrolled_below if mandate else 0
+    rows = start + np.flatnonzero(p.alive[start:n] & (p.dp_status[start:n] == NOT_ENROLLED))
+    if mandate:
         p.dp_status[rows] = ENROLLED
+        m.mandate_enrolled_below = n
         return
+    m.mandate_enrolled_below = 0
     b = m.config.behaviour
     h = b.enrol_hazard_per_year / 52 * m.policy.enrolment_campaign * p.skill[rows] ** 2
     h = h * p.internet[rows] * p.eid[rows]

@@ -34,15 +34,32 @@ def skills_courses(m: DigexModel, rng: np.random.Generator) -> int:
     (a Poisson count); an offered citizen takes the place with chance uptake
     and gains ``effect`` of the gap to full skill.
     """
-    pol, p = m.policy.courses, m.pop
+    pol = m.policy.courses
     offered = rng.poisson(pol.places_per_10k_per_year * m.n_alive / 1e4 / 52)
     if offered == 0:
         return 0
-    n = p.n
-    pool = np.flatnonzero(p.alive[:n] & (p.skill[:n] < m.config.population.challenged_threshold))
-    if len(pool) == 0:
-        return 0
-    picked = rng.choice(pool, size=min(offered, len(pool)), replace=False)
+    picked = course_offers(m, offered, rng)
     takers = picked[rng.random(len(picked)) < pol.uptake]
-    move_towards_one(p.skill, takers, pol.effect)
+    move_towards_one(m.pop.skill, takers, pol.effect)
     return len(takers)
+
+
+def course_offers(m: DigexModel, k: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random set of min(k, all) living digitally challenged citizens, without replacement.
+
+    Drawn by rejection: random rows in order, keeping the first occurrence
+    of each living challenged one, which is a uniform sample without
+    replacement at a cost proportional to k rather than to the population.
+    If a generous budget of draws does not find k, the whole pool is listed
+    and sampled instead (also uniform).
+    """
+    p = m.pop
+    n = p.n
+    threshold = m.config.population.challenged_threshold
+    cand = rng.integers(0, n, size=min(n, 50 * k + 1000))
+    cand = cand[p.alive[cand] & (p.skill[cand] < threshold)]
+    _, first = np.unique(cand, return_index=True)
+    if len(first) >= k:
+        return cand[np.sort(first)[:k]]
+    pool = np.flatnonzero(p.alive[:n] & (p.skill[:n] < threshold))
+    return rng.choice(pool, size=min(k, len(pool)), replace=False)

@@ -20,9 +20,9 @@ from sim.agents import Centre, Citizen, Helper
 from sim.channels import AUTOMATION, CHANNELS
 from sim.costs import CostLedger
 from sim.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS, Metrics
-from sim.params import LETTER_KINDS, PROCEDURE_TYPES, Config, apply_policy_changes
-from sim.population import ENROLLED, Population, add_citizens, draw_ages, draw_citizens
-from sim.tasks import AFTER_FAILURE, FRESH, TaskTable, band_members, new_procedures
+from sim.params import AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config, apply_policy_changes
+from sim.population import ENROLLED, NOT_ENROLLED, Population, add_citizens, draw_ages, draw_citizens
+from sim.tasks import AFTER_FAILURE, FRESH, TaskTable, new_procedures
 
 RESOLVED = -1
 """Route of a task completed or failed this week (removed at the end of the week)."""
@@ -45,9 +45,11 @@ class DigexModel(mesa.Model):
         config: a validated scenario (``sim.params.Config``); default: Danish baseline defaults.
         seed: random seed; default ``config.run.seed``.
         check_invariants: verify the accounting invariants after every week.
+        group_metrics: compute the breakdown by group (off for the analogue twin, whose costs alone are used).
     """
 
-    def __init__(self, config: Config | None = None, seed: int | None = None, check_invariants: bool = False):
+    def __init__(self, config: Config | None = None, seed: int | None = None, check_invariants: bool = False,
+                 group_metrics: bool = True):
         config = Config() if config is None else Config.model_validate(config.model_dump())
         seed = config.run.seed if seed is None else seed
         if seed < 0:
@@ -69,16 +71,19 @@ class DigexModel(mesa.Model):
         ages = draw_ages(pc, pc.size, r)
         add_citizens(self.pop, draw_citizens(pc, ages, r, self.policy.centre.centres), week=0)
         self._initial_enrolment(r)
+        demography.schedule_deaths(self, np.arange(self.pop.n), 0, self.streams["demography"])
+        self.death_calendar = demography.DeathCalendar(self.pop.death_week[: self.pop.n])
 
         per_centre = max(1, round(self.policy.centre.helpers_per_10k * pc.size / 1e4 / self.policy.centre.centres))
         self.helpers = services.HelperTable(self.policy.centre.centres, min(per_centre, 50))
+        self.living_per_centre = np.bincount(self.pop.centre[: self.pop.n], minlength=self.helpers.n_centres)
         self.phone_overrun = np.zeros(1)
         self.tasks = TaskTable()
         self.mail = digital_post.Mailboxes(
             [config.tasks.letters[k].deadline_weeks for k in LETTER_KINDS], self.pop.capacity
         )
         self.costs = CostLedger(config)
-        self.metrics = Metrics(config.run.weeks, self.weight)
+        self.metrics = Metrics(config.run.weeks, self.weight, group_metrics)
 
         p = self.streams["platform"]
         delayed = p.random() < self.policy.platform.delay_probability
@@ -88,6 +93,7 @@ class DigexModel(mesa.Model):
         self.outage_fraction = 0.0
         self.deaths_total = 0
         self.entrants_total = 0
+        self.mandate_enrolled_below = 0  # under a mandate, living rows below this are enrolled or exempt
         self.journal: list[dict] = []
         self.tracked = np.zeros(0, dtype=np.int64)
 
@@ -125,8 +131,8 @@ class DigexModel(mesa.Model):
 
     @property
     def n_alive(self) -> int:
-        """Living simulated citizens."""
-        return int(self.pop.alive[: self.pop.n].sum())
+        """Living simulated citizens (kept as a count; ``check_invariants`` compares it with the rows)."""
+        return self.config.population.size + self.entrants_total - self.deaths_total
 
     def _initial_enrolment(self, rng: np.random.Generator) -> None:
         """Voluntary Digital Post users at the start: a share of citizens with internet and eID, by skill."""
@@ -149,8 +155,7 @@ class DigexModel(mesa.Model):
         self.demography_week()  # 2
         self.band = self.pop.age_band()
         self.metrics.start_week(self)
-        members = band_members(self.band, self.pop.alive[: self.pop.n])
-        self.needs_arrive(members)  # 3
+        self.needs_arrive(np.where(self.pop.alive[: self.pop.n], self.band, np.int8(len(AGE_BANDS))))  # 3
         self.attempts_week()  # 4
         services.serve_phone(self, self.streams["services"])  # 5
         services.serve_centres(self, self.streams["services"])
@@ -194,29 +199,37 @@ class DigexModel(mesa.Model):
         self.costs.add_it(build / self.weight, running / self.weight)
 
     def demography_week(self) -> None:
-        """Ageing and skill decline, deaths (their open tasks withdrawn), new 15-year-olds."""
+        """Ageing and skill decline, deaths (their open tasks withdrawn), new 15-year-olds.
+
+        Also keeps the count of living citizens per centre (which sets the centres' staffing).
+        """
         demography.age_one_week(self)
-        dead = demography.deaths(self, self.streams["demography"])
+        dead = demography.deaths(self)
         if len(dead):
-            gone = np.isin(self.tasks.owner, dead) & (self.tasks.route != RESOLVED)
+            gone = ~self.pop.alive[self.tasks.owner] & (self.tasks.route != RESOLVED)  # earlier deaths have none
             withdrawn = int(gone.sum()) + int(self.mail.clear(dead, self.week).sum())
             self.tasks.route[gone] = RESOLVED
             self.metrics.add_withdrawn(withdrawn)
+            self.living_per_centre -= np.bincount(self.pop.centre[dead], minlength=self.helpers.n_centres)
             for row in dead:
                 view = self._citizen_views.pop(int(row), None)
                 if view is not None:
                     view.remove()
         born = demography.entrants(self, self.streams["demography"])
+        self.living_per_centre += np.bincount(self.pop.centre[born], minlength=self.helpers.n_centres)
         if self.materialised:
             for row in born:
                 self._citizen_views[int(row)] = Citizen(self, int(row))
         self.deaths_total += len(dead)
         self.entrants_total += len(born)
 
-    def needs_arrive(self, members: list[np.ndarray]) -> None:
-        """New procedures (some resolved at once by proactive automation) and letters."""
+    def needs_arrive(self, band: np.ndarray) -> None:
+        """New procedures (some resolved at once by proactive automation) and letters.
+
+        ``band``: each row's age band this week, ``len(AGE_BANDS)`` for the dead.
+        """
         r = self.streams["arrivals"]
-        new = new_procedures(self.config, members, self.date, self.week, self.mandate_active,
+        new = new_procedures(self.config, band, self.date, self.week, self.mandate_active,
                              self.policy.mandatory_share, r)
         n_old = len(self.tasks)
         self.tasks.append(new)
@@ -229,7 +242,7 @@ class DigexModel(mesa.Model):
             self.costs.add_automation(len(auto))
             self.metrics.add_automation(len(auto))
             self.complete(auto, AUTOMATION)
-        digital_post.letters_arrive(self, members, r)
+        digital_post.letters_arrive(self, band, r)
 
     def attempts_week(self) -> None:
         """Give-ups, then one attempt per open task by its chosen channel (MODEL.md section 3.4)."""
@@ -352,12 +365,16 @@ class DigexModel(mesa.Model):
         assert c["arrived"] == c["completed"] + c["failed"] + self.open_task_count() + c["withdrawn"], (
             f"tasks: arrived {c['arrived']} != completed {c['completed']} + failed {c['failed']} + "
             f"open {self.open_task_count()} + withdrawn {c['withdrawn']}")
-        assert self.n_alive == self.config.population.size + self.entrants_total - self.deaths_total
         s = p.view()
+        assert int(p.alive[s].sum()) == self.n_alive, "living rows != size + entrants - deaths"
+        living = np.bincount(p.centre[s][p.alive[s]], minlength=self.helpers.n_centres)
+        assert np.array_equal(living, self.living_per_centre), "living citizens per centre miscounted"
         for col in ("skill", "trust", "travel_burden"):
             v = getattr(p, col)[s]
             assert np.all((v >= 0) & (v <= 1)), f"{col} outside [0, 1]"
         assert np.all(p.minutes_spent[s] >= 0)
+        if self.mandate_active and self.policy.digital_post_mandatory:
+            assert not np.any(p.alive[s] & (p.dp_status[s] == NOT_ENROLLED)), "not enrolled under the mandate"
         w = self.week
         shares = [i for i, k in enumerate(GROUP_METRICS) if k.endswith(("_share", "_rate"))]
         vals = self.metrics.groups[w, shares]

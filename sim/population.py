@@ -40,6 +40,7 @@ COLUMNS: dict[str, type | np.dtype] = {
     "ident_u": np.float32,
     "proxy_u": np.float32,
     "entry_week": np.int32,
+    "death_week": np.int32,
     "last_fail_week": np.int32,
     "last_need_week": np.int32,
     "last_unassisted_week": np.int32,
@@ -87,6 +88,7 @@ class Population:
     ident_u: np.ndarray
     proxy_u: np.ndarray
     entry_week: np.ndarray
+    death_week: np.ndarray
     last_fail_week: np.ndarray
     last_need_week: np.ndarray
     last_unassisted_week: np.ndarray
@@ -126,7 +128,7 @@ class Population:
 
     def age_band(self) -> np.ndarray:
         """Age band index (0..7, see params.AGE_BANDS) of every row in use."""
-        return _BAND_OF_YEAR[np.minimum(self.age[: self.n], 200).astype(np.int16)]
+        return _BAND_OF_YEAR.take(self.age[: self.n].astype(np.int16), mode="clip")  # whole years, 200+ -> 200
 
     def frame(self):
         """All rows in use as a pandas DataFrame (for inspection, not for the step)."""

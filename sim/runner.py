@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sim.metrics import OVERALL_METRICS
 from sim.model import DigexModel
 from sim.params import Config, analogue_reference
 
@@ -45,14 +46,15 @@ def run_replication(config: Config, rep: int = 0, progress: Callable[[int], None
     """Run one replication; with run.analogue_reference also its all-analogue twin for the savings.
 
     The reference uses the same seed, so it has the same population, deaths,
-    births and task arrivals (common random numbers).
+    births and task arrivals (common random numbers); only its cost is used,
+    so it computes no group breakdown.
     """
     seed = replication_seed(config, rep)
     ts = DigexModel(config, seed=seed).run(progress).timeseries()
     if config.run.analogue_reference:
-        ref = DigexModel(analogue_reference(config), seed=seed).run().timeseries()
+        ref = DigexModel(analogue_reference(config), seed=seed, group_metrics=False).run()
         cost = ts.loc[ts["metric"] == "cost_total_dkk", "value"].to_numpy()
-        ref_cost = ref.loc[ref["metric"] == "cost_total_dkk", "value"].to_numpy()
+        ref_cost = ref.metrics.overall[: ref.week, OVERALL_METRICS.index("cost_total_dkk")]
         ts.loc[ts["metric"] == "savings_vs_analogue_dkk", "value"] = ref_cost - cost
     return Replication(config.name, rep, seed, ts)
 

@@ -149,8 +149,7 @@ def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     centre = m.pop.centre[o].astype(np.int64)
     teach = rng.random(len(idx)) < pol.self_help_share
     minutes = np.where(teach, pol.minutes_self_help, pol.minutes_casework) + pol.documentation_minutes
-    alive_per_centre = np.bincount(m.pop.centre[: m.pop.n][m.pop.alive[: m.pop.n]], minlength=m.helpers.n_centres)
-    cap = pol.helpers_per_10k * alive_per_centre / 1e4 * pol.hours_per_week * 60.0
+    cap = pol.helpers_per_10k * m.living_per_centre / 1e4 * pol.hours_per_week * 60.0
     if m.policy.unlimited_capacity:
         cap = np.full(m.helpers.n_centres, np.inf)
     served = serve_within_capacity(centre, t.deadline[idx], minutes, cap, m.helpers.overrun, rng)

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import qmc
 
 from sim import __version__
 from sim.compare import KEYS, metric_order, summarise_reps
@@ -132,6 +131,8 @@ def latin_hypercube_points(varies: Sequence[Vary], base: Config, samples: int, s
     """
     if samples < 1:
         raise UserError(f"--samples: must be at least 1, got {samples}")
+    from scipy.stats import qmc  # imported when needed (see sim.compare.t_interval)
+
     u = qmc.LatinHypercube(d=len(varies), rng=np.random.default_rng(seed)).random(samples)
     points = []
     for row in u:

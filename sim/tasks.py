@@ -63,27 +63,25 @@ class TaskTable:
             setattr(self, name, getattr(self, name)[mask])
 
 
-def band_members(band: np.ndarray, alive: np.ndarray) -> list[np.ndarray]:
-    """Row numbers of the living citizens in each age band."""
-    return [np.flatnonzero(alive & (band == b)) for b in range(len(AGE_BANDS))]
+def draw_arrivals(band: np.ndarray, weekly_rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Owners of this week's arrivals of one kind: a Poisson count per citizen at the rate of its age band.
 
-
-def draw_arrivals(
-    members: list[np.ndarray], weekly_rate: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Owners of this week's arrivals: Poisson(n_b * rate_b) per band, owners uniform in the band.
-
-    Equivalent to an independent Poisson count per citizen whose rate depends
-    only on the age band, but costs O(arrivals) instead of O(citizens).
+    ``band`` holds each row's age band (``len(AGE_BANDS)`` for the dead, who
+    get none). Drawn by thinning: Poisson(rows * r_max) candidate rows
+    uniform over all rows, each kept with probability rate(band) / r_max
+    (with one rate for every band, simply every living one is kept).
+    This is exactly an independent Poisson(rate(band)) count per citizen,
+    at O(arrivals) cost instead of O(citizens).
     """
-    owners = []
-    for rows, rate in zip(members, weekly_rate, strict=True):
-        if len(rows) == 0 or rate <= 0:
-            continue
-        k = rng.poisson(len(rows) * rate)
-        if k:
-            owners.append(rows[rng.integers(0, len(rows), size=k)])
-    return np.concatenate(owners) if owners else np.zeros(0, dtype=np.int64)
+    rates = np.append(np.asarray(weekly_rate, dtype=float), 0.0)
+    rmax = rates.max()
+    if rmax <= 0:
+        return np.zeros(0, dtype=np.int64)
+    n = len(band)
+    cand = rng.integers(0, n, size=rng.poisson(n * rmax))
+    if np.all(rates[:-1] == rmax):
+        return cand[band[cand] < len(rates) - 1]
+    return cand[rng.random(len(cand)) * rmax < rates[band[cand]]]
 
 
 def procedure_weekly_rates(config: Config, date: dt.date) -> np.ndarray:
@@ -108,7 +106,7 @@ def procedure_weekly_rates(config: Config, date: dt.date) -> np.ndarray:
 
 def new_procedures(
     config: Config,
-    members: list[np.ndarray],
+    band: np.ndarray,
     date: dt.date,
     week: int,
     mandate_active: bool,
@@ -117,12 +115,13 @@ def new_procedures(
 ) -> dict[str, np.ndarray]:
     """Draw this week's procedures with complexity, deadline, value and mandatory flag.
 
-    ``mandatory_share`` is the current policy's (it may change on the timeline).
+    ``band``: each row's age band (``len(AGE_BANDS)`` for the dead, see
+    ``draw_arrivals``). ``mandatory_share`` is the current policy's (it may change on the timeline).
     """
     rates = procedure_weekly_rates(config, date)
     owners, types = [], []
     for i in range(len(PROCEDURE_TYPES)):
-        o = draw_arrivals(members, rates[i], rng)
+        o = draw_arrivals(band, rates[i], rng)
         owners.append(o)
         types.append(np.full(len(o), i, dtype=np.int8))
     owner = np.concatenate(owners)
