@@ -16,7 +16,7 @@ import sys
 from sim import __version__
 from sim.errors import UserError
 
-COMMANDS = ("run", "validate", "describe", "app", "compare", "sweep", "report")
+COMMANDS = ("run", "validate", "describe", "app", "compare", "sweep", "report", "calibrate")
 """Modules under sim/commands, in the order shown by --help."""
 
 
