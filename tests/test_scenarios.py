@@ -53,10 +53,13 @@ def test_every_shipped_file_validates(capsys):
     assert capsys.readouterr().out.count("ok  ") == len(FILES)
 
 
-def test_calibrated_placeholder_is_an_empty_mapping_with_its_header():
+def test_calibrated_file_holds_only_fitted_blocks_with_its_header():
     text = (SCENARIOS / "calibrated.yaml").read_text()
-    assert text.startswith("#") and "fitted values written by digex calibrate" in text.lower()
-    assert load_yaml_with_lines(SCENARIOS / "calibrated.yaml")[0] == {}
+    assert text.startswith("# Written by `digex calibrate")
+    data = load_yaml_with_lines(SCENARIOS / "calibrated.yaml")[0]
+    # fitted values only: never the run, the name or the policy facts the baseline states
+    assert set(data) <= {"population", "behaviour", "policy", "tasks", "costs"}
+    assert "run" not in data and "name" not in data
 
 
 def test_baseline_extends_calibrated_and_states_the_danish_setting():
