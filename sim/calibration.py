@@ -32,6 +32,7 @@ from sim.metrics import GROUP_METRICS, METRICS
 from sim.model import DigexModel
 from sim.params import AGE_BANDS, Config
 from sim.population import ENROLLED, EXEMPT
+from sim.runner import Executor
 from sim.stats import mean_ci
 
 STATE_MEASURES: dict[str, str] = {
@@ -538,24 +539,38 @@ def state_share(model: DigexModel, metric: str, group: str | None, ages: tuple[i
     return float(np.mean(prop))
 
 
+def simulate_config_dict(
+    data: dict, seed: int, requests: Sequence[tuple[MeasureKey, dt.date]], full: bool
+) -> tuple[dict[tuple[MeasureKey, dt.date], float], pd.DataFrame | None]:
+    """Validate a configuration dictionary and run ``simulate`` (what executor workers call)."""
+    return simulate(Config.model_validate(data), seed, requests, full)
+
+
 def run_targets(
     config: Config, targets: Sequence[Target], seeds: Sequence[int], full: bool = False,
-    on_run: Callable[[], None] | None = None,
+    on_run: Callable[[], None] | None = None, executor: Executor | None = None,
 ) -> tuple[dict[str, np.ndarray], list[dict], list[pd.DataFrame]]:
     """Each target's statistic in each replication (one per seed), the raw observations and, if ``full``,
-    each replication's timeseries."""
-    requests = sorted({req for t in targets for req in t.requests()}, key=lambda x: (x[1], str(x[0])))
+    each replication's timeseries.
+
+    The replications run on ``executor`` (default: one after the other in
+    this process) as plain data: the configuration as a dictionary, the seed
+    and the requested (measure, date) pairs. Results are taken in seed order,
+    so they do not depend on the executor or its number of workers;
+    ``on_run`` is called as each replication finishes.
+    """
+    requests = tuple(sorted({req for t in targets for req in t.requests()}, key=lambda x: (x[1], str(x[0]))))
+    data = config.model_dump(mode="json")
+    runs = (executor or Executor()).map(simulate_config_dict, [(data, seed, requests, full) for seed in seeds],
+                                        on_done=(lambda _run: on_run()) if on_run else None)
     values = {t.name: np.empty(len(seeds)) for t in targets}
     observations, series = [], []
-    for i, seed in enumerate(seeds):
-        obs, ts = simulate(config, seed, requests, full)
+    for i, (obs, ts) in enumerate(runs):
         for t in targets:
             values[t.name][i] = t.statistic(obs)
         observations.append(obs)
         if ts is not None:
             series.append(ts)
-        if on_run:
-            on_run()
     return values, observations, series
 
 
@@ -590,25 +605,27 @@ def fit_config(spec: Spec, base: Config) -> Config:
 
 
 def fit(spec: Spec, base: Config, on_run: Callable[[], None] | None = None,
-        on_eval: Callable[[str, float], None] | None = None) -> FitResult:
+        on_eval: Callable[[str, float], None] | None = None, executor: Executor | None = None) -> FitResult:
     """Block-coordinate Nelder-Mead on the calibration loss under common random numbers.
 
     For each sweep and each stage, the stage's parameters are moved to
     minimise the stage's target loss (``fit_stage``); the other parameters keep
     their current values. Every evaluation runs ``replications`` replications
     (the stage's own number if it sets one) with seeds seed, seed+1, ... (the
-    same for every parameter vector).
+    same for every parameter vector). The replications of an evaluation
+    run on ``executor`` (``run_targets``); evaluations follow one another.
     """
     config = fit_config(spec, base)
     result = FitResult({p: _snap(v) for p, v in spec.start().items()})
     for sweep in range(spec.sweeps):
         for stage in spec.stages:
-            fit_stage(spec, config, stage, result, sweep + 1, on_run, on_eval)
+            fit_stage(spec, config, stage, result, sweep + 1, on_run, on_eval, executor)
     return result
 
 
 def fit_stage(spec: Spec, config: Config, stage: Stage, result: FitResult, sweep: int,
-              on_run: Callable[[], None] | None = None, on_eval: Callable[[str, float], None] | None = None) -> None:
+              on_run: Callable[[], None] | None = None, on_eval: Callable[[str, float], None] | None = None,
+              executor: Executor | None = None) -> None:
     """Nelder-Mead over one stage's parameters; updates ``result.values`` and appends to ``result.trace``.
 
     The search runs in coordinates scaled to [0, 1] between the bounds (log
@@ -634,7 +651,7 @@ def fit_stage(spec: Spec, config: Config, stage: Stage, result: FitResult, sweep
         trial = trial_values(u)
         key = tuple(trial[p.path] for p in params)
         if key not in cache:
-            values, _, _ = run_targets(with_values(config, trial), targets, seeds, on_run=on_run)
+            values, _, _ = run_targets(with_values(config, trial), targets, seeds, on_run=on_run, executor=executor)
             penalty = spec.ridge * sum((q.to_unit(trial[q.path]) - q.to_unit(q.prior)) ** 2
                                        for q in spec.parameters.values())
             cache[key] = loss(targets, values) + penalty
@@ -845,9 +862,12 @@ def write_atomic(path: Path, text: str) -> None:
     """Write a text file via a temporary file in the same folder and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the file gets the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

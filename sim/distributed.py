@@ -1,25 +1,22 @@
-"""Replications on a Dask distributed cluster (``--executor dask``).
+"""Runs on a Dask distributed cluster (``--executor dask``).
 
-Workers receive plain configuration dictionaries and a replication index,
-never pickled objects from outside the program; the function they run is
-``sim.runner.run_config_dict`` from the installed digex package, so every
-worker needs digex installed (same version). A replication lost with a dying
-worker is rescheduled on another worker by the Dask scheduler (up to its
-``allowed-failures``); each replication is collected exactly once, by its
-position in the work list. Seeds depend only on the scenario and the
-replication index, so results equal those of a local run.
+``sim.runner.Executor`` sends work here. Workers receive plain data (a
+configuration dictionary, a replication index or seed, dates) and a
+reference to a top-level function of the installed digex package
+(``sim.runner.run_config_dict``, ``sim.calibration.simulate_config_dict``),
+never pickled objects from outside the program, so every worker needs digex
+installed (same version). A run lost with a dying worker is rescheduled on
+another worker by the Dask scheduler (up to its ``allowed-failures``); each
+run is collected exactly once, by its position in the work list. Seeds do not
+depend on the worker, so results equal those of a local run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from sim.errors import UserError
-
-if TYPE_CHECKING:
-    from sim.params import Config
-    from sim.runner import Replication
 
 
 def connect(scheduler: str | None, workers: int):
@@ -41,30 +38,27 @@ def connect(scheduler: str | None, workers: int):
         raise UserError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
 
 
-def run_on_dask(
-    work: Sequence[tuple[Config, int]],
-    scheduler: str | None,
-    workers: int,
-    on_done: Callable[[Replication], None] | None = None,
-) -> list[Replication]:
-    """Run (config, rep) pairs on Dask; results in input order, ``on_done`` as each arrives."""
-    from dask.distributed import as_completed
+class DaskPool:
+    """A Dask client (and the LocalCluster digex started, if any) used like a process pool by ``Executor``."""
 
-    from sim.runner import run_config_dict
+    def __init__(self, scheduler: str | None, workers: int) -> None:
+        self.client, self.cluster = connect(scheduler, workers)
 
-    client, cluster = connect(scheduler, workers)
-    try:
-        futures = [client.submit(run_config_dict, cfg.model_dump(mode="json"), rep, pure=False)
-                   for cfg, rep in work]
-        position = {f.key: i for i, f in enumerate(futures)}
-        results: list[Replication | None] = [None] * len(work)
-        for fut in as_completed(futures):
-            i = position[fut.key]
-            results[i] = fut.result()
-            if on_done:
-                on_done(results[i])
-        return [r for r in results if r is not None]
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    def submit(self, fn: Callable[..., Any], *args: Any):
+        """Schedule ``fn(*args)``; never cached by Dask (``pure=False``), so every run really runs."""
+        return self.client.submit(fn, *args, pure=False)
+
+    @staticmethod
+    def finished(futures: list) -> Iterable:
+        """The futures as they complete."""
+        from dask.distributed import as_completed
+
+        return as_completed(futures)
+
+    def close(self) -> None:
+        """Close the client (its queued runs are dropped with it) and the LocalCluster if digex started it."""
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()

@@ -1,4 +1,4 @@
-"""Running replications: one scenario and seed at a time, in-process or in a process pool.
+"""Running replications: one scenario and seed at a time, in-process, in a process pool or on Dask.
 
 Workers receive plain configuration dictionaries (validated again on
 arrival), never pickled objects from outside the program, and return plain
@@ -12,6 +12,7 @@ import multiprocessing
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -68,6 +69,86 @@ EXECUTORS = ("local", "dask")
 """Where replications run: local processes or a Dask distributed cluster."""
 
 
+def in_order(futures: list, finished: Callable[[list], Iterable], on_done: Callable[[Any], None] | None) -> list:
+    """The results of ``futures`` in their own order; ``on_done`` is called as each finishes.
+
+    ``finished`` yields the futures as they complete (``as_completed`` of
+    concurrent.futures or of Dask); each result is placed by its future's
+    position, so the list does not depend on which worker finished first.
+    """
+    position = {f: i for i, f in enumerate(futures)}
+    results: list = [None] * len(futures)
+    for fut in finished(futures):
+        i = position[fut]
+        results[i] = fut.result()
+        if on_done:
+            on_done(results[i])
+    return results
+
+
+class Executor:
+    """Where runs go, kept open for many batches: this process, a local process pool or a Dask cluster.
+
+    ``map(fn, args)`` calls the top-level function ``fn`` on each argument
+    tuple and returns the results in input order, whatever order they finish
+    in. Arguments and results must be plain data (configuration
+    dictionaries, seeds, dates, DataFrames): workers receive nothing else
+    but a reference to ``fn`` in the installed package. ``local`` with one job
+    runs in this process (no ``with`` needed); ``local`` with more jobs starts
+    a pool of ``jobs`` processes and ``dask`` connects to ``scheduler`` (or
+    starts a LocalCluster of ``jobs`` workers, ``sim.distributed``) when the
+    ``with`` block is entered, and both are closed when it ends, so a
+    calibration of hundreds of evaluations starts them once.
+    """
+
+    def __init__(self, kind: str = "local", jobs: int = 1, scheduler: str | None = None) -> None:
+        if kind not in EXECUTORS:
+            raise ValueError(f"executor: unknown executor '{kind}'; use one of {EXECUTORS}")
+        self.kind, self.jobs, self.scheduler = kind, jobs, scheduler
+        self._pool = None
+        self._finished: Callable[[list], Iterable] = as_completed
+
+    @property
+    def in_process(self) -> bool:
+        """Runs happen in this process, one after the other."""
+        return self.kind == "local" and self.jobs <= 1
+
+    def __enter__(self) -> Executor:
+        if self.kind == "dask":
+            from sim.distributed import DaskPool
+
+            self._pool = DaskPool(self.scheduler, self.jobs)
+            self._finished = self._pool.finished
+        elif not self.in_process:
+            # forkserver: workers do not inherit the parent's threads (fork would risk deadlocks).
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs,
+                                             mp_context=multiprocessing.get_context("forkserver"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if self.kind == "dask":
+            pool.close()
+        else:
+            pool.shutdown(cancel_futures=True)
+
+    def map(self, fn: Callable[..., Any], args: Iterable[tuple], on_done: Callable[[Any], None] | None = None) -> list:
+        """``fn(*a)`` for each ``a`` in ``args``, in input order; ``on_done(result)`` as each finishes."""
+        work = list(args)
+        if self.in_process:
+            results = []
+            for a in work:
+                results.append(fn(*a))
+                if on_done:
+                    on_done(results[-1])
+            return results
+        if self._pool is None:
+            raise RuntimeError(f"a {self.kind} executor with {self.jobs} jobs runs only inside its 'with' block")
+        return in_order([self._pool.submit(fn, *a) for a in work], self._finished, on_done)
+
+
 def run_many(
     jobs_list: Iterable[tuple[Config, int]],
     jobs: int = 1,
@@ -77,34 +158,14 @@ def run_many(
 ) -> list[Replication]:
     """Run (config, rep) pairs; results in input order, identical for any executor and job count.
 
-    ``local``: ``jobs`` worker processes (in-process for one job). ``dask``:
-    a Dask cluster at ``scheduler``, or a LocalCluster of ``jobs`` workers
-    when no address is given (``sim/distributed.py``). ``on_done`` is called
-    as each replication finishes (for progress bars).
+    ``local``: ``jobs`` worker processes (in-process for one job or one
+    replication). ``dask``: a Dask cluster at ``scheduler``, or a LocalCluster
+    of ``jobs`` workers when no address is given (``sim/distributed.py``).
+    ``on_done`` is called as each replication finishes (for progress bars).
     """
-    work = list(jobs_list)
-    if executor == "dask":
-        from sim.distributed import run_on_dask
-
-        return run_on_dask(work, scheduler, jobs, on_done)
-    if executor != "local":
-        raise ValueError(f"executor: unknown executor '{executor}'; use one of {EXECUTORS}")
-    results: list[Replication | None] = [None] * len(work)
-    if jobs <= 1 or len(work) <= 1:
-        for i, (cfg, rep) in enumerate(work):
-            results[i] = run_replication(cfg, rep)
-            if on_done:
-                on_done(results[i])
-    else:
-        # forkserver: workers do not inherit the parent's threads (fork would risk deadlocks).
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("forkserver")) as pool:
-            futures = {pool.submit(run_config_dict, cfg.model_dump(mode="json"), rep): i
-                       for i, (cfg, rep) in enumerate(work)}
-            for fut in as_completed(futures):
-                results[futures[fut]] = fut.result()
-                if on_done:
-                    on_done(results[futures[fut]])
-    return [r for r in results if r is not None]
+    work = [(cfg.model_dump(mode="json"), rep) for cfg, rep in jobs_list]
+    with Executor(executor, jobs if executor == "dask" else min(jobs, len(work)), scheduler) as pool:
+        return pool.map(run_config_dict, work, on_done)
 
 
 def stack(replications: list[Replication]) -> pd.DataFrame:

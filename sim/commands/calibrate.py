@@ -6,6 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from sim.commands.run import add_executor_arguments, positive_int
+from sim.errors import UserError
+
 DEFAULT_OUT = Path("results/calibration")
 """Report folder when --out is not given: results/calibration/<calibration file stem>."""
 
@@ -25,19 +28,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"report folder (default: {DEFAULT_OUT}/<CONFIG stem>); replaced as a whole")
     p.add_argument("--report-only", action="store_true",
                    help="do not fit: report the fit of the current calibrated YAML (the base scenario as it is)")
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="J",
+                   help="worker processes running the replications of each evaluation (default 1); "
+                   "results do not depend on it")
+    add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Check CONFIG, fit (unless --report-only), write the report folder and the fitted YAML atomically."""
+    """Check CONFIG, fit (unless --report-only), write the report folder and the fitted YAML atomically.
+
+    The replications of each evaluation and of the report run on one
+    executor (--jobs, --executor, --scheduler), opened once for the whole
+    calibration.
+    """
     import pandas as pd
     from tqdm import tqdm
 
     from sim import calibration as cal
     from sim.config_io import load_scenario
     from sim.output import atomic_output_dir, check_replaceable
+    from sim.runner import Executor
 
+    if args.scheduler and args.executor != "dask":
+        raise UserError("--scheduler needs --executor dask")
     spec = cal.load_spec(args.config)
     out = args.out if args.out is not None else DEFAULT_OUT / Path(args.config).stem
     check_replaceable(out)
@@ -45,8 +60,9 @@ def run(args: argparse.Namespace) -> int:
     fit_runs = 0 if args.report_only else spec.sweeps * sum(s.max_evaluations * (s.replications or spec.replications)
                                                             for s in spec.stages)
     show = not args.quiet and sys.stderr.isatty()
-    with tqdm(total=fit_runs + spec.report_replications, unit="run", desc="calibrate", disable=not show,
-              leave=False) as bar:
+    with Executor(args.executor, args.jobs, args.scheduler) as executor, \
+            tqdm(total=fit_runs + spec.report_replications, unit="run", desc="calibrate", disable=not show,
+                 leave=False) as bar:
         best: dict[str, float] = {}
 
         def on_eval(stage: str, value: float) -> None:
@@ -57,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         if args.report_only:
             values = {p: float(cal.get_path(base, p)) for p in spec.parameters}
         else:
-            result = cal.fit(spec, base, on_run=lambda: bar.update(1), on_eval=on_eval)
+            result = cal.fit(spec, base, on_run=lambda: bar.update(1), on_eval=on_eval, executor=executor)
             values, trace = result.values, result.trace
             bar.total = bar.n + spec.report_replications  # Nelder-Mead may stop before its budget
             bar.refresh()
@@ -65,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         config, seeds = cal.report_config(spec, base, values)
         targets = list(spec.targets.values())
         stats, observations, series = cal.run_targets(config, targets, seeds, full=True,
-                                                      on_run=lambda: bar.update(1))
+                                                      on_run=lambda: bar.update(1), executor=executor)
 
     table = cal.fit_table(targets, stats)
     command = f"digex calibrate {Path(args.config).as_posix()}"
