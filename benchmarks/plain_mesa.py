@@ -425,6 +425,7 @@ class Citizen(mesa.Agent):
             if self.random.random() < m.policy.courses.uptake:
                 self.learn(m.policy.courses.effect)
                 m.course_places += 1
+        self.acquire_access()
         if m.optout_active:
             self.opt_out()
         if m.digital_live and self.dp_status == NOT_ENROLLED:
@@ -451,6 +452,14 @@ class Citizen(mesa.Agent):
             m.event("resolved", n)
             m.completed += n
 
+    def acquire_access(self) -> None:
+        """Internet, then an eID, acquired with a weekly chance proportional to skill (sim/access.py)."""
+        b = self.model.config.behaviour
+        if not self.internet:
+            self.internet = self.random.random() < b.internet_uptake_per_year / 52 * self.skill
+        elif not self.eid:
+            self.eid = self.random.random() < b.eid_uptake_per_year / 52 * self.skill
+
     def opt_out(self) -> None:
         """Apply for exemption by the policy's rule, or return to Digital Post when criteria lapse."""
         m, pol = self.model, self.model.policy.optout
@@ -459,10 +468,10 @@ class Citizen(mesa.Agent):
             if pol.rule == "automatic":
                 go = self.ident_u < pol.automatic_identification
             else:
-                aware = self.aware_u < pol.awareness
+                aware = m.optout_campaign or self.aware_u < pol.awareness
                 need = m.config.behaviour.optout_need_factor if m.week - self.last_need_week < NEED_WINDOW_WEEKS \
                     else 1.0
-                h = pol.apply_hazard_per_year / 52 * need * aware
+                h = pol.apply_hazard_per_year / 52 * need * aware * (pol.campaign_factor if m.optout_campaign else 1)
                 if pol.rule == "in_person":
                     limited = self.age >= 80 or self.disability == 1
                     burden = max(self.travel_burden, 0.8 * limited)
@@ -552,6 +561,8 @@ class PlainModel(mesa.Model):
         start = self.policy.mandate_start
         self.mandate_active = start is not None and date >= start and self.digital_live
         self.optout_active = self.mandate_active and self.policy.digital_post_mandatory
+        mandate_from = max(start, self.policy.platform.launch + self.launch_delay) if start else date
+        self.optout_campaign = (date - mandate_from).days < 7 * self.policy.optout.campaign_weeks
         self.automation_share = [self.policy.automation_share.get(t, 0.0) for t in PROCEDURE_TYPES]
         iso = date.isocalendar().week
         self.procedure_rates = []

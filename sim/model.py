@@ -15,7 +15,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from sim import channels, demography, digital_post, learning, optout, services
+from sim import access, channels, demography, digital_post, learning, optout, services
 from sim.agents import Centre, Citizen, Helper
 from sim.channels import AUTOMATION, CHANNELS
 from sim.costs import CostLedger
@@ -27,7 +27,7 @@ from sim.tasks import AFTER_FAILURE, FRESH, TaskTable, new_procedures
 RESOLVED = -1
 """Route of a task completed or failed this week (removed at the end of the week)."""
 
-STREAMS = ("population", "demography", "arrivals", "behaviour", "services", "platform", "outages")
+STREAMS = ("population", "demography", "arrivals", "behaviour", "services", "platform", "outages", "access")
 """Independent random streams, so that scenarios with the same seed share
 population, deaths, births and task arrivals (common random numbers)."""
 
@@ -162,6 +162,7 @@ class DigexModel(mesa.Model):
         digital_post.read_mail(self, self.streams["behaviour"])
         self.deadlines_week()  # 6
         self.costs.add_courses(learning.skills_courses(self, self.streams["behaviour"]))  # 7
+        access.acquire_access(self, self.streams["access"])
         optout.apply_for_exemption(self, self.streams["behaviour"])  # 8
         digital_post.enrol(self, self.streams["behaviour"])  # 9
         self.metrics.add_costs(self.costs.week, self.costs.citizen_time_dkk)  # 10

@@ -48,12 +48,25 @@ def mobility_limited(m: DigexModel, rows: np.ndarray) -> np.ndarray:
     return np.maximum(p.travel_burden[rows], 0.8 * limited)
 
 
+def in_mandate_campaign(m: DigexModel) -> bool:
+    """Within campaign_weeks of the mandate's start (the later of mandate_start and the launch).
+
+    Models the letters that announced the 2014 mandate to every citizen and
+    named the exemption: for a while everyone eligible knows of it and many
+    apply at once (11% were exempt a year after the mandate, MODEL.md section 7).
+    """
+    pol = m.policy
+    start = max(pol.mandate_start, m.launch_date)
+    return (m.date - start).days < 7 * pol.optout.campaign_weeks
+
+
 def apply_for_exemption(m: DigexModel, rng: np.random.Generator) -> None:
     """Eligible citizens become exempt by the policy's rule; some exempt return when criteria lapse.
 
     - automatic: eligible citizens identified in registers (ident_u <
       automatic_identification) are exempt at once;
-    - remote: weekly hazard apply_hazard_per_year / 52 * aware * need;
+    - remote: weekly hazard apply_hazard_per_year / 52 * aware * need, times
+      campaign_factor (and everyone aware) during the mandate campaign;
     - in_person: the same hazard times (1 - in_person_mobility_penalty *
       travel burden), plus a relative's declaration (relative_declaration *
       hazard) for citizens with support. ``need`` is optout_need_factor after a
@@ -68,10 +81,11 @@ def apply_for_exemption(m: DigexModel, rng: np.random.Generator) -> None:
     if pol.rule == "automatic":
         go = p.ident_u[rows] < pol.automatic_identification
     else:
-        aware = p.aware_u[rows] < pol.awareness
+        campaign = in_mandate_campaign(m)
+        aware = campaign | (p.aware_u[rows] < pol.awareness)
         recent = (m.week - p.last_need_week[rows]) < NEED_WINDOW_WEEKS
         need = np.where(recent, m.config.behaviour.optout_need_factor, 1.0)
-        h = pol.apply_hazard_per_year / 52 * need * aware
+        h = pol.apply_hazard_per_year / 52 * need * aware * (pol.campaign_factor if campaign else 1.0)
         if pol.rule == "in_person":
             own = h * (1 - pol.in_person_mobility_penalty * mobility_limited(m, rows))
             by_relative = h * pol.relative_declaration * (p.support[rows] > 0)

@@ -348,6 +348,14 @@ class BehaviourConfig(Strict):
         0.5, "Voluntary Digital Post enrolment hazard per year for a fully skilled citizen (before a mandate).",
         "1/year", ge=0,
     )
+    internet_uptake_per_year: float = _f(
+        0.2, "Yearly chance that a fully skilled citizen without home internet gets it (times skill).",
+        "1/year", ge=0,
+    )
+    eid_uptake_per_year: float = _f(
+        0.2, "Yearly chance that a fully skilled citizen with internet but no eID gets one (times skill).",
+        "1/year", ge=0,
+    )
 
 
 # ---------------------------------------------------------------- policy
@@ -376,8 +384,15 @@ class OptOutPolicy(Strict):
     low_skill_eligible: bool = _f(
         False, "Also count being digitally challenged (without other criteria) as an exemption ground."
     )
+    campaign_weeks: int = _f(
+        0, "Weeks after the mandate starts in which every eligible citizen knows of exemption (the letters "
+        "announcing the mandate) and applies at campaign_factor times the hazard.", "weeks", ge=0,
+    )
+    campaign_factor: float = _f(
+        1.0, "Multiplier on the application hazard during the mandate campaign.", "", ge=1
+    )
     revert_per_year: float = _f(
-        0.03, "Yearly chance an exempt citizen whose criteria no longer hold returns to Digital Post.",
+        0.5, "Yearly chance an exempt citizen whose criteria no longer hold returns to Digital Post.",
         "1/year", ge=0,
     )
 
