@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sim.commands.run import add_executor_arguments, positive_int
-from sim.errors import UserError
+from sim.commands.run import add_executor_arguments, check_executor
 
 DEFAULT_OUT = Path("results/calibration")
 """Report folder when --out is not given: results/calibration/<calibration file stem>."""
@@ -28,9 +27,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help=f"report folder (default: {DEFAULT_OUT}/<CONFIG stem>); replaced as a whole")
     p.add_argument("--report-only", action="store_true",
                    help="do not fit: report the fit of the current calibrated YAML (the base scenario as it is)")
-    p.add_argument("--jobs", type=positive_int, default=1, metavar="J",
-                   help="worker processes running the replications of each evaluation (default 1); "
-                   "results do not depend on it")
     add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run)
@@ -51,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from sim.output import atomic_output_dir, check_replaceable
     from sim.runner import Executor
 
-    if args.scheduler and args.executor != "dask":
-        raise UserError("--scheduler needs --executor dask")
+    check_executor(args)
     spec = cal.load_spec(args.config)
     out = args.out if args.out is not None else DEFAULT_OUT / Path(args.config).stem
     check_replaceable(out)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sim.commands.run import add_executor_arguments, load_all, positive_int, seed_int
+from sim.commands.run import add_executor_arguments, check_executor, load_all, positive_int, repeat_options, seed_int
 from sim.compare import Comparison, common_seed, run_comparison, write_comparison
 from sim.errors import UserError
 from sim.output import atomic_output_dir, check_replaceable
@@ -34,8 +34,6 @@ def add_common_arguments(p: argparse.ArgumentParser, reps_default: int) -> None:
                    help="common base seed (replication r uses S + r); default: run.seed of the first/base scenario")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a key in every scenario, e.g. --set population.size=2000 (repeatable)")
-    p.add_argument("--jobs", type=positive_int, default=1, metavar="J",
-                   help="worker processes (default 1); results do not depend on it")
     add_executor_arguments(p)
     p.add_argument("--svg", action="store_true", help="also write every figure as SVG")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on the terminal")
@@ -60,26 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def command_line(args: argparse.Namespace) -> str:
     """The comparison as a digex command line that repeats it."""
-    parts = ["digex", "compare", *args.scenarios, "--reps", str(args.reps)]
-    if args.seed is not None:
-        parts += ["--seed", str(args.seed)]
-    for o in args.overrides:
-        parts += ["--set", o]
-    return shlex.join(parts + common_options(args))
-
-
-def common_options(args: argparse.Namespace) -> list[str]:
-    """--out, --jobs, --executor, --scheduler and --svg as given, for the command line in manifest.json."""
-    parts = ["--out", str(args.out), "--jobs", str(args.jobs)]
-    if args.executor != "local":
-        parts += ["--executor", args.executor] + (["--scheduler", args.scheduler] if args.scheduler else [])
-    return parts + (["--svg"] if args.svg else [])
-
-
-def check_executor(args: argparse.Namespace) -> None:
-    """--scheduler only makes sense with --executor dask."""
-    if args.scheduler and args.executor != "dask":
-        raise UserError("--scheduler needs --executor dask")
+    return shlex.join(["digex", "compare", *args.scenarios, *repeat_options(args)])
 
 
 def compare_command(args: argparse.Namespace) -> int:

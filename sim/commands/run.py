@@ -47,12 +47,35 @@ seed_int = int_at_least(0, "0 or more")
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
-    """--executor and --scheduler: where replications run (local processes or a Dask cluster)."""
+    """--jobs, --executor and --scheduler: where replications run (local processes or a Dask cluster)."""
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="J",
+                   help="worker processes, or LocalCluster workers with --executor dask (default 1); "
+                   "results do not depend on it")
     p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local worker processes (default) or a Dask distributed cluster (docs/scaling.md)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler address, e.g. tcp://host:8786 (with --executor dask; default: "
                    "a LocalCluster of --jobs workers)")
+
+
+def check_executor(args: argparse.Namespace) -> None:
+    """--scheduler only makes sense with --executor dask."""
+    if args.scheduler and args.executor != "dask":
+        raise UserError("--scheduler needs --executor dask")
+
+
+def repeat_options(args: argparse.Namespace) -> list[str]:
+    """--reps, --seed, --set, --out, --jobs, --executor, --scheduler (and --svg where the command has it) as
+    given, for the command line in manifest.json that repeats a run, compare or sweep."""
+    parts = ["--reps", str(args.reps)]
+    if args.seed is not None:
+        parts += ["--seed", str(args.seed)]
+    for o in args.overrides:
+        parts += ["--set", o]
+    parts += ["--out", str(args.out), "--jobs", str(args.jobs)]
+    if args.executor != "local":
+        parts += ["--executor", args.executor] + (["--scheduler", args.scheduler] if args.scheduler else [])
+    return parts + (["--svg"] if getattr(args, "svg", False) else [])
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,8 +95,6 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="override a scenario key for this run, e.g. --set population.size=2000 (repeatable)")
     p.add_argument("--out", metavar="DIR", help="results directory (default: results/<scenario name>, "
                    "or results/run for several scenarios); replaced only when the new one is complete")
-    p.add_argument("--jobs", type=positive_int, default=1, metavar="J",
-                   help="worker processes (default 1); results do not depend on it")
     add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on the terminal")
     p.set_defaults(func=run_command)
@@ -94,15 +115,7 @@ def load_all(paths: list[str], overrides: list[str], seed: int | None) -> list[C
 
 def command_line(args: argparse.Namespace) -> str:
     """The run as a digex command line that repeats it."""
-    parts = ["digex", "run", *args.scenarios, "--reps", str(args.reps)]
-    if args.seed is not None:
-        parts += ["--seed", str(args.seed)]
-    for o in args.overrides:
-        parts += ["--set", o]
-    parts += ["--out", str(args.out), "--jobs", str(args.jobs)]
-    if args.executor != "local":
-        parts += ["--executor", args.executor] + (["--scheduler", args.scheduler] if args.scheduler else [])
-    return shlex.join(parts)
+    return shlex.join(["digex", "run", *args.scenarios, *repeat_options(args)])
 
 
 def replicate(configs: list[Config], reps: int, jobs: int, progress: Callable[[int], None],
@@ -131,8 +144,7 @@ def replicate(configs: list[Config], reps: int, jobs: int, progress: Callable[[i
 
 def run_command(args: argparse.Namespace) -> int:
     """Load, run, summarise and write; print where the results are."""
-    if args.scheduler and args.executor != "dask":
-        raise UserError("--scheduler needs --executor dask")
+    check_executor(args)
     configs = load_all(args.scenarios, args.overrides, args.seed)
     if args.out is None:
         args.out = str(Path("results") / (configs[0].name if len(configs) == 1 else "run"))

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from sim.commands.compare import add_common_arguments, check_executor, common_options
-from sim.commands.run import positive_int
+from sim.commands.compare import add_common_arguments
+from sim.commands.run import check_executor, positive_int, repeat_options
 from sim.compare import KEYS
 from sim.config_io import load_scenario
 from sim.errors import ConfigError
@@ -59,12 +59,7 @@ def command_line(args: argparse.Namespace) -> str:
         parts += ["--vary", v]
     if args.samples is not None:
         parts += ["--samples", str(args.samples)]
-    parts += ["--reps", str(args.reps)]
-    if args.seed is not None:
-        parts += ["--seed", str(args.seed)]
-    for o in args.overrides:
-        parts += ["--set", o]
-    return shlex.join(parts + common_options(args))
+    return shlex.join(parts + repeat_options(args))
 
 
 def resolver(base: str, overrides: Sequence[str], vary_keys: Sequence[str]) -> Callable[[Sequence[str]], Config]:
