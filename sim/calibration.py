@@ -626,7 +626,8 @@ def fit(spec: Spec, base: Config, on_run: Callable[[], None] | None = None,
 def fit_stage(spec: Spec, config: Config, stage: Stage, result: FitResult, sweep: int,
               on_run: Callable[[], None] | None = None, on_eval: Callable[[str, float], None] | None = None,
               executor: Executor | None = None) -> None:
-    """Nelder-Mead over one stage's parameters; updates ``result.values`` and appends to ``result.trace``.
+    """Nelder-Mead over one stage's parameters; sets ``result.values`` to the best vector evaluated and appends
+    every evaluation to ``result.trace``.
 
     The search runs in coordinates scaled to [0, 1] between the bounds (log
     scale where asked), from the current values with an initial simplex of
@@ -668,10 +669,13 @@ def fit_stage(spec: Spec, config: Config, stage: Stage, result: FitResult, sweep
         x = x0.copy()
         x[i] = x[i] + 0.1 if x[i] + 0.1 <= 1 else x[i] - 0.1
         simplex.append(x)
-    best = minimize(objective, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(params),
-                    options={"maxfev": stage.max_evaluations, "initial_simplex": np.array(simplex),
-                             "xatol": 2e-3, "fatol": 1e-3})
-    result.values = trial_values(best.x)
+    minimize(objective, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(params),
+             options={"maxfev": stage.max_evaluations, "initial_simplex": np.array(simplex),
+                      "xatol": 2e-3, "fatol": 1e-3})
+    # The best vector evaluated: when the budget ends inside a step, Nelder-Mead returns its simplex's best,
+    # which can miss a better point it has just evaluated.
+    best = min(cache, key=cache.__getitem__)
+    result.values.update(zip((p.path for p in params), best, strict=True))
 
 
 def _snap(v: float) -> float:
