@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    ?= results/baseline
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench golden clean
 
 $(PY):
 	@scripts/find-python.sh >/dev/null
@@ -28,6 +28,9 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(PY) -m ruff check sim tests scripts benchmarks
+
+golden: $(STAMP)
+	$(PY) -m tests.golden.cases
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py
