@@ -2,7 +2,7 @@
 
 This is the yardstick of ``make bench`` and the cross-check of
 ``tests/test_plain_mesa_agreement.py``. It implements the same mechanisms as
-``sim/`` with the same parameters (``sim.params.Config``) and equations, but
+``sim/`` with the same parameters (``sim.model.params.Config``) and equations, but
 written the ordinary Mesa way: every citizen is a ``mesa.Agent`` holding its
 own state, its open procedures and unread letters as Python objects, and
 ``model.agents.shuffle_do(...)`` runs each citizen's own code.
@@ -19,7 +19,7 @@ outcomes), the lottery of skills-course places and the metrics.
 The week runs in the order of MODEL.md section 3 and of ``DigexModel.step``:
 ``shuffle_do("step")`` (demography, arrivals, give-ups, choices, attempts),
 then phone and centre service, then ``shuffle_do("settle")`` (mail, deadlines,
-courses, opt-out, enrolment), then metrics. As in ``sim/learning.py``, a
+courses, opt-out, enrolment), then metrics. As in ``sim/model/mechanisms/learning.py``, a
 citizen gains or loses trust or skill at most once per mechanism per week.
 
 Random numbers come from the model's ``random.Random`` (per-agent draws) and
@@ -38,7 +38,7 @@ from collections import deque
 import mesa
 import pandas as pd
 
-from sim.params import AGE_BAND_EDGES, AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config, apply_policy_changes
+from sim.model.params import AGE_BAND_EDGES, AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config, apply_policy_changes
 
 SELF_SERVICE, PAPER, RELATIVE, PHONE, CENTRE, AUTOMATION = range(6)
 CHANNELS = ("self_service", "paper", "relative", "phone", "centre", "automation")
@@ -53,7 +53,7 @@ HEADLINE = ("exclusion_rate", "failed_task_share", "non_take_up_rate", "welfare_
             "digital_share", "assisted_share", "enrolled_share", "exempt_share", "inactive_enrolled_share",
             "digitally_challenged_share", "trust_mean", "alienated_share", "skill_mean",
             "cost_per_citizen_year_dkk")
-"""Overall metrics this reference reports (same names and definitions as sim/metrics.py)."""
+"""Overall metrics this reference reports (same names and definitions as sim/model/metrics.py)."""
 
 
 def logistic(x: float) -> float:
@@ -116,7 +116,7 @@ class Citizen(mesa.Agent):
         self.course_offer = False
         model.centre_count[self.centre] += 1
 
-    # ------------------------------------------------------------ attributes (sim/population.py)
+    # ------------------------------------------------------------ attributes (sim/model/population.py)
 
     def draw_attributes(self, age: float, cohort_shift: float) -> None:
         """Education, impairment, language, skill, access, eID, support, trust, travel burden."""
@@ -169,7 +169,7 @@ class Citizen(mesa.Agent):
         return pol.available and self.model.digital_live and self.support > 0 and self.proxy_u < pol.uptake
 
     def eligible(self) -> bool:
-        """Meets an exemption criterion of the Digital Post Act (sim/optout.py)."""
+        """Meets an exemption criterion of the Digital Post Act (sim/model/mechanisms/optout.py)."""
         m = self.model
         crit = (self.disability > 0 or not self.internet or self.language_barrier or self.homeless
                 or not self.eid)
@@ -273,7 +273,7 @@ class Citizen(mesa.Agent):
             self.skill = min(max(self.skill - decline, 0.0), 1.0)
 
     def week_of_death(self, first_week: int) -> int:
-        """Gompertz time of death from the entry age by inverse transform, in weeks (sim/demography.py)."""
+        """Gompertz time of death from the entry age by inverse transform, in weeks (mechanisms/demography.py)."""
         c = self.model.config.population
         a, b = c.annual_mortality_a, c.annual_mortality_b
         years = math.log1p(self.random.expovariate(1.0) * b * math.exp(-a - b * self.age)) / b
@@ -293,7 +293,7 @@ class Citizen(mesa.Agent):
         return True
 
     def needs_arrive(self, band: int) -> None:
-        """New procedures (some resolved at once by automation) and letters (sim/tasks.py, digital_post.py)."""
+        """New procedures (some resolved at once by automation) and letters (sim/model/tasks.py, digital_post.py)."""
         m, rnd = self.model, self.random
         for ttype, (rate, enl) in enumerate(m.procedure_rates[band]):
             for _ in range(poisson(rnd, rate, enl)):
@@ -320,7 +320,7 @@ class Citizen(mesa.Agent):
                     m.letters_paper += k
 
     def attempts(self) -> None:
-        """Give-ups, then one attempt per open task by its chosen channel (sim/channels.py)."""
+        """Give-ups, then one attempt per open task by its chosen channel (sim/model/mechanisms/channels.py)."""
         m, b, rnd = self.model, self.model.config.behaviour, self.random
         p_base = b.giveup_base + b.giveup_alienation * (1 - self.trust)
         self.fail([t for t in self.tasks if t.route > FRESH
@@ -432,7 +432,7 @@ class Citizen(mesa.Agent):
             self.enrol()
 
     def read_mail(self) -> None:
-        """The chance of checking mail; a reader reads everything pending (sim/digital_post.py)."""
+        """The chance of checking mail; a reader reads everything pending (sim/model/mechanisms/digital_post.py)."""
         m, b = self.model, self.model.config.behaviour
         digital = self.dp_status == ENROLLED and m.digital_live
         if digital:
@@ -453,7 +453,7 @@ class Citizen(mesa.Agent):
             m.completed += n
 
     def acquire_access(self) -> None:
-        """Internet, then an eID, acquired with a weekly chance proportional to skill (sim/access.py)."""
+        """Internet, then an eID, acquired with a weekly chance proportional to skill (mechanisms/access.py)."""
         b = self.model.config.behaviour
         if not self.internet:
             self.internet = self.random.random() < b.internet_uptake_per_year / 52 * self.skill
@@ -646,7 +646,7 @@ class PlainModel(mesa.Model):
         """Served and unserved requests: earliest deadline first (random ties) while each group has minutes left.
 
         The last case served may run over; minutes run over are taken from the
-        group's next week (``overrun`` is updated in place), as in sim/services.py.
+        group's next week (``overrun`` is updated in place), as in sim/model/mechanisms/services.py.
         """
         keyed = sorted(queue, key=lambda t: (t.deadline, self.random.random()))
         available = [c - o for c, o in zip(capacity, overrun, strict=True)]
@@ -671,7 +671,7 @@ class PlainModel(mesa.Model):
         return out
 
     def serve_phone(self) -> None:
-        """Phone calls up to the agents' weekly minutes; success falls with complexity (sim/services.py)."""
+        """Phone calls up to the agents' weekly minutes; success falls with complexity (mechanisms/services.py)."""
         b, pol = self.config.behaviour, self.policy.phone
         queue = [t for t in self.phone_queue if t.route == QUEUED_PHONE]
         cap = math.inf if self.policy.unlimited_capacity else \
@@ -757,7 +757,7 @@ class PlainModel(mesa.Model):
     # ------------------------------------------------------------ metrics
 
     def record(self) -> None:
-        """This week's overall metrics (definitions of sim/metrics.py, no group breakdown)."""
+        """This week's overall metrics (definitions of sim/model/metrics.py, no group breakdown)."""
         self.window.append({**self.events, "cost": self.cost})
         ev = {k: sum(w[k] for w in self.window) for k in self.window[0]}
         per_year = WINDOW / len(self.window)

@@ -33,8 +33,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from pyinstrument import Profiler
 
-    from sim.model import DigexModel
-    from sim.params import Config, analogue_reference
+    from sim.model.model import DigexModel
+    from sim.model.params import Config, analogue_reference
 
     config = Config()
     config.population.size, config.run.weeks = args.size, args.weeks

@@ -57,10 +57,10 @@ def load_config(scenario: str | None, size: int, weeks: int, twin: bool):
     """The scenario (or the Config defaults) at the given size and length."""
     overrides = [f"population.size={size}", f"run.weeks={weeks}", f"run.analogue_reference={str(twin).lower()}"]
     if scenario:
-        from sim.config_io import load_scenario
+        from sim.scenario.loader import load_scenario
 
         return load_scenario(scenario, overrides)
-    from sim.params import Config
+    from sim.model.params import Config
 
     c = Config()
     c.population.size, c.run.weeks, c.run.analogue_reference = size, weeks, twin
@@ -81,7 +81,7 @@ def child(spec: dict) -> dict:
         t2 = time.perf_counter()
         model.timeseries()
     elif spec.get("twin"):
-        from sim.runner import run_replication
+        from sim.experiments.replication import run_replication
 
         t1 = t0
         ts = run_replication(config, 0).timeseries
@@ -89,7 +89,7 @@ def child(spec: dict) -> dict:
         with tempfile.TemporaryDirectory() as tmp:
             ts.to_parquet(Path(tmp) / "timeseries.parquet")
     else:
-        from sim.model import DigexModel
+        from sim.model.model import DigexModel
 
         model = DigexModel(config, seed=spec["seed"])
         t1 = time.perf_counter()

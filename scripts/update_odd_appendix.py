@@ -6,12 +6,12 @@ tests/test_odd.py fails when the appendix is out of date.
 
 from pathlib import Path
 
-from sim.commands.describe import entries, render_markdown
+from sim.scenario.describe import entries, render_markdown
 
 MARKER = "## Appendix A: parameters\n"
 INTRO = (
-    "Generated from `sim/params.py` by `scripts/update_odd_appendix.py` (the same text as\n"
-    "`digex describe --markdown`). Defaults are those of `sim/params.py`; the shipped\n"
+    "Generated from `sim/model/params.py` by `scripts/update_odd_appendix.py` (the same text as\n"
+    "`digex describe --markdown`). Defaults are those of `sim/model/params.py`; the shipped\n"
     "baseline overrides some with calibrated values (`scenarios/calibrated.yaml`).\n"
 )
 

@@ -32,9 +32,9 @@ import solara  # noqa: E402
 from matplotlib.figure import Figure as MplFigure  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 
-from sim.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS, Metrics  # noqa: E402
-from sim.model import DigexModel  # noqa: E402
-from sim.params import PROCEDURE_TYPES, Config, PolicyConfig  # noqa: E402
+from sim.model.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS, Metrics  # noqa: E402
+from sim.model.model import DigexModel  # noqa: E402
+from sim.model.params import PROCEDURE_TYPES, Config, PolicyConfig  # noqa: E402
 
 DASHBOARD_SIZE = 5_000
 """Simulated citizens in the dashboard (small enough to step a week in a few milliseconds)."""
@@ -460,7 +460,7 @@ def dashboard(config: Config | None = None, size: int | None = DASHBOARD_SIZE,
 
 def default_scenario() -> Config:
     """The shipped Danish baseline scenario if present, else the built-in defaults."""
-    from sim.config_io import load_scenario
+    from sim.scenario.loader import load_scenario
 
     return load_scenario(DEFAULT_SCENARIO_PATH) if DEFAULT_SCENARIO_PATH.exists() else Config()
 
@@ -470,7 +470,7 @@ _SERVED: dict[tuple[str, str, str], type[DashboardModel]] = {}
 
 def served_model_class() -> type[DashboardModel]:
     """The model class of the page served by ``digex app``, from its environment variables (cached)."""
-    from sim.config_io import load_scenario
+    from sim.scenario.loader import load_scenario
 
     key = (os.environ.get(SCENARIO_ENV, ""), os.environ.get(SIZE_ENV, ""), os.environ.get(SEED_ENV, ""))
     if key not in _SERVED:

@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from sim import DigexModel
-from sim.population import EXEMPT
+from sim.model.population import EXEMPT
 from tests.conftest import small_config
 
 SIZE, WEEKS, SEED = 4000, 260, 7
@@ -91,7 +91,7 @@ def test_exempt_without_grounds_return_only_when_lapsing_is_allowed() -> None:
     fast = {"behaviour.eid_uptake_per_year": 1.0, "behaviour.internet_uptake_per_year": 1.0}
     kept = run(**CAMPAIGN, **fast, **{"optout.revert_per_year": 0.0})
     lapsing = run(**CAMPAIGN, **fast, **{"optout.revert_per_year": 2.0})
-    from sim.optout import eligible
+    from sim.model.mechanisms.optout import eligible
 
     def exempt_without_grounds(m: DigexModel) -> int:
         rows = np.flatnonzero(m.pop.alive[: m.pop.n] & (m.pop.dp_status[: m.pop.n] == EXEMPT))

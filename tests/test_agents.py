@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from sim import DigexModel
-from sim.agents import Centre, Citizen, Helper
-from sim.population import COLUMNS
+from sim.model.agents import Centre, Citizen, Helper
+from sim.model.population import COLUMNS
 from tests.conftest import small_config
 
 

@@ -16,8 +16,8 @@ from sim.app import (
     metric_series,
     model_params,
 )
-from sim.cli import main
-from sim.params import PROCEDURE_TYPES, TimelineChange
+from sim.cli.main import main
+from sim.model.params import PROCEDURE_TYPES, TimelineChange
 from tests.conftest import small_config
 
 

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 
 from sim import Config, DigexModel
-from sim.params import analogue_reference, apply_policy_changes
-from sim.population import NOT_ENROLLED
+from sim.model.params import analogue_reference, apply_policy_changes
+from sim.model.population import NOT_ENROLLED
 from tests.conftest import small_config
 
 SIZE = 10_000

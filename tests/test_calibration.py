@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.calibration import Parameter, Target, load_spec, run_targets, state_share
-from sim.cli import main
-from sim.config_io import load_scenario
-from sim.model import DigexModel
+from sim.cli.main import main
+from sim.experiments.calibration import Parameter, Target, load_spec, run_targets, state_share
+from sim.model.model import DigexModel
+from sim.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SPEC = ROOT / "calibration" / "denmark.yaml"

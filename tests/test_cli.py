@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from sim import __version__
-from sim.cli import main
-from sim.metrics import GROUP_METRICS, GROUPS, METRICS
-from sim.output import MARKER, atomic_output_dir
+from sim.atomic import MARKER, output_dir
+from sim.cli.main import main
+from sim.model.metrics import GROUP_METRICS, GROUPS, METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINE = str(ROOT / "scenarios" / "denmark_baseline.yaml")
@@ -208,7 +208,7 @@ def test_failed_or_interrupted_run_keeps_the_previous_results(tmp_path, capsys, 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sim.plots.write_plots", interrupted)  # interrupted while writing
+    monkeypatch.setattr("sim.outputs.plots.write_plots", interrupted)  # interrupted while writing
     assert main(["run", BASELINE, *TINY, "--out", str(out)]) == 130
     assert (out / "manifest.json").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "o"]
@@ -232,13 +232,13 @@ def test_a_directory_not_written_by_digex_is_never_replaced(tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
 
 
-def test_atomic_output_dir_removes_the_partial_directory_on_error(tmp_path):
+def test_output_dir_removes_the_partial_directory_on_error(tmp_path):
     target = tmp_path / "x"
-    with pytest.raises(RuntimeError), atomic_output_dir(target) as tmp:
+    with pytest.raises(RuntimeError), output_dir(target) as tmp:
         (tmp / "summary.csv").write_text("half")
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
-    with atomic_output_dir(target) as tmp:
+    with output_dir(target) as tmp:
         (tmp / "a.txt").write_text("done")
         assert not target.exists()
     assert (target / "a.txt").read_text() == "done" and (target / MARKER).exists()
@@ -259,7 +259,7 @@ def test_validate_reports_each_file(tmp_path, capsys):
 
 
 def test_describe_everything_lists_every_parameter(capsys):
-    from sim.commands.describe import entries
+    from sim.scenario.describe import entries
 
     assert main(["describe"]) == 0
     text = capsys.readouterr().out

@@ -8,12 +8,12 @@ import pandas as pd
 import pytest
 
 from sim import Config
-from sim.cli import main
-from sim.compare import WeeklyStore, common_seed, comparison_table, paired_difference, summarise_reps
-from sim.compare_plots import pareto_front
+from sim.cli.main import main
 from sim.errors import UserError
-from sim.runner import Replication
-from sim.stats import mean_ci
+from sim.experiments.compare import WeeklyStore, common_seed, comparison_table, paired_difference, summarise_reps
+from sim.experiments.replication import Replication
+from sim.experiments.stats import mean_ci
+from sim.outputs.figures import pareto_front
 
 TINY = ["--set", "population.size=300", "--set", "run.weeks=40", "--set", "run.analogue_reference=false"]
 

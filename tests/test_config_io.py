@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.config_io import load_scenario, load_yaml_with_lines, scenario_to_yaml
 from sim.errors import ConfigError
-from sim.params import Config
+from sim.model.params import Config
+from sim.scenario.loader import load_scenario, load_yaml_with_lines, scenario_to_yaml
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "denmark_baseline.yaml"
 

@@ -7,7 +7,7 @@ import distributed
 import pandas as pd
 import pytest
 
-from sim.runner import run_many
+from sim.experiments.replication import run_many
 from tests.conftest import small_config
 
 
@@ -67,7 +67,7 @@ def test_unknown_executor_is_rejected():
 
 
 def test_digex_run_on_dask_writes_the_same_results(cluster, tmp_path):
-    from sim.cli import main
+    from sim.cli.main import main
 
     common = ["run", "scenarios/denmark_baseline.yaml", "--reps", "2", "--quiet",
               "--set", "population.size=500", "--set", "run.weeks=30", "--set", "run.analogue_reference=false"]
@@ -82,7 +82,7 @@ def test_digex_run_on_dask_writes_the_same_results(cluster, tmp_path):
 
 
 def test_scheduler_without_dask_executor_is_refused(tmp_path, capsys):
-    from sim.cli import main
+    from sim.cli.main import main
 
     code = main(["run", "scenarios/denmark_baseline.yaml", "--scheduler", "tcp://127.0.0.1:9",
                  "--out", str(tmp_path / "x")])

@@ -5,7 +5,7 @@ import inspect
 import re
 from pathlib import Path
 
-from sim.model import DigexModel
+from sim.model.model import DigexModel
 
 ROOT = Path(__file__).resolve().parent.parent
 ODD = (ROOT / "docs" / "ODD.md").read_text()

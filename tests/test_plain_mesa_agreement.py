@@ -17,7 +17,7 @@ import pytest
 
 from benchmarks.plain_mesa import PlainModel
 from sim import DigexModel
-from sim.config_io import load_scenario
+from sim.scenario.loader import load_scenario
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "denmark_baseline.yaml"
 

@@ -6,8 +6,8 @@ from html.parser import HTMLParser
 import pytest
 
 from sim import __version__
-from sim.cli import main
-from sim.report import config_differences, fmt_interval, fmt_value
+from sim.cli.main import main
+from sim.outputs.report import config_differences, fmt_interval, fmt_value
 
 TINY = ["--set", "population.size=300", "--set", "run.weeks=40", "--set", "run.analogue_reference=false"]
 

@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.cli import main
-from sim.config_io import load_scenario, load_yaml_with_lines
-from sim.metrics import METRICS
-from sim.runner import run_replication
+from sim.cli.main import main
+from sim.experiments.replication import run_replication
+from sim.model.metrics import METRICS
+from sim.scenario.loader import load_scenario, load_yaml_with_lines
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.yaml"))

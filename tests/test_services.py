@@ -3,7 +3,7 @@
 import numpy as np
 
 from sim import DigexModel
-from sim.services import first_served, serve_within_capacity
+from sim.model.mechanisms.services import first_served, serve_within_capacity
 from tests.conftest import small_config
 
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 
 from sim import Config
-from sim.cli import main
-from sim.commands.sweep import resolver
+from sim.cli.main import main
+from sim.cli.sweep import resolver
 from sim.errors import ConfigError, UserError
-from sim.sweep import (
+from sim.experiments.sweep import (
     RunStore,
     grid_points,
     latin_hypercube_points,

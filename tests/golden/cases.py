@@ -11,9 +11,9 @@ import json
 import math
 from pathlib import Path
 
-from sim.config_io import load_scenario
-from sim.params import analogue_reference
-from sim.runner import run_replication
+from sim.experiments.replication import run_replication
+from sim.model.params import analogue_reference
+from sim.scenario.loader import load_scenario
 
 HERE = Path(__file__).resolve().parent
 SCENARIOS = HERE.parent.parent / "scenarios"

@@ -1,0 +1,104 @@
+"""``digex calibrate``: fit uncertain parameters to published figures (sim/experiments/calibration.py)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sim.cli.run import add_executor_arguments, check_executor
+
+DEFAULT_OUT = Path("results/calibration")
+"""Report folder when --out is not given: results/calibration/<calibration file stem>."""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``calibrate`` subcommand."""
+    p = subparsers.add_parser(
+        "calibrate",
+        help="fit uncertain parameters to published figures; write the fitted YAML and a fit report",
+        description="Fit the parameters listed in CONFIG to its published targets (block-wise Nelder-Mead on "
+                    "replication means under common random numbers), write the fitted values to the YAML file "
+                    "the baseline extends (CONFIG's 'output'), then run the calibrated scenario and write the "
+                    "fit table (fit.csv, fit.md), the optimiser trace and plots to DIR. See docs/calibration.md.",
+    )
+    p.add_argument("config", metavar="CONFIG.yaml", help="calibration file, e.g. calibration/denmark.yaml")
+    p.add_argument("--out", metavar="DIR", type=Path, default=None,
+                   help=f"report folder (default: {DEFAULT_OUT}/<CONFIG stem>); replaced as a whole")
+    p.add_argument("--report-only", action="store_true",
+                   help="do not fit: report the fit of the current calibrated YAML (the base scenario as it is)")
+    add_executor_arguments(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Check CONFIG, fit (unless --report-only), write the report folder and the fitted YAML atomically.
+
+    The replications of each evaluation and of the report run on one
+    executor (--jobs, --executor, --scheduler), opened once for the whole
+    calibration.
+    """
+    import pandas as pd
+    from tqdm import tqdm
+
+    from sim.atomic import check_replaceable, output_dir
+    from sim.experiments import calibration as cal
+    from sim.experiments.replication import Executor
+    from sim.scenario.loader import load_scenario
+
+    check_executor(args)
+    spec = cal.load_spec(args.config)
+    out = args.out if args.out is not None else DEFAULT_OUT / Path(args.config).stem
+    check_replaceable(out)
+    base = load_scenario(spec.base) if args.report_only else spec.base_config()
+    fit_runs = 0 if args.report_only else spec.sweeps * sum(s.max_evaluations * (s.replications or spec.replications)
+                                                            for s in spec.stages)
+    show = not args.quiet and sys.stderr.isatty()
+    with Executor(args.executor, args.jobs, args.scheduler) as executor, \
+            tqdm(total=fit_runs + spec.report_replications, unit="run", desc="calibrate", disable=not show,
+                 leave=False) as bar:
+        best: dict[str, float] = {}
+
+        def on_eval(stage: str, value: float) -> None:
+            best[stage] = min(best.get(stage, float("inf")), value)
+            bar.set_postfix_str(f"{stage}: best loss {best[stage]:.3g}")
+
+        trace: list[dict] = []
+        if args.report_only:
+            values = {p: float(cal.get_path(base, p)) for p in spec.parameters}
+        else:
+            result = cal.fit(spec, base, on_run=lambda: bar.update(1), on_eval=on_eval, executor=executor)
+            values, trace = result.values, result.trace
+            bar.total = bar.n + spec.report_replications  # Nelder-Mead may stop before its budget
+            bar.refresh()
+        bar.set_postfix_str("report")
+        config, seeds = cal.report_config(spec, base, values)
+        targets = list(spec.targets.values())
+        stats, observations, series = cal.run_targets(config, targets, seeds, full=True,
+                                                      on_run=lambda: bar.update(1), executor=executor)
+
+    table = cal.fit_table(targets, stats)
+    command = f"digex calibrate {Path(args.config).as_posix()}"
+    yaml_text = cal.fitted_yaml(spec, values, command)
+    with output_dir(out) as folder:
+        table.to_csv(folder / "fit.csv", index=False)
+        header = (f"Fit of `{config.name}` ({config.population.size:,} citizens, {len(seeds)} replications, "
+                  f"seeds {seeds[0]}-{seeds[-1]}), produced by `{command}"
+                  f"{' --report-only' if args.report_only else ''}`.\n\n")
+        (folder / "fit.md").write_text(header + cal.markdown_table(table), encoding="utf-8")
+        if not args.report_only:
+            pd.DataFrame(trace).to_csv(folder / "trace.csv", index=False)
+            (folder / "calibrated.yaml").write_text(yaml_text, encoding="utf-8")
+        cal.plot_challenged(targets, observations, stats, folder / "challenged_by_age.png")
+        cal.plot_digital_post(targets, series, folder / "digital_post.png")
+    if not args.report_only:
+        cal.write_atomic(spec.output, yaml_text)
+    if not args.quiet:
+        print(cal.markdown_table(table), end="")
+        required = table[table["required"]]
+        print(f"{int(required['within'].sum())} of {len(required)} required targets and "
+              f"{int(table['within'].sum()) - int(required['within'].sum())} of {len(table) - len(required)} "
+              f"diagnostics within tolerance; report in {out}/"
+              + ("" if args.report_only else f"; fitted values in {spec.output}"))
+    return 0

@@ -1,0 +1,100 @@
+"""``digex compare``: scenarios under common random numbers, with paired intervals and plots.
+
+Every scenario is loaded and validated before anything runs; all share one
+base seed (``--seed`` or the first scenario's run.seed), so replication r of
+each meets the same citizens and needs. Results are written atomically
+(``sim.atomic.output_dir``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shlex
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from sim.atomic import check_replaceable, output_dir
+from sim.cli.run import add_executor_arguments, check_executor, load_all, positive_int, repeat_options, seed_int
+from sim.errors import UserError
+from sim.experiments.compare import Comparison, common_seed, run_comparison, write_comparison
+from sim.outputs.report import fmt_interval
+
+HEADLINE = ("exclusion_rate", "non_take_up_rate", "alienated_share", "cost_per_citizen_year_dkk")
+"""Metrics printed after a comparison (every metric is in comparison.csv)."""
+
+
+def add_common_arguments(p: argparse.ArgumentParser, reps_default: int) -> None:
+    """--reps, --seed, --set, --jobs, --executor, --scheduler, --svg and --quiet, shared by compare and sweep."""
+    p.add_argument("--reps", type=positive_int, default=reps_default, metavar="N",
+                   help=f"replications per scenario or point (default {reps_default})")
+    p.add_argument("--seed", type=seed_int, metavar="S",
+                   help="common base seed (replication r uses S + r); default: run.seed of the first/base scenario")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a key in every scenario, e.g. --set population.size=2000 (repeatable)")
+    add_executor_arguments(p)
+    p.add_argument("--svg", action="store_true", help="also write every figure as SVG")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on the terminal")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``compare`` subcommand."""
+    p = sub.add_parser(
+        "compare",
+        help="compare scenarios: paired differences with 95%% intervals, plots",
+        description="Run every scenario with the same seeds (common random numbers) and compare each with the "
+        "first. Writes comparison.csv (mean and 95% interval per scenario, metric and group, and the paired "
+        "difference from the first scenario), end_values.csv, timeseries_summary.parquet, plots/ and "
+        "manifest.json into --out. Then `digex report DIR` makes a one-file HTML report.",
+    )
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files; the first is the reference")
+    p.add_argument("--out", metavar="DIR", help="results directory (default results/compare); replaced only "
+                   "when the new one is complete")
+    add_common_arguments(p, reps_default=10)
+    p.set_defaults(func=compare_command)
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The comparison as a digex command line that repeats it."""
+    return shlex.join(["digex", "compare", *args.scenarios, *repeat_options(args)])
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    """Load and validate, run every replication, write the comparison directory, print the headline."""
+    if len(args.scenarios) < 2:
+        raise UserError("compare needs at least two scenario files (the first is the reference)")
+    check_executor(args)
+    configs = common_seed(load_all(args.scenarios, args.overrides, args.seed))
+    args.out = args.out or str(Path("results") / "compare")
+    out = Path(args.out)
+    check_replaceable(out)
+    started = dt.datetime.now().astimezone()
+    quiet = args.quiet or not sys.stderr.isatty()
+    with tqdm(total=len(configs) * args.reps, unit="run", disable=quiet, file=sys.stderr, dynamic_ncols=True,
+              desc=f"{len(configs)} scenarios x {args.reps} reps") as bar:
+        comparison = run_comparison(configs, args.reps, args.jobs, lambda _r: bar.update(1), args.executor,
+                                    args.scheduler)
+    with output_dir(out) as tmp:
+        write_comparison(tmp, comparison, args.scenarios, command_line(args), started, args.svg)
+    if not args.quiet:
+        print_headline(comparison, out)
+    return 0
+
+
+def print_headline(comparison: Comparison, out: Path) -> None:
+    """Headline metrics per scenario with intervals and paired differences, and where the results are."""
+    t = comparison.table
+    overall = t[t["group_type"] == "all"]
+    ref = comparison.scenarios[0]
+    for metric in HEADLINE:
+        rows = overall[overall["metric"] == metric]
+        print(f"{metric} ({rows['unit'].iloc[0] if len(rows) else ''}):")
+        for _, r in rows.iterrows():
+            line = f"  {r['scenario']:<28} {fmt_interval(r['mean'], r['ci_low'], r['ci_high'], r['unit'])}"
+            if r["scenario"] != ref:
+                line += f"   vs {ref}: {fmt_interval(r['diff'], r['diff_ci_low'], r['diff_ci_high'], r['unit'], True)}"
+            print(line)
+    print(f"Results in {out}/ (comparison.csv, end_values.csv, timeseries_summary.parquet, plots/, manifest.json); "
+          f"report: digex report {out}")

@@ -1,0 +1,40 @@
+"""``digex report DIR``: one self-contained HTML file for a run, compare or sweep directory."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sim.errors import UserError
+from sim.outputs.report import compare_markdown, read_output_dir, write_report
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``report`` subcommand."""
+    p = sub.add_parser(
+        "report",
+        help="write a self-contained HTML report of a run, compare or sweep directory",
+        description="Write one HTML file (figures embedded) that explains a results directory to someone who "
+        "never used digex: the question, the scenarios and how they differ, the headline table with 95% "
+        "intervals, the figures, the caveats and the model version. Nothing is simulated.",
+    )
+    p.add_argument("directory", metavar="DIR", help="directory written by digex run, compare or sweep")
+    p.add_argument("--out", metavar="FILE", help="HTML file to write (default DIR/report.html)")
+    p.add_argument("--markdown", action="store_true",
+                   help="instead, print the headline tables of a compare directory as Markdown (for docs)")
+    p.add_argument("--quiet", action="store_true", help="do not print where the report is")
+    p.set_defaults(func=report_command)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """Render and write the report and print its path (or print the Markdown tables)."""
+    if args.markdown:
+        print(compare_markdown(read_output_dir(Path(args.directory))), end="")
+        return 0
+    target = Path(args.out) if args.out else None
+    if target is not None and not target.parent.is_dir():
+        raise UserError(f"--out {target}: folder {target.parent} does not exist")
+    path = write_report(Path(args.directory), target)
+    if not args.quiet:
+        print(f"Report written to {path}")
+    return 0

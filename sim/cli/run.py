@@ -1,0 +1,177 @@
+"""``digex run``: run scenarios with replications and write the results directory.
+
+Every scenario is loaded and validated before anything runs; the results are
+written atomically (``sim.atomic.output_dir``), so a bad scenario or an
+interrupted run leaves no output behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import shlex
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from sim.atomic import check_replaceable, output_dir
+from sim.errors import UserError
+from sim.experiments.replication import EXECUTORS, Replication, run_many, run_replication
+from sim.model.params import Config
+from sim.outputs.files import compact_frame, write_run_outputs
+from sim.scenario.loader import load_scenario
+
+HEADLINE = ("exclusion_rate", "non_take_up_rate", "exempt_share", "cost_per_citizen_year_dkk")
+"""Metrics printed after a run (all metrics are in summary.csv)."""
+
+
+def int_at_least(minimum: int, hint: str) -> Callable[[str], int]:
+    """An argparse type: a whole number >= ``minimum`` (``hint`` words the bound in the error)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be {hint}, got {value}")
+        return value
+
+    return parse
+
+
+positive_int = int_at_least(1, "at least 1")
+seed_int = int_at_least(0, "0 or more")
+
+
+def add_executor_arguments(p: argparse.ArgumentParser) -> None:
+    """--jobs, --executor and --scheduler: where replications run (local processes or a Dask cluster)."""
+    p.add_argument("--jobs", type=positive_int, default=1, metavar="J",
+                   help="worker processes, or LocalCluster workers with --executor dask (default 1); "
+                   "results do not depend on it")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local worker processes (default) or a Dask distributed cluster (docs/scaling.md)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address, e.g. tcp://host:8786 (with --executor dask; default: "
+                   "a LocalCluster of --jobs workers)")
+
+
+def check_executor(args: argparse.Namespace) -> None:
+    """--scheduler only makes sense with --executor dask."""
+    if args.scheduler and args.executor != "dask":
+        raise UserError("--scheduler needs --executor dask")
+
+
+def repeat_options(args: argparse.Namespace) -> list[str]:
+    """--reps, --seed, --set, --out, --jobs, --executor, --scheduler (and --svg where the command has it) as
+    given, for the command line in manifest.json that repeats a run, compare or sweep."""
+    parts = ["--reps", str(args.reps)]
+    if args.seed is not None:
+        parts += ["--seed", str(args.seed)]
+    for o in args.overrides:
+        parts += ["--set", o]
+    parts += ["--out", str(args.out), "--jobs", str(args.jobs)]
+    if args.executor != "local":
+        parts += ["--executor", args.executor] + (["--scheduler", args.scheduler] if args.scheduler else [])
+    return parts + (["--svg"] if getattr(args, "svg", False) else [])
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``run`` subcommand."""
+    p = sub.add_parser(
+        "run",
+        help="run scenarios and write summaries, time series, plots and a manifest",
+        description="Run one or more scenario files with replications. Writes summary.csv, "
+        "summary_by_group.csv, timeseries.parquet, manifest.json and PNG plots into --out.",
+    )
+    p.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML file(s)")
+    p.add_argument("--reps", type=positive_int, default=1, metavar="N",
+                   help="replications per scenario (default 1; use 10 or more for intervals)")
+    p.add_argument("--seed", type=seed_int, metavar="S", help="base seed (replication r uses S + r); "
+                   "default: run.seed of each scenario")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
+                   help="override a scenario key for this run, e.g. --set population.size=2000 (repeatable)")
+    p.add_argument("--out", metavar="DIR", help="results directory (default: results/<scenario name>, "
+                   "or results/run for several scenarios); replaced only when the new one is complete")
+    add_executor_arguments(p)
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on the terminal")
+    p.set_defaults(func=run_command)
+
+
+def load_all(paths: list[str], overrides: list[str], seed: int | None) -> list[Config]:
+    """Load and validate every scenario (with overrides) before anything runs; names must differ."""
+    extra = [*overrides, f"run.seed={seed}"] if seed is not None else overrides
+    configs = [load_scenario(path, extra) for path in paths]
+    seen: dict[str, str] = {}
+    for path, cfg in zip(paths, configs, strict=True):
+        if cfg.name in seen:
+            raise UserError(f"{seen[cfg.name]} and {path} are both named '{cfg.name}'; outputs are keyed by "
+                            "name, so give each scenario its own name (or --set name=... when running one)")
+        seen[cfg.name] = path
+    return configs
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The run as a digex command line that repeats it."""
+    return shlex.join(["digex", "run", *args.scenarios, *repeat_options(args)])
+
+
+def replicate(configs: list[Config], reps: int, jobs: int, progress: Callable[[int], None],
+              executor: str = "local", scheduler: str | None = None) -> list[Replication]:
+    """Every replication of every scenario, in scenario then replication order.
+
+    With one job, replications run in this process and ``progress(1)`` is
+    called after each simulated week; otherwise ``sim.experiments.replication.run_many``
+    runs them in a process pool or on Dask and ``progress(weeks)`` is called as each
+    finishes. Results are identical either way. Each replication's label
+    columns are made categorical as soon as it arrives, to keep memory low
+    when many replications are held.
+    """
+    work = [(cfg, rep) for cfg in configs for rep in range(reps)]
+    weeks = {cfg.name: cfg.run.weeks for cfg in configs}
+
+    def compact(r: Replication) -> Replication:
+        r.timeseries = compact_frame(r.timeseries)
+        return r
+
+    if jobs == 1 and executor == "local":
+        return [compact(run_replication(cfg, rep, lambda _week: progress(1))) for cfg, rep in work]
+    return run_many(work, jobs, on_done=lambda r: progress(weeks[compact(r).scenario]),
+                    executor=executor, scheduler=scheduler)
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Load, run, summarise and write; print where the results are."""
+    check_executor(args)
+    configs = load_all(args.scenarios, args.overrides, args.seed)
+    if args.out is None:
+        args.out = str(Path("results") / (configs[0].name if len(configs) == 1 else "run"))
+    out = Path(args.out)
+    check_replaceable(out)
+    started = dt.datetime.now().astimezone()
+    total = sum(c.run.weeks for c in configs) * args.reps
+    quiet = args.quiet or not sys.stderr.isatty()
+    with tqdm(total=total, unit="week", disable=quiet, file=sys.stderr, dynamic_ncols=True,
+              desc=f"{len(configs)} scenario(s) x {args.reps} rep(s)") as bar:
+        replications = replicate(configs, args.reps, args.jobs, bar.update, args.executor, args.scheduler)
+    with output_dir(out) as tmp:
+        write_run_outputs(tmp, configs, args.scenarios, replications, command_line(args), started)
+    if not args.quiet:
+        print_headline(out)
+    return 0
+
+
+def print_headline(out: Path) -> None:
+    """A few headline metrics per scenario from the summary.csv just written, and where the results are."""
+    summary = pd.read_csv(out / "summary.csv")
+    rows = summary[summary["metric"].isin(HEADLINE)]
+    for name, s in rows.groupby("scenario", sort=False):
+        print(f"{name}:")
+        for _, r in s.iterrows():
+            interval = "" if r["n_reps"] < 2 else f"  [{r['ci_low']:.4g}, {r['ci_high']:.4g}]"
+            print(f"  {r['metric']:<28} {r['mean']:.4g}{interval}")
+    print(f"Results in {out}/ (summary.csv, summary_by_group.csv, timeseries.parquet, manifest.json, plots)")
+

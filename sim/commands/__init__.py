@@ -1,1 +1,0 @@
-"""Subcommands of the digex command line; see sim/cli.py."""

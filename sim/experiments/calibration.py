@@ -1,0 +1,878 @@
+"""Calibration of a scenario to published figures (MODEL.md section 7; method in docs/calibration.md).
+
+A calibration file (``calibration/denmark.yaml``) names the scenario to
+calibrate, the uncertain parameters with their bounds, the published targets
+(source, figure, tolerance, date), the simulation size, the seed and the
+optimiser budget. ``fit`` minimises the squared distance, in tolerances,
+between replication means and targets with Nelder-Mead, one block of
+parameters at a time (``stages``), under common random numbers: every
+parameter vector is run with the same seeds. ``evaluate_report`` runs the
+result on the scenario's own seeds and size and ``write_outputs`` writes the
+fitted YAML (the file the baseline extends), the fit table (CSV and
+markdown), the optimiser trace and two plots.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sim.errors import ConfigError
+from sim.experiments.replication import Executor
+from sim.experiments.stats import mean_ci
+from sim.model.metrics import GROUP_METRICS, METRICS
+from sim.model.model import DigexModel
+from sim.model.params import AGE_BANDS, Config
+from sim.model.population import ENROLLED, EXEMPT
+from sim.scenario.loader import format_key, load_scenario, load_yaml_with_lines, suggest, type_at
+
+STATE_MEASURES: dict[str, str] = {
+    "digitally_challenged_share": "skill below population.challenged_threshold",
+    "exempt_share": "exempt from Digital Post",
+    "enrolled_share": "enrolled in Digital Post",
+    "internet_share": "internet access at home",
+    "eid_share": "has an electronic ID (NemID/MitID)",
+}
+"""Shares that can be restricted to an age range (``ages``); computed from citizen state with the
+same definition as the metric of that name (internet_share and eid_share exist only here)."""
+
+KINDS = ("equal", "at_least", "at_most")
+"""How a figure is compared: within +/- tolerance, or one-sided (figure minus/plus tolerance)."""
+
+AGGREGATES = {"min": np.min, "max": np.max, "mean": np.mean}
+"""How a target over several dates (``dates``) combines them within one replication."""
+
+SPEC_KEYS = ("description", "base", "output", "population", "replications", "seed", "sweeps", "ridge",
+             "report", "fixed", "parameters", "targets", "stages")
+TARGET_KEYS = ("source", "metric", "group", "ages", "age_groups", "date", "dates", "aggregate", "change_from",
+               "kind", "value", "tolerance", "weight", "required", "note")
+PARAMETER_KEYS = ("lower", "upper", "start", "log", "why")
+"""A parameter's prior is not a key: it is always the default of sim/model/params.py."""
+STAGE_KEYS = ("name", "parameters", "targets", "max_evaluations", "replications")
+REPORT_KEYS = ("population", "replications", "seed")
+
+MeasureKey = tuple[str, str | None, tuple[int, int] | None]
+"""(metric, age band or None, (lowest age, highest age) or None): one quantity observed at a date."""
+
+
+# ------------------------------------------------------------------ specification
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """An uncertain parameter: key path, bounds, prior guess, start value, scale and the reason to fit it.
+
+    ``prior`` is the documented default of sim/model/params.py, towards which the
+    ridge pulls; ``start`` is where the search begins (the prior unless given).
+    """
+
+    path: str
+    lower: float
+    upper: float
+    prior: float
+    start: float
+    log: bool = False
+    why: str = ""
+
+    def to_unit(self, value: float) -> float:
+        """Position of ``value`` in [0, 1] between the bounds (on a log scale if ``log``)."""
+        if self.log:
+            return (math.log(value) - math.log(self.lower)) / (math.log(self.upper) - math.log(self.lower))
+        return (value - self.lower) / (self.upper - self.lower)
+
+    def from_unit(self, u: float) -> float:
+        """The value at position ``u`` in [0, 1] (clipped to the bounds)."""
+        u = min(max(float(u), 0.0), 1.0)
+        if self.log:
+            return math.exp(math.log(self.lower) + u * (math.log(self.upper) - math.log(self.lower)))
+        return self.lower + u * (self.upper - self.lower)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A published figure and how the model's counterpart is measured.
+
+    The statistic of one replication is the measure at ``dates`` (combined by
+    ``aggregate``), minus its value at ``change_from`` if given; with
+    ``age_groups`` it is the smallest rise of the measure between consecutive
+    age groups (positive when it rises with age). A target that is not
+    ``required`` is a diagnostic: reported, weighted in the loss by
+    ``weight``, but not a condition the calibrated scenario must meet.
+    """
+
+    name: str
+    source: str
+    metric: str
+    value: float
+    tolerance: float
+    dates: tuple[dt.date, ...]
+    kind: str = "equal"
+    group: str | None = None
+    ages: tuple[int, int] | None = None
+    age_groups: tuple[tuple[int, int], ...] = ()
+    aggregate: str = "min"
+    change_from: dt.date | None = None
+    weight: float = 1.0
+    required: bool = True
+    note: str = ""
+
+    def requests(self) -> list[tuple[MeasureKey, dt.date]]:
+        """Every (measure, date) this target needs from a run."""
+        dates = [*self.dates, *([self.change_from] if self.change_from else [])]
+        if self.age_groups:
+            return [((self.metric, None, g), d) for g in self.age_groups for d in dates]
+        return [((self.metric, self.group, self.ages), d) for d in dates]
+
+    def statistic(self, obs: dict[tuple[MeasureKey, dt.date], float]) -> float:
+        """This target's statistic in one replication, from the observed measures."""
+        if self.age_groups:
+            d = self.dates[0]
+            shares = [obs[((self.metric, None, g), d)] for g in self.age_groups]
+            return float(np.min(np.diff(shares)))
+        key = (self.metric, self.group, self.ages)
+        value = float(AGGREGATES[self.aggregate]([obs[(key, d)] for d in self.dates]))
+        if self.change_from is not None:
+            value -= obs[(key, self.change_from)]
+        return value
+
+    def gap(self, mean: float) -> float:
+        """Distance of the model mean from the figure in the direction that matters (0 if on the right side)."""
+        if self.kind == "at_least":
+            return max(0.0, self.value - mean)
+        if self.kind == "at_most":
+            return max(0.0, mean - self.value)
+        return mean - self.value
+
+    def within(self, mean: float) -> bool:
+        """The model mean meets the figure within the stated tolerance."""
+        return abs(self.gap(mean)) <= self.tolerance + 1e-12
+
+    def figure(self) -> str:
+        """The published figure as shown in the fit table."""
+        sign = {"equal": "", "at_least": ">= ", "at_most": "<= "}[self.kind]
+        return f"{sign}{_fmt(self.value)}"
+
+    def when(self) -> str:
+        """The date(s) as shown in the fit table."""
+        if len(self.dates) > 1:
+            return f"{self.aggregate} of {self.dates[0]} .. {self.dates[-1]} ({len(self.dates)} dates)"
+        if self.change_from is not None:
+            return f"{self.dates[0]} minus {self.change_from}"
+        return str(self.dates[0])
+
+
+@dataclass(frozen=True)
+class Stage:
+    """A block of parameters fitted together to the targets they mainly determine."""
+
+    name: str
+    parameters: tuple[str, ...]
+    targets: tuple[str, ...]
+    max_evaluations: int
+    replications: int | None = None
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A calibration file: what to fit, to which figures, with what budget."""
+
+    file: Path
+    base: Path
+    output: Path
+    population: int
+    replications: int
+    seed: int
+    sweeps: int
+    ridge: float
+    report_population: int | None
+    report_replications: int
+    report_seed: int | None
+    fixed: dict[str, Any]
+    parameters: dict[str, Parameter]
+    targets: dict[str, Target]
+    stages: tuple[Stage, ...]
+    description: str = ""
+
+    def base_config(self) -> Config:
+        """The scenario to calibrate with the fixed values applied (fitted values are applied per evaluation)."""
+        return with_values(load_scenario(self.base), self.fixed, str(self.file), "fixed")
+
+    def start(self) -> dict[str, float]:
+        """Start value of every fitted parameter."""
+        return {p: spec.start for p, spec in self.parameters.items()}
+
+
+def _fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+class _Reader:
+    """Reads a calibration YAML mapping and turns every problem into a ConfigError with file, key and line."""
+
+    def __init__(self, path: Path) -> None:
+        self.file = str(path)
+        self.data, self.lines = load_yaml_with_lines(path)
+
+    def error(self, message: str, key: tuple) -> ConfigError:
+        line = None
+        for k in range(len(key), 0, -1):
+            if key[:k] in self.lines:
+                line = self.lines[key[:k]]
+                break
+        return ConfigError(message, file=self.file, key=format_key(key) or None, line=line)
+
+    def mapping(self, value: Any, key: tuple, allowed: Sequence[str]) -> dict:
+        if not isinstance(value, dict):
+            raise self.error("should be a mapping of keys to values", key)
+        for k in value:
+            if k not in allowed:
+                raise self.error(f"unknown key '{k}'" + suggest(str(k), list(allowed)), (*key, k))
+        return value
+
+    def get(self, m: dict, key: tuple, name: str, kind: Callable[[Any, tuple], Any], default: Any = ...) -> Any:
+        if name not in m:
+            if default is ...:
+                raise self.error(f"this required key is missing (in {format_key(key) or 'the file'})", (*key, name))
+            return default
+        return kind(m[name], (*key, name))
+
+    def number(self, v: Any, key: tuple, lo: float = -math.inf, hi: float = math.inf) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise self.error(f"should be a number (got {v!r})", key)
+        if not lo <= v <= hi:
+            raise self.error(f"should be between {lo:g} and {hi:g} (got {v})", key)
+        return float(v)
+
+    def integer(self, v: Any, key: tuple, lo: int = 0) -> int:
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise self.error(f"should be a whole number (got {v!r})", key)
+        if v < lo:
+            raise self.error(f"should be at least {lo} (got {v})", key)
+        return int(v)
+
+    def boolean(self, v: Any, key: tuple) -> bool:
+        if not isinstance(v, bool):
+            raise self.error(f"should be true or false (got {v!r})", key)
+        return v
+
+    def text(self, v: Any, key: tuple) -> str:
+        if not isinstance(v, str) or not v.strip():
+            raise self.error("should be a non-empty text", key)
+        return v.strip()
+
+    def date(self, v: Any, key: tuple) -> dt.date:
+        if isinstance(v, dt.datetime):
+            return v.date()
+        if isinstance(v, dt.date):
+            return v
+        raise self.error(f"should be a date like 2023-05-03 (got {v!r})", key)
+
+    def age_range(self, v: Any, key: tuple) -> tuple[int, int]:
+        if not (isinstance(v, list) and len(v) == 2 and all(isinstance(a, int) and not isinstance(a, bool)
+                                                             for a in v) and 15 <= v[0] <= v[1]):
+            raise self.error(f"should be [lowest age, highest age] with 15 <= lowest <= highest (got {v!r})", key)
+        return int(v[0]), int(v[1])
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read and check a calibration file; raise ConfigError (file, key, line) on the first problem.
+
+    Paths inside the file (``base``, ``output``) are relative to the file.
+    The base scenario is loaded to check parameter paths, fixed values and
+    that every target date falls inside its run.
+    """
+    path = Path(path)
+    r = _Reader(path)
+    top = r.mapping(r.data, (), SPEC_KEYS)
+    here = path.parent
+    base = Path(os.path.normpath(here / r.get(top, (), "base", r.text)))
+    output = Path(os.path.normpath(here / r.get(top, (), "output", r.text)))
+    population = r.get(top, (), "population", lambda v, k: r.integer(v, k, 50))
+    replications = r.get(top, (), "replications", lambda v, k: r.integer(v, k, 1))
+    seed = r.get(top, (), "seed", lambda v, k: r.integer(v, k, 0))
+    sweeps = r.get(top, (), "sweeps", lambda v, k: r.integer(v, k, 0), 1)
+    ridge = r.get(top, (), "ridge", lambda v, k: r.number(v, k, 0.0), 0.0)
+    description = r.get(top, (), "description", r.text, "")
+    report = r.mapping(top.get("report", {}), ("report",), REPORT_KEYS)
+    rep_pop = r.get(report, ("report",), "population", lambda v, k: r.integer(v, k, 50), None)
+    rep_reps = r.get(report, ("report",), "replications", lambda v, k: r.integer(v, k, 1), 8)
+    rep_seed = r.get(report, ("report",), "seed", lambda v, k: r.integer(v, k, 0), None)
+
+    try:
+        scenario = load_scenario(base)
+    except ConfigError as exc:
+        raise ConfigError(f"base scenario: {exc}", file=str(path), key="base", line=r.lines.get(("base",))) from None
+
+    fixed_raw = r.mapping(top.get("fixed", {}), ("fixed",), [k for k in top.get("fixed", {}) or {}])
+    for key in fixed_raw:
+        if type_at(tuple(key.split("."))) is None:
+            raise r.error(f"'{key}' is not a scenario key path (e.g. population.skill_intercept)", ("fixed", key))
+    try:
+        scenario = with_values(scenario, fixed_raw, str(path), "fixed")
+    except ConfigError as exc:
+        raise r.error(exc.detail, tuple((exc.key or "fixed").split(".", 1))) from None
+
+    params_raw = r.get(top, (), "parameters", lambda v, k: r.mapping(v, k, list(v) if isinstance(v, dict) else []))
+    if not params_raw:
+        raise r.error("list at least one parameter to fit", ("parameters",))
+    parameters = {name: _parameter(r, name, spec, scenario) for name, spec in params_raw.items()}
+    for name in parameters:
+        if name in fixed_raw:
+            raise r.error("a parameter cannot be both fitted and fixed", ("parameters", name))
+
+    targets_raw = r.get(top, (), "targets", lambda v, k: r.mapping(v, k, list(v) if isinstance(v, dict) else []))
+    if not targets_raw:
+        raise r.error("list at least one target", ("targets",))
+    targets = {name: _target(r, name, spec, scenario) for name, spec in targets_raw.items()}
+
+    stages_raw = r.get(top, (), "stages", lambda v, k: v)
+    if not isinstance(stages_raw, list) or not stages_raw:
+        raise r.error("should be a list of stages (name, parameters, targets, max_evaluations)", ("stages",))
+    stages = tuple(_stage(r, i, s, parameters, targets) for i, s in enumerate(stages_raw))
+    return Spec(path, base, output, population, replications, seed, sweeps, ridge, rep_pop, rep_reps, rep_seed,
+                dict(fixed_raw), parameters, targets, stages, description)
+
+
+def _parameter(r: _Reader, name: str, raw: Any, scenario: Config) -> Parameter:
+    key = ("parameters", name)
+    tp = type_at(tuple(name.split(".")))
+    if tp is not float:
+        what = "not a scenario key path" if tp is None else "not a real-valued (float) parameter"
+        raise r.error(f"'{name}' is {what}; fitted parameters are numeric keys like population.skill_intercept", key)
+    m = r.mapping(raw, key, PARAMETER_KEYS)
+    lower = r.get(m, key, "lower", r.number)
+    upper = r.get(m, key, "upper", r.number)
+    if not lower < upper:
+        raise r.error(f"lower ({lower}) must be below upper ({upper})", (*key, "upper"))
+    log = r.get(m, key, "log", r.boolean, False)
+    if log and lower <= 0:
+        raise r.error("a log-scale parameter needs lower > 0", (*key, "lower"))
+    prior = float(get_path(Config(), name))
+    if not lower <= prior <= upper:
+        raise r.error(f"the default {prior:g} (sim/model/params.py) is outside [{lower:g}, {upper:g}]", key)
+    start = r.get(m, key, "start", r.number, prior)
+    if not lower <= start <= upper:
+        raise r.error(f"start value {start:g} is outside [{lower:g}, {upper:g}]", (*key, "start"))
+    try:
+        with_values(scenario, {name: lower}, r.file, "parameters")
+        with_values(scenario, {name: upper}, r.file, "parameters")
+    except ConfigError as exc:
+        raise r.error(f"a bound is not a valid value: {exc.detail}", key) from None
+    return Parameter(name, lower, upper, prior, start, log, r.get(m, key, "why", r.text, ""))
+
+
+def _target(r: _Reader, name: str, raw: Any, scenario: Config) -> Target:
+    key = ("targets", name)
+    m = r.mapping(raw, key, TARGET_KEYS)
+    metric = r.get(m, key, "metric", r.text)
+    known = [*GROUP_METRICS, *STATE_MEASURES]
+    if metric not in known:
+        raise r.error(f"unknown metric '{metric}'" + suggest(metric, known), (*key, "metric"))
+    group = r.get(m, key, "group", r.text, None)
+    if group is not None and group not in AGE_BANDS:
+        raise r.error(f"unknown age band '{group}'; use one of {list(AGE_BANDS)}", (*key, "group"))
+    ages = r.get(m, key, "ages", r.age_range, None)
+    age_groups = r.get(m, key, "age_groups", lambda v, k: v, ())
+    if age_groups:
+        if not isinstance(age_groups, list) or len(age_groups) < 2:
+            raise r.error("should be a list of at least two [lowest age, highest age] ranges", (*key, "age_groups"))
+        age_groups = tuple(r.age_range(g, (*key, "age_groups", i)) for i, g in enumerate(age_groups))
+    if sum(x is not None and x != () for x in (group, ages, age_groups)) > 1:
+        raise r.error("give at most one of group, ages and age_groups", key)
+    if (ages or age_groups) and metric not in STATE_MEASURES:
+        raise r.error(f"ages/age_groups work only for {list(STATE_MEASURES)}", (*key, "metric"))
+    if metric in STATE_MEASURES and metric not in METRICS and ages is None and not age_groups:
+        ages = (15, 200)
+    if "date" in m and "dates" in m:
+        raise r.error("give either date or dates, not both", (*key, "dates"))
+    if "dates" in m:
+        ds = m["dates"]
+        if not isinstance(ds, list) or not ds:
+            raise r.error("should be a non-empty list of dates", (*key, "dates"))
+        dates = tuple(sorted(r.date(d, (*key, "dates", i)) for i, d in enumerate(ds)))
+    else:
+        dates = (r.get(m, key, "date", r.date),)
+    aggregate = r.get(m, key, "aggregate", r.text, "min")
+    if aggregate not in AGGREGATES:
+        raise r.error(f"unknown aggregate '{aggregate}'; use one of {list(AGGREGATES)}", (*key, "aggregate"))
+    change_from = r.get(m, key, "change_from", r.date, None)
+    if age_groups and (len(dates) > 1 or change_from):
+        raise r.error("an age_groups target takes a single date", key)
+    for i, d in enumerate((*dates, *([change_from] if change_from else []))):
+        if not scenario.run.start <= d <= scenario.run.end:
+            where = (*key, "change_from") if change_from == d else (*key, "dates", i) if "dates" in m else \
+                (*key, "date")
+            raise r.error(f"{d} is outside the base scenario's run ({scenario.run.start} to {scenario.run.end})",
+                          where)
+    kind = r.get(m, key, "kind", r.text, "equal")
+    if kind not in KINDS:
+        raise r.error(f"unknown kind '{kind}'; use one of {list(KINDS)}", (*key, "kind"))
+    return Target(
+        name=name, source=r.get(m, key, "source", r.text), metric=metric,
+        value=r.get(m, key, "value", r.number), tolerance=r.get(m, key, "tolerance", lambda v, k: r.number(v, k, 0)),
+        dates=dates, kind=kind, group=group, ages=ages, age_groups=age_groups, aggregate=aggregate,
+        change_from=change_from, weight=r.get(m, key, "weight", lambda v, k: r.number(v, k, 0), 1.0),
+        required=r.get(m, key, "required", r.boolean, True), note=r.get(m, key, "note", r.text, ""),
+    )
+
+
+def _stage(r: _Reader, i: int, raw: Any, parameters: dict, targets: dict) -> Stage:
+    key = ("stages", i)
+    m = r.mapping(raw, key, STAGE_KEYS)
+    names = {}
+    for field_name, known in (("parameters", parameters), ("targets", targets)):
+        v = r.get(m, key, field_name, lambda v, k: v)
+        if not isinstance(v, list) or not v:
+            raise r.error("should be a non-empty list of names", (*key, field_name))
+        for j, n in enumerate(v):
+            if n not in known:
+                raise r.error(f"'{n}' is not listed under {field_name}" + suggest(str(n), list(known)),
+                              (*key, field_name, j))
+        names[field_name] = tuple(v)
+    return Stage(r.get(m, key, "name", r.text, f"stage {i + 1}"), names["parameters"], names["targets"],
+                 r.get(m, key, "max_evaluations", lambda v, k: r.integer(v, k, 1)),
+                 r.get(m, key, "replications", lambda v, k: r.integer(v, k, 1), None))
+
+
+# ------------------------------------------------------------------ scenario values
+
+
+def get_path(config: Config, path: str) -> Any:
+    """The value at a dotted key path of a scenario."""
+    node: Any = config
+    for part in path.split("."):
+        node = node[part] if isinstance(node, dict) else getattr(node, part)
+    return node
+
+
+def with_values(config: Config, values: dict[str, Any], file: str = "", section: str = "") -> Config:
+    """A copy of ``config`` with dotted key paths set to ``values``, validated (ConfigError names the key)."""
+    from pydantic import ValidationError
+
+    data = config.model_dump()
+    for path, value in values.items():
+        parts = path.split(".")
+        node = data
+        for part in parts[:-1]:
+            if not isinstance(node, dict) or part not in node:
+                raise ConfigError(f"'{path}' is not a scenario key path", file=file, key=f"{section}.{path}")
+            node = node[part]
+        if not isinstance(node, dict) or parts[-1] not in node:
+            raise ConfigError(f"'{path}' is not a scenario key path", file=file, key=f"{section}.{path}")
+        node[parts[-1]] = value
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        bad = ".".join(str(p) for p in err["loc"])
+        key = next((p for p in values if bad.startswith(p)), bad)
+        raise ConfigError(err["msg"], file=file, key=f"{section}.{key}") from None
+
+
+# ------------------------------------------------------------------ simulation
+
+
+def week_of(config: Config, date: dt.date) -> int:
+    """The simulated week containing ``date`` (weeks start on run.start)."""
+    return (date - config.run.start).days // 7
+
+
+def simulate(
+    config: Config, seed: int, requests: Sequence[tuple[MeasureKey, dt.date]], full: bool = False
+) -> tuple[dict[tuple[MeasureKey, dt.date], float], pd.DataFrame | None]:
+    """Run one replication and observe every requested (measure, date).
+
+    Measures with an age range are computed from citizen state right after
+    the week containing the date has been simulated; the others are read from
+    the model's weekly metrics (its timeseries) for that week. The run stops
+    after the last week needed, unless ``full`` (then the timeseries of the
+    whole run is returned too).
+    """
+    model = DigexModel(config, seed=seed)
+    by_week: dict[int, list[tuple[MeasureKey, dt.date]]] = {}
+    for req in requests:
+        by_week.setdefault(week_of(config, req[1]), []).append(req)
+    last = config.run.weeks - 1 if full else max(by_week)
+    obs: dict[tuple[MeasureKey, dt.date], float] = {}
+    while model.week <= last:
+        w = model.week
+        model.step()
+        for req in by_week.get(w, []):
+            if req[0][2] is not None:
+                obs[req] = state_share(model, *req[0])
+    ts = model.timeseries()
+    for w, reqs in by_week.items():
+        for req in reqs:
+            metric, group, ages = req[0]
+            if ages is None:
+                sel = ts[(ts["week"] == w) & (ts["metric"] == metric)
+                         & (ts["group_type"] == ("age_band" if group else "all"))
+                         & (ts["group"] == (group or "all"))]
+                obs[req] = float(sel["value"].iloc[0])
+    return obs, (ts if full else None)
+
+
+def state_share(model: DigexModel, metric: str, group: str | None, ages: tuple[int, int]) -> float:
+    """Share of living citizens aged ages[0] to ages[1] (inclusive, in whole years) with the property ``metric``."""
+    p = model.pop
+    n = p.n
+    age = p.age[:n]
+    rows = np.flatnonzero(p.alive[:n] & (age >= ages[0]) & (age < ages[1] + 1))
+    if len(rows) == 0:
+        return float("nan")
+    prop = {
+        "digitally_challenged_share": lambda: p.skill[rows] < model.config.population.challenged_threshold,
+        "exempt_share": lambda: p.dp_status[rows] == EXEMPT,
+        "enrolled_share": lambda: p.dp_status[rows] == ENROLLED,
+        "internet_share": lambda: p.internet[rows],
+        "eid_share": lambda: p.eid[rows],
+    }[metric]()
+    return float(np.mean(prop))
+
+
+def simulate_config_dict(
+    data: dict, seed: int, requests: Sequence[tuple[MeasureKey, dt.date]], full: bool
+) -> tuple[dict[tuple[MeasureKey, dt.date], float], pd.DataFrame | None]:
+    """Validate a configuration dictionary and run ``simulate`` (what executor workers call)."""
+    return simulate(Config.model_validate(data), seed, requests, full)
+
+
+def run_targets(
+    config: Config, targets: Sequence[Target], seeds: Sequence[int], full: bool = False,
+    on_run: Callable[[], None] | None = None, executor: Executor | None = None,
+) -> tuple[dict[str, np.ndarray], list[dict], list[pd.DataFrame]]:
+    """Each target's statistic in each replication (one per seed), the raw observations and, if ``full``,
+    each replication's timeseries.
+
+    The replications run on ``executor`` (default: one after the other in
+    this process) as plain data: the configuration as a dictionary, the seed
+    and the requested (measure, date) pairs. Results are taken in seed order,
+    so they do not depend on the executor or its number of workers;
+    ``on_run`` is called as each replication finishes.
+    """
+    requests = tuple(sorted({req for t in targets for req in t.requests()}, key=lambda x: (x[1], str(x[0]))))
+    data = config.model_dump(mode="json")
+    runs = (executor or Executor()).map(simulate_config_dict, [(data, seed, requests, full) for seed in seeds],
+                                        on_done=(lambda _run: on_run()) if on_run else None)
+    values = {t.name: np.empty(len(seeds)) for t in targets}
+    observations, series = [], []
+    for i, (obs, ts) in enumerate(runs):
+        for t in targets:
+            values[t.name][i] = t.statistic(obs)
+        observations.append(obs)
+        if ts is not None:
+            series.append(ts)
+    return values, observations, series
+
+
+# ------------------------------------------------------------------ fitting
+
+
+def loss(targets: Sequence[Target], values: dict[str, np.ndarray]) -> float:
+    """Sum over targets of weight * (gap / tolerance)^2, the gap taken on the mean over replications.
+
+    A target with zero tolerance is scaled by 0.01 (one percentage point).
+    """
+    total = 0.0
+    for t in targets:
+        mean = float(np.nanmean(values[t.name]))
+        if math.isnan(mean):
+            return math.inf
+        total += t.weight * (t.gap(mean) / (t.tolerance or 0.01)) ** 2
+    return total
+
+
+@dataclass
+class FitResult:
+    """Fitted values, the evaluation trace and the loss of the last evaluation of each stage."""
+
+    values: dict[str, float]
+    trace: list[dict] = field(default_factory=list)
+
+
+def fit_config(spec: Spec, base: Config) -> Config:
+    """The base scenario at the fitting size."""
+    return with_values(base, {"population.size": spec.population})
+
+
+def fit(spec: Spec, base: Config, on_run: Callable[[], None] | None = None,
+        on_eval: Callable[[str, float], None] | None = None, executor: Executor | None = None) -> FitResult:
+    """Block-coordinate Nelder-Mead on the calibration loss under common random numbers.
+
+    For each sweep and each stage, the stage's parameters are moved to
+    minimise the stage's target loss (``fit_stage``); the other parameters keep
+    their current values. Every evaluation runs ``replications`` replications
+    (the stage's own number if it sets one) with seeds seed, seed+1, ... (the
+    same for every parameter vector). The replications of an evaluation
+    run on ``executor`` (``run_targets``); evaluations follow one another.
+    """
+    config = fit_config(spec, base)
+    result = FitResult({p: _snap(v) for p, v in spec.start().items()})
+    for sweep in range(spec.sweeps):
+        for stage in spec.stages:
+            fit_stage(spec, config, stage, result, sweep + 1, on_run, on_eval, executor)
+    return result
+
+
+def fit_stage(spec: Spec, config: Config, stage: Stage, result: FitResult, sweep: int,
+              on_run: Callable[[], None] | None = None, on_eval: Callable[[str, float], None] | None = None,
+              executor: Executor | None = None) -> None:
+    """Nelder-Mead over one stage's parameters; sets ``result.values`` to the best vector evaluated and appends
+    every evaluation to ``result.trace``.
+
+    The search runs in coordinates scaled to [0, 1] between the bounds (log
+    scale where asked), from the current values with an initial simplex of
+    steps of 0.1. The objective is the stage's target loss plus ``ridge``
+    times the squared scaled distance of all fitted parameters from their
+    priors (the defaults of sim/model/params.py): a weak pull that settles
+    parameters the targets do not pin down.
+    """
+    from scipy.optimize import minimize
+
+    seeds = [spec.seed + r for r in range(stage.replications or spec.replications)]
+    params = [spec.parameters[p] for p in stage.parameters]
+    targets = [spec.targets[t] for t in stage.targets]
+    cache: dict[tuple, float] = {}
+
+    def trial_values(u: np.ndarray) -> dict[str, float]:
+        trial = dict(result.values)
+        trial.update({p.path: _snap(p.from_unit(x)) for p, x in zip(params, u, strict=True)})
+        return trial
+
+    def objective(u: np.ndarray) -> float:
+        trial = trial_values(u)
+        key = tuple(trial[p.path] for p in params)
+        if key not in cache:
+            values, _, _ = run_targets(with_values(config, trial), targets, seeds, on_run=on_run, executor=executor)
+            penalty = spec.ridge * sum((q.to_unit(trial[q.path]) - q.to_unit(q.prior)) ** 2
+                                       for q in spec.parameters.values())
+            cache[key] = loss(targets, values) + penalty
+            result.trace.append({"sweep": sweep, "stage": stage.name, "evaluation": len(result.trace) + 1,
+                                 "loss": cache[key], "penalty": penalty, **{p.path: trial[p.path] for p in params},
+                                 **{f"mean:{t.name}": float(np.nanmean(values[t.name])) for t in targets}})
+            if on_eval:
+                on_eval(stage.name, cache[key])
+        return cache[key]
+
+    x0 = np.array([p.to_unit(result.values[p.path]) for p in params])
+    simplex = [x0]
+    for i in range(len(params)):
+        x = x0.copy()
+        x[i] = x[i] + 0.1 if x[i] + 0.1 <= 1 else x[i] - 0.1
+        simplex.append(x)
+    minimize(objective, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(params),
+             options={"maxfev": stage.max_evaluations, "initial_simplex": np.array(simplex),
+                      "xatol": 2e-3, "fatol": 1e-3})
+    # The best vector evaluated: when the budget ends inside a step, Nelder-Mead returns its simplex's best,
+    # which can miss a better point it has just evaluated.
+    best = min(cache, key=cache.__getitem__)
+    result.values.update(zip((p.path for p in params), best, strict=True))
+
+
+def _snap(v: float) -> float:
+    """Round a parameter to 4 significant digits (what is written is what was evaluated)."""
+    return float(f"{v:.4g}")
+
+
+# ------------------------------------------------------------------ report
+
+
+def report_config(spec: Spec, base: Config, values: dict[str, float]) -> tuple[Config, list[int]]:
+    """The calibrated scenario at the report size, and the report seeds (the scenario's own by default)."""
+    config = with_values(base, values)
+    if spec.report_population:
+        config = with_values(config, {"population.size": spec.report_population})
+    seed = config.run.seed if spec.report_seed is None else spec.report_seed
+    return config, [seed + r for r in range(spec.report_replications)]
+
+
+def fit_table(targets: Sequence[Target], values: dict[str, np.ndarray]) -> pd.DataFrame:
+    """One row per target: source, date, figure, tolerance, model mean and 95% interval, within tolerance."""
+    rows = []
+    for t in targets:
+        mean, lo, hi = mean_ci(values[t.name])
+        rows.append({"target": t.name, "source": t.source, "metric": t.metric, "date": t.when(), "kind": t.kind,
+                     "value": t.value, "figure": t.figure(), "tolerance": t.tolerance, "mean": mean, "ci_low": lo,
+                     "ci_high": hi, "n_reps": int(np.sum(~np.isnan(values[t.name]))), "within": t.within(mean),
+                     "required": t.required})
+    return pd.DataFrame(rows)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """The fit table as markdown (shares in percent); diagnostics (not required) are marked as such."""
+    lines = ["| target | source | date | figure | tolerance | model mean | 95% interval | within tolerance |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        def pct(v: float) -> str:
+            return f"{100 * v:.1f}%"
+
+        sign = {"equal": "", "at_least": ">= ", "at_most": "<= "}[r.kind]
+        lines.append(f"| {r.target} | {r.source} | {r.date} | {sign}{pct(r.value)} | "
+                     f"{'+/- ' if r.kind == 'equal' else ''}{100 * r.tolerance:.1f} pp | {pct(r.mean)} | "
+                     f"{pct(r.ci_low)} to {pct(r.ci_high)} | {_verdict(r.within, r.required)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _verdict(within: bool, required: bool) -> str:
+    if required:
+        return "yes" if within else "**no**"
+    return f"{'yes' if within else 'no'} (diagnostic)"
+
+
+def fitted_yaml(spec: Spec, values: dict[str, float], command: str) -> str:
+    """The YAML the baseline extends: fixed and fitted values as nested mappings, with bounds as comments."""
+    entries: dict[str, tuple[Any, str]] = {}
+    for path, v in spec.fixed.items():
+        entries[path] = (v, "fixed")
+    for path, v in values.items():
+        p = spec.parameters[path]
+        entries[path] = (v, f"fitted in [{p.lower:g}, {p.upper:g}]{', log scale' if p.log else ''}")
+    lines = [f"# Written by `{command}`; do not edit by hand.",
+             "# Fitted and fixed values of the Danish baseline (denmark_baseline.yaml extends this file).",
+             f"# Method, targets and fit: docs/calibration.md; calibration file: {spec.file.as_posix()}.", ""]
+    tree: dict = {}
+    for path in sorted(entries):
+        node = tree
+        parts = path.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+        node[parts[-1]] = entries[path]
+
+    def emit(node: dict, indent: int) -> None:
+        for k, v in node.items():
+            if isinstance(v, dict):
+                lines.append(" " * indent + f"{k}:")
+                emit(v, indent + 2)
+            else:
+                value, comment = v
+                lines.append(" " * indent + f"{k}: {_yaml_scalar(value)}  # {comment}")
+
+    emit(tree, 0)
+    return "\n".join(lines) + "\n"
+
+
+def _yaml_scalar(v: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(v, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
+
+
+# ------------------------------------------------------------------ plots
+
+
+def plot_challenged(targets: Sequence[Target], observations: list[dict], values: dict[str, np.ndarray],
+                    path: Path) -> None:
+    """Digitally challenged share by age group: model mean and 95% interval against the published figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    profile = next((t for t in targets if t.age_groups and t.metric == "digitally_challenged_share"), None)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    labels: list[str] = []
+    if profile is not None:
+        groups = profile.age_groups
+        labels = [_age_label(g) for g in groups]
+        stats = [mean_ci([o[((profile.metric, None, g), profile.dates[0])] for o in observations]) for g in groups]
+        means = np.array([s[0] for s in stats])
+        ax.bar(labels, means, color="#9ecae1", label=f"model {profile.dates[0]:%Y} (mean, 95% interval)")
+        ax.errorbar(labels, means, yerr=[means - [s[1] for s in stats], [s[2] for s in stats] - means],
+                    fmt="none", ecolor="#3182bd", capsize=4)
+    for t in targets:
+        if t.metric != "digitally_challenged_share" or t.age_groups:
+            continue
+        label = _age_label(t.ages) if t.ages else (t.group or "all")
+        if label not in labels:
+            labels.append(label)
+            mean, lo, hi = mean_ci(values[t.name])
+            ax.bar([label], [mean], color="#c6dbef")
+            ax.errorbar([label], [mean], yerr=[[mean - lo], [hi - mean]], fmt="none", ecolor="#3182bd", capsize=4)
+        marker = {"equal": "D", "at_least": "^", "at_most": "v"}[t.kind]
+        ax.errorbar([label], [t.value], yerr=[[t.tolerance if t.kind != "at_least" else 0],
+                                              [t.tolerance if t.kind != "at_most" else 0]],
+                    fmt=marker, color="#d62728", capsize=6, ms=8)
+    ax.plot([], [], "D", color="#d62728", label="published (+/- tolerance; ^ = at least)")
+    ax.set_ylabel("digitally challenged share")
+    ax.set_xlabel("age group")
+    ax.set_ylim(0, 1)
+    ax.set_title("Digitally challenged by age: model vs Statistics Denmark 2023")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _age_label(g: tuple[int, int]) -> str:
+    return f"{g[0]}+" if g[1] >= 120 else f"{g[0]}-{g[1]}"
+
+
+def plot_digital_post(targets: Sequence[Target], series: list[pd.DataFrame], path: Path) -> None:
+    """Digital Post enrolment (top) and exemption (bottom) over time against the published points.
+
+    Model: mean and 95% band over replications of the weekly share of living
+    citizens; published: figures with their tolerance, a dashed line for a
+    bound over a period.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
+    panels = {"enrolled_share": (axes[0], "#1f77b4", (0, 1.02)), "exempt_share": (axes[1], "#ff7f0e", (0, 0.16))}
+    for metric, (ax, colour, ylim) in panels.items():
+        runs = [ts[(ts["metric"] == metric) & (ts["group_type"] == "all")].set_index("date")["value"] for ts in series]
+        frame = pd.concat(runs, axis=1)
+        stats = np.array([mean_ci(row) for row in frame.to_numpy()])
+        ax.plot(frame.index, stats[:, 0], color=colour, label="model (mean, 95% band)")
+        ax.fill_between(frame.index, stats[:, 1], stats[:, 2], color=colour, alpha=0.25, lw=0)
+        ax.set_ylim(*ylim)
+        ax.set_ylabel(f"{metric}\n(share of citizens 15+)")
+    for t in targets:
+        if t.metric not in panels or t.ages not in (None, (15, 200)) or t.group or t.change_from:
+            continue
+        ax = panels[t.metric][0]
+        style = "black" if t.required else "grey"
+        if len(t.dates) > 1:
+            ax.hlines(t.value, t.dates[0], t.dates[-1], colors=style, linestyles="dashed",
+                      label=f"published: {t.figure()} ({t.dates[0]:%Y}-{t.dates[-1]:%Y})")
+            continue
+        ax.errorbar([t.dates[0]], [t.value], yerr=[[t.tolerance]] * 2 if t.kind == "equal" else None,
+                    fmt="o", color=style, mfc="white" if not t.required else style, ms=6, capsize=4)
+    for ax in axes:
+        ax.plot([], [], "o", color="black", label="published figure (+/- tolerance)")
+        ax.plot([], [], "o", color="grey", mfc="white", label="published, diagnostic only")
+        ax.legend(fontsize=8, loc="lower right")
+    axes[0].set_title("Digital Post: enrolment and exemption, model vs published figures")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+# ------------------------------------------------------------------ writing
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file via a temporary file in the same folder and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the file gets the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

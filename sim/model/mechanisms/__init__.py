@@ -1,0 +1,1 @@
+"""One module per submodel of docs/ODD.md section 7, each called from ``DigexModel.step``."""

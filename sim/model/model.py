@@ -1,0 +1,432 @@
+"""DigexModel: the weekly process of MODEL.md section 3 as a mesa.Model.
+
+Each step is one week. The step calls one small function per mechanism, in
+the order of MODEL.md section 3; each function lives in the module named
+after what it models (demography, tasks, channels, services, digital_post,
+optout, learning, costs, metrics). Citizens are rows of NumPy columns
+(``sim/model/population.py``); ``Citizen`` agents are views on rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mesa
+import numpy as np
+import pandas as pd
+
+from sim.model.agents import Centre, Citizen, Helper
+from sim.model.costs import CostLedger
+from sim.model.mechanisms import access, channels, demography, digital_post, learning, optout, services
+from sim.model.mechanisms.channels import AUTOMATION, CHANNELS
+from sim.model.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS, Metrics
+from sim.model.params import AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config, apply_policy_changes
+from sim.model.population import ENROLLED, NOT_ENROLLED, Population, add_citizens, draw_ages, draw_citizens
+from sim.model.tasks import AFTER_FAILURE, FRESH, TaskTable, new_procedures
+
+RESOLVED = -1
+"""Route of a task completed or failed this week (removed at the end of the week)."""
+
+STREAMS = ("population", "demography", "arrivals", "behaviour", "services", "platform", "outages", "access")
+"""Independent random streams, so that scenarios with the same seed share
+population, deaths, births and task arrivals (common random numbers)."""
+
+
+class DigexScenario(mesa.experimental.scenarios.Scenario):
+    """Mesa scenario holding the validated configuration and the seed."""
+
+    config: Config = Config()
+
+
+class DigexModel(mesa.Model):
+    """Digital exclusion in a digital-by-default welfare state (see docs/ODD.md).
+
+    Args:
+        config: a validated scenario (``sim.model.params.Config``); default: Danish baseline defaults.
+        seed: random seed; default ``config.run.seed``.
+        check_invariants: verify the accounting invariants after every week.
+        group_metrics: compute the breakdown by group (off for the analogue twin, whose costs alone are used).
+    """
+
+    def __init__(self, config: Config | None = None, seed: int | None = None, check_invariants: bool = False,
+                 group_metrics: bool = True):
+        config = Config() if config is None else Config.model_validate(config.model_dump())
+        seed = config.run.seed if seed is None else seed
+        if seed < 0:
+            raise ValueError(f"seed: must be non-negative, got {seed}")
+        super().__init__(scenario=DigexScenario(rng=seed, config=config))
+        self.config = config
+        self.seed = seed
+        self.check = check_invariants
+        self.policy = config.policy.model_copy(deep=True)
+        self.timeline = sorted(config.timeline, key=lambda c: c.date)
+        self.streams = dict(zip(STREAMS, self.rng.spawn(len(STREAMS)), strict=True))
+        self.week = 0
+        self.weight = config.population.weight
+
+        pc = config.population
+        expected = pc.size * (1 + pc.entrants_per_year * config.run.weeks / 52 * 1.2) + 64
+        self.pop = Population(int(expected))
+        r = self.streams["population"]
+        ages = draw_ages(pc, pc.size, r)
+        add_citizens(self.pop, draw_citizens(pc, ages, r, self.policy.centre.centres), week=0)
+        self._initial_enrolment(r)
+        demography.schedule_deaths(self, np.arange(self.pop.n), 0, self.streams["demography"])
+        self.death_calendar = demography.DeathCalendar(self.pop.death_week[: self.pop.n])
+
+        per_centre = max(1, round(self.policy.centre.helpers_per_10k * pc.size / 1e4 / self.policy.centre.centres))
+        self.helpers = services.HelperTable(self.policy.centre.centres, min(per_centre, 50))
+        self.living_per_centre = np.bincount(self.pop.centre[: self.pop.n], minlength=self.helpers.n_centres)
+        self.phone_overrun = np.zeros(1)
+        self.tasks = TaskTable()
+        self.mail = digital_post.Mailboxes(
+            [config.tasks.letters[k].deadline_weeks for k in LETTER_KINDS], self.pop.capacity
+        )
+        self.costs = CostLedger(config)
+        self.metrics = Metrics(config.run.weeks, self.weight, group_metrics)
+
+        p = self.streams["platform"]
+        delayed = p.random() < self.policy.platform.delay_probability
+        self.launch_delay = dt.timedelta(weeks=float(p.exponential(self.policy.platform.delay_weeks_mean))
+                                         if delayed else 0.0)
+        self.overrun = p.random() < self.policy.platform.overrun_probability
+        self.outage_fraction = 0.0
+        self.deaths_total = 0
+        self.entrants_total = 0
+        self.mandate_enrolled_below = 0  # under a mandate, living rows below this are enrolled or exempt
+        self.journal: list[dict] = []
+        self.tracked = np.zeros(0, dtype=np.int64)
+
+        self.materialised = pc.size <= pc.materialise_agents_up_to
+        self._citizen_views: dict[int, Citizen] = {}
+        if self.materialised:
+            for row in range(self.pop.n):
+                self._citizen_views[row] = Citizen(self, row)
+        self.centre_agents = [Centre(self, c) for c in range(self.helpers.n_centres)]
+        self.helper_agents = [Helper(self, i) for i in range(len(self.helpers.centre))]
+        self.running = True
+
+    # ------------------------------------------------------------ time and policy state
+
+    @property
+    def date(self) -> dt.date:
+        """Date of the current week."""
+        return self.config.run.start + dt.timedelta(weeks=self.week)
+
+    @property
+    def launch_date(self) -> dt.date:
+        """Actual launch of the digital platforms: planned launch plus any drawn delay."""
+        return self.policy.platform.launch + self.launch_delay
+
+    @property
+    def digital_live(self) -> bool:
+        """Self-service and Digital Post exist and have launched."""
+        return self.policy.digital_channels and self.date >= self.launch_date
+
+    @property
+    def mandate_active(self) -> bool:
+        """The mandate has started (and cannot start before the platform is live)."""
+        start = self.policy.mandate_start
+        return start is not None and self.date >= start and self.digital_live
+
+    @property
+    def n_alive(self) -> int:
+        """Living simulated citizens (kept as a count; ``check_invariants`` compares it with the rows)."""
+        return self.config.population.size + self.entrants_total - self.deaths_total
+
+    def _initial_enrolment(self, rng: np.random.Generator) -> None:
+        """Voluntary Digital Post users at the start: a share of citizens with internet and eID, by skill."""
+        p = self.pop
+        s = p.view()
+        share = self.config.population.initial_enrolled_share
+        able = p.internet[s] & p.eid[s] & self.policy.digital_channels
+        p.dp_status[s] = np.where(able & (rng.random(p.n) < share * 2 * p.skill[s]), ENROLLED, p.dp_status[s])
+
+    # ------------------------------------------------------------ the week
+
+    def step(self) -> None:
+        """One week, in the order of MODEL.md section 3."""
+        if self.week >= self.config.run.weeks:
+            self.running = False
+            return
+        self.apply_timeline()  # 1
+        self.costs.reset()
+        self.platform_week()  # IT programme: outages and build/running cost
+        self.demography_week()  # 2
+        self.band = self.pop.age_band()
+        self.metrics.start_week(self)
+        self.needs_arrive(np.where(self.pop.alive[: self.pop.n], self.band, np.int8(len(AGE_BANDS))))  # 3
+        self.attempts_week()  # 4
+        services.serve_phone(self, self.streams["services"])  # 5
+        services.serve_centres(self, self.streams["services"])
+        digital_post.read_mail(self, self.streams["behaviour"])
+        self.deadlines_week()  # 6
+        self.costs.add_courses(learning.skills_courses(self, self.streams["behaviour"]))  # 7
+        access.acquire_access(self, self.streams["access"])
+        optout.apply_for_exemption(self, self.streams["behaviour"])  # 8
+        digital_post.enrol(self, self.streams["behaviour"])  # 9
+        self.metrics.add_costs(self.costs.week, self.costs.citizen_time_dkk)  # 10
+        self.tasks.keep(self.tasks.route != RESOLVED)
+        self.metrics.record(self)
+        if self.check:
+            self.check_invariants()
+        self.week += 1
+        if self.week >= self.config.run.weeks:
+            self.running = False
+
+    def apply_timeline(self) -> None:
+        """Apply the policy changes dated within this week (MODEL.md section 3.1)."""
+        week_end = self.date + dt.timedelta(days=7)
+        while self.timeline and self.timeline[0].date < week_end:
+            change = self.timeline.pop(0)
+            apply_policy_changes(self.policy, change.set)
+
+    def platform_week(self) -> None:
+        """Outages this week (Poisson count, each outage_days long) and the IT programme's costs.
+
+        The build budget (times overrun_factor if the programme overruns) is
+        spent evenly over build_weeks before the actual launch; running costs
+        accrue while the platform is live.
+        """
+        plat = self.policy.platform
+        k = self.streams["outages"].poisson(plat.outage_rate_per_year / 52)
+        self.outage_fraction = min(1.0, k * plat.outage_days / 7) if self.digital_live else 0.0
+        build = 0.0
+        weeks_to_launch = (self.launch_date - self.date).days / 7
+        if self.policy.digital_channels and 0 < weeks_to_launch <= plat.build_weeks:
+            factor = plat.overrun_factor if self.overrun else 1.0
+            build = plat.build_budget_dkk * factor / plat.build_weeks
+        running = plat.running_cost_per_year_dkk / 52 if self.digital_live else 0.0
+        self.costs.add_it(build / self.weight, running / self.weight)
+
+    def demography_week(self) -> None:
+        """Ageing and skill decline, deaths (their open tasks withdrawn), new 15-year-olds.
+
+        Also keeps the count of living citizens per centre (which sets the centres' staffing).
+        """
+        demography.age_one_week(self)
+        dead = demography.deaths(self)
+        if len(dead):
+            gone = ~self.pop.alive[self.tasks.owner] & (self.tasks.route != RESOLVED)  # earlier deaths have none
+            withdrawn = int(gone.sum()) + int(self.mail.clear(dead, self.week).sum())
+            self.tasks.route[gone] = RESOLVED
+            self.metrics.add_withdrawn(withdrawn)
+            self.living_per_centre -= np.bincount(self.pop.centre[dead], minlength=self.helpers.n_centres)
+            for row in dead:
+                view = self._citizen_views.pop(int(row), None)
+                if view is not None:
+                    view.remove()
+        born = demography.entrants(self, self.streams["demography"])
+        self.living_per_centre += np.bincount(self.pop.centre[born], minlength=self.helpers.n_centres)
+        if self.materialised:
+            for row in born:
+                self._citizen_views[int(row)] = Citizen(self, int(row))
+        self.deaths_total += len(dead)
+        self.entrants_total += len(born)
+
+    def needs_arrive(self, band: np.ndarray) -> None:
+        """New procedures (some resolved at once by proactive automation) and letters.
+
+        ``band``: each row's age band this week, ``len(AGE_BANDS)`` for the dead.
+        """
+        r = self.streams["arrivals"]
+        new = new_procedures(self.config, band, self.date, self.week, self.mandate_active,
+                             self.policy.mandatory_share, r)
+        n_old = len(self.tasks)
+        self.tasks.append(new)
+        self.metrics.add_arrived(len(new["owner"]))
+        idx = np.arange(n_old, len(self.tasks))
+        share = np.array([self.policy.automation_share.get(t, 0.0) for t in PROCEDURE_TYPES])
+        u = r.random(len(idx))
+        if self.policy.digital_channels:
+            auto = idx[u < share[self.tasks.ttype[idx]]]
+            self.costs.add_automation(len(auto))
+            self.metrics.add_automation(len(auto))
+            self.complete(auto, AUTOMATION)
+        digital_post.letters_arrive(self, band, r)
+
+    def attempts_week(self) -> None:
+        """Give-ups, then one attempt per open task by its chosen channel (MODEL.md section 3.4)."""
+        r = self.streams["behaviour"]
+        self.fail_tasks(channels.give_up(self, r))
+        t = self.tasks
+        idx = np.flatnonzero((t.route == FRESH) | (t.route == AFTER_FAILURE))
+        choice = channels.choose_channels(self, idx, r)
+        channels.attempt_self_service(self, idx[choice == channels.SELF_SERVICE], r)
+        channels.attempt_paper(self, idx[choice == channels.PAPER], r)
+        channels.attempt_relative(self, idx[choice == channels.RELATIVE], r)
+        channels.route_to_queues(self, idx, choice)
+
+    def deadlines_week(self) -> None:
+        """Open procedures at their deadline fail; unread letters at theirs fail (MODEL.md section 3.6)."""
+        t = self.tasks
+        self.fail_tasks(np.flatnonzero((t.route != RESOLVED) & (t.deadline <= self.week)))
+        digital_post.letters_expire(self)
+
+    # ------------------------------------------------------------ outcomes
+
+    def complete(self, idx: np.ndarray, channel: int) -> None:
+        """Record procedures completed through ``channel``: counters, trust, metrics."""
+        if len(idx) == 0:
+            return
+        t, p, b = self.tasks, self.pop, self.config.behaviour
+        o = t.owner[idx]
+        np.add.at(getattr(p, f"done_{CHANNELS[channel]}"), o, np.int32(1))
+        if channel in channels.ASSISTED:
+            p.last_assisted_week[o] = self.week
+            np.add.at(p.help_received, o, np.int32(1))
+            learning.move_towards_one(p.trust, o, b.trust_gain_human_help)
+        elif channel != AUTOMATION:
+            p.last_unassisted_week[o] = self.week
+            learning.move_towards_one(p.trust, o, b.trust_gain_success)
+        benefit = np.array([self.config.tasks.procedures[k].is_benefit for k in PROCEDURE_TYPES])[t.ttype[idx]]
+        self.metrics.add_completed(o, channel, benefit)
+        t.route[idx] = RESOLVED
+        self._log(o, t.ttype[idx], f"completed by {CHANNELS[channel]}")
+
+    def fail_tasks(self, idx: np.ndarray) -> None:
+        """Record failed procedures (exclusion events): welfare lost, trust falls."""
+        if len(idx) == 0:
+            return
+        t = self.tasks
+        o = t.owner[idx]
+        benefit = np.array([self.config.tasks.procedures[k].is_benefit for k in PROCEDURE_TYPES])[t.ttype[idx]]
+        self._exclusion(o, np.ones(len(o), dtype=np.int32), t.value[idx], benefit)
+        t.route[idx] = RESOLVED
+        self._log(o, t.ttype[idx], "failed")
+
+    def fail_letters(self, rows: np.ndarray, counts: np.ndarray, value: float) -> None:
+        """Record letters missed by their deadline (exclusion events)."""
+        if len(rows):
+            self._exclusion(rows, counts, counts * value, np.zeros(len(rows), dtype=bool))
+            self._log(rows, None, "missed letter(s)")
+
+    def _exclusion(self, owners: np.ndarray, counts: np.ndarray, values: np.ndarray, benefit: np.ndarray) -> None:
+        p = self.pop
+        np.add.at(p.tasks_failed, owners, counts)
+        p.last_fail_week[owners] = self.week
+        p.last_need_week[owners] = self.week
+        learning.move_towards_zero(p.trust, owners, self.config.behaviour.trust_loss_failure)
+        self.metrics.add_failed(owners, counts, values, benefit)
+
+    def learn(self, rows: np.ndarray, rate: float) -> None:
+        """Skill gain of a share ``rate`` of the gap to full skill."""
+        learning.move_towards_one(self.pop.skill, rows, rate)
+
+    def trust_down(self, rows: np.ndarray, rate: float) -> None:
+        """Trust loss of a share ``rate`` of current trust."""
+        learning.move_towards_zero(self.pop.trust, rows, rate)
+
+    def citizen_time(self, rows: np.ndarray, channel: int) -> None:
+        """Citizens' own minutes spent on an attempt through ``channel``."""
+        minutes = self.config.costs.citizen_minutes.get(CHANNELS[channel], 0.0)
+        np.add.at(self.pop.minutes_spent, rows, np.float32(minutes))
+        self.costs.add_citizen_minutes(minutes * len(rows))
+
+    # ------------------------------------------------------------ inspection
+
+    def citizen(self, row: int) -> Citizen:
+        """The Citizen agent of a row (created on demand above materialise_agents_up_to).
+
+        A dead citizen's row can still be inspected: its view is returned but
+        removed from ``model.agents`` at once, so only the living are agents.
+        """
+        if not 0 <= row < self.pop.n:
+            raise IndexError(f"no citizen row {row}; rows are 0..{self.pop.n - 1}")
+        view = self._citizen_views.get(row)
+        if view is None:
+            view = Citizen(self, row)
+            if self.pop.alive[row]:
+                self._citizen_views[row] = view
+            else:
+                view.remove()
+        return view
+
+    def track(self, rows: list[int] | np.ndarray) -> None:
+        """Record every outcome of these citizens in ``self.journal`` (a citizen's journey)."""
+        self.tracked = np.union1d(self.tracked, np.asarray(rows, dtype=np.int64))
+
+    def _log(self, owners: np.ndarray, ttypes: np.ndarray | None, what: str) -> None:
+        if len(self.tracked) == 0:
+            return
+        hit = np.isin(owners, self.tracked)
+        for i in np.flatnonzero(hit):
+            task = "letter" if ttypes is None else PROCEDURE_TYPES[int(ttypes[i])]
+            self.journal.append({"week": self.week, "date": self.date, "row": int(owners[i]),
+                                 "task": task, "event": what})
+
+    def open_task_count(self) -> int:
+        """Open procedures plus unread letters."""
+        return int((self.tasks.route != RESOLVED).sum()) + int(self.mail.pending(self.pop.n).sum(dtype=np.int64))
+
+    def check_invariants(self) -> None:
+        """Raise AssertionError if an accounting invariant is broken (MODEL.md section 6)."""
+        c = self.metrics.counts
+        p = self.pop
+        assert c["arrived"] == c["completed"] + c["failed"] + self.open_task_count() + c["withdrawn"], (
+            f"tasks: arrived {c['arrived']} != completed {c['completed']} + failed {c['failed']} + "
+            f"open {self.open_task_count()} + withdrawn {c['withdrawn']}")
+        s = p.view()
+        assert int(p.alive[s].sum()) == self.n_alive, "living rows != size + entrants - deaths"
+        living = np.bincount(p.centre[s][p.alive[s]], minlength=self.helpers.n_centres)
+        assert np.array_equal(living, self.living_per_centre), "living citizens per centre miscounted"
+        for col in ("skill", "trust", "travel_burden"):
+            v = getattr(p, col)[s]
+            assert np.all((v >= 0) & (v <= 1)), f"{col} outside [0, 1]"
+        assert np.all(p.minutes_spent[s] >= 0)
+        if self.mandate_active and self.policy.digital_post_mandatory:
+            assert not np.any(p.alive[s] & (p.dp_status[s] == NOT_ENROLLED)), "not enrolled under the mandate"
+        w = self.week
+        shares = [i for i, k in enumerate(GROUP_METRICS) if k.endswith(("_share", "_rate"))]
+        vals = self.metrics.groups[w, shares]
+        assert np.all(np.isnan(vals) | ((vals >= 0) & (vals <= 1 + 1e-9))), "a share outside [0, 1]"
+        ov = self.metrics.overall[w]
+        nonneg = [i for i, k in enumerate(OVERALL_METRICS) if k != "savings_vs_analogue_dkk"]
+        assert np.all(np.isnan(ov[nonneg]) | (ov[nonneg] >= 0)), "a negative cost, time or count"
+
+    # ------------------------------------------------------------ results
+
+    def run(self, progress=None) -> DigexModel:
+        """Run every remaining week; ``progress(week)`` is called after each if given."""
+        while self.running:
+            self.step()
+            if progress is not None:
+                progress(self.week)
+        return self
+
+    def timeseries(self) -> pd.DataFrame:
+        """Weekly metrics in long format: week, date, metric, group_type, group, value.
+
+        Overall rows have group_type == group == "all".
+        """
+        weeks = self.week
+        dates = pd.to_datetime([self.config.run.start + dt.timedelta(weeks=w) for w in range(weeks)])
+        frames = []
+        ov = self.metrics.overall[:weeks]
+        for j, name in enumerate(OVERALL_METRICS):
+            frames.append(pd.DataFrame({"week": np.arange(weeks), "date": dates, "metric": name,
+                                        "group_type": OVERALL[0], "group": OVERALL[1], "value": ov[:, j]}))
+        gv = self.metrics.groups[:weeks]
+        labels = self.metrics.labels
+        gtypes = np.array([lab[0] for lab in labels])
+        gnames = np.array([lab[1] for lab in labels])
+        for j, name in enumerate(GROUP_METRICS):
+            vals = gv[:, j, :]
+            frames.append(pd.DataFrame({
+                "week": np.repeat(np.arange(weeks), len(labels)),
+                "date": np.repeat(dates, len(labels)),
+                "metric": name,
+                "group_type": np.tile(gtypes, weeks),
+                "group": np.tile(gnames, weeks),
+                "value": vals.ravel(),
+            }))
+        return pd.concat(frames, ignore_index=True)
+
+    def summary(self) -> pd.DataFrame:
+        """End-of-run values (the last week; windowed metrics cover the last 52 weeks).
+
+        Columns: metric, group_type, group, value.
+        """
+        ts = self.timeseries()
+        last = ts[ts["week"] == ts["week"].max()]
+        return last[["metric", "group_type", "group", "value"]].reset_index(drop=True)

@@ -1,0 +1,254 @@
+"""Array-backed citizens: one row per citizen, one NumPy column per state variable.
+
+MODEL.md sections 2, 7 and 9. Rows are never reused: a citizen who dies keeps
+its row with ``alive = False``, so row numbers are stable identifiers and a
+``Citizen`` agent can be a view on its row for the whole run.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.model.params import AGE_BAND_EDGES, AGE_BANDS, PopulationConfig
+
+NEVER = -(10**6)
+"""Week stamp meaning 'never happened'."""
+
+NOT_ENROLLED, ENROLLED, EXEMPT = 0, 1, 2
+DP_STATUS_NAMES = ("not_enrolled", "enrolled", "exempt")
+EDUCATION_NAMES = ("low", "medium", "high")
+DISABILITY_NAMES = ("none", "physical", "cognitive")
+
+# name -> dtype; the order is the order of the columns in Population.frame().
+COLUMNS: dict[str, type | np.dtype] = {
+    "alive": np.bool_,
+    "age": np.float32,
+    "skill": np.float32,
+    "education": np.int8,
+    "disability": np.int8,
+    "language_barrier": np.bool_,
+    "homeless": np.bool_,
+    "internet": np.bool_,
+    "eid": np.bool_,
+    "support": np.int8,
+    "proxy": np.bool_,
+    "trust": np.float32,
+    "dp_status": np.int8,
+    "travel_burden": np.float32,
+    "centre": np.int16,
+    "aware_u": np.float32,
+    "ident_u": np.float32,
+    "proxy_u": np.float32,
+    "entry_week": np.int32,
+    "death_week": np.int32,
+    "last_fail_week": np.int32,
+    "last_need_week": np.int32,
+    "last_unassisted_week": np.int32,
+    "last_assisted_week": np.int32,
+    "last_letter_week": np.int32,
+    "last_read_week": np.int32,
+    "done_self_service": np.int32,
+    "done_paper": np.int32,
+    "done_relative": np.int32,
+    "done_phone": np.int32,
+    "done_centre": np.int32,
+    "done_automation": np.int32,
+    "letters_read": np.int32,
+    "tasks_failed": np.int32,
+    "help_received": np.int32,
+    "minutes_spent": np.float32,
+}
+
+
+class Population:
+    """Citizen state in NumPy columns with room to grow for new 15-year-olds."""
+
+    def __init__(self, capacity: int) -> None:
+        self.n = 0
+        for name, dtype in COLUMNS.items():
+            setattr(self, name, np.zeros(capacity, dtype=dtype))
+
+    # Declared for type checkers; created in __init__ from COLUMNS.
+    alive: np.ndarray
+    age: np.ndarray
+    skill: np.ndarray
+    education: np.ndarray
+    disability: np.ndarray
+    language_barrier: np.ndarray
+    homeless: np.ndarray
+    internet: np.ndarray
+    eid: np.ndarray
+    support: np.ndarray
+    proxy: np.ndarray
+    trust: np.ndarray
+    dp_status: np.ndarray
+    travel_burden: np.ndarray
+    centre: np.ndarray
+    aware_u: np.ndarray
+    ident_u: np.ndarray
+    proxy_u: np.ndarray
+    entry_week: np.ndarray
+    death_week: np.ndarray
+    last_fail_week: np.ndarray
+    last_need_week: np.ndarray
+    last_unassisted_week: np.ndarray
+    last_assisted_week: np.ndarray
+    last_letter_week: np.ndarray
+    last_read_week: np.ndarray
+    done_self_service: np.ndarray
+    done_paper: np.ndarray
+    done_relative: np.ndarray
+    done_phone: np.ndarray
+    done_centre: np.ndarray
+    done_automation: np.ndarray
+    letters_read: np.ndarray
+    tasks_failed: np.ndarray
+    help_received: np.ndarray
+    minutes_spent: np.ndarray
+
+    @property
+    def capacity(self) -> int:
+        """Rows allocated."""
+        return len(self.alive)
+
+    def grow_to(self, n_rows: int) -> None:
+        """Make room for at least ``n_rows`` rows (amortised doubling)."""
+        if n_rows <= self.capacity:
+            return
+        new_cap = max(n_rows, int(self.capacity * 1.5) + 16)
+        for name in COLUMNS:
+            old = getattr(self, name)
+            new = np.zeros(new_cap, dtype=old.dtype)
+            new[: self.n] = old[: self.n]
+            setattr(self, name, new)
+
+    def view(self) -> slice:
+        """Slice of the rows in use."""
+        return slice(0, self.n)
+
+    def age_band(self) -> np.ndarray:
+        """Age band index (0..7, see params.AGE_BANDS) of every row in use."""
+        return _BAND_OF_YEAR.take(self.age[: self.n].astype(np.int16), mode="clip")  # whole years, 200+ -> 200
+
+    def frame(self):
+        """All rows in use as a pandas DataFrame (for inspection, not for the step)."""
+        import pandas as pd
+
+        return pd.DataFrame({name: getattr(self, name)[: self.n] for name in COLUMNS})
+
+
+_BAND_OF_YEAR = np.searchsorted(np.asarray(AGE_BAND_EDGES[1:]), np.arange(201), side="right").astype(np.int8)
+"""Age band of each whole year of age (band edges are whole years)."""
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def draw_ages(cfg: PopulationConfig, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Ages from the configured age-band shares, uniform within a band (80+: to max_age, thinning)."""
+    shares = np.array([cfg.age_band_shares[b] for b in AGE_BANDS])
+    band = rng.choice(len(AGE_BANDS), size=n, p=shares / shares.sum())
+    lo = np.array(AGE_BAND_EDGES, dtype=float)
+    hi = np.append(lo[1:], float(cfg.max_age))
+    u = rng.random(n)
+    # Within 80+ the density falls with age: use a truncated exponential (mean 7 years above 80).
+    age = lo[band] + u * (hi[band] - lo[band])
+    old = band == len(AGE_BANDS) - 1
+    span = cfg.max_age - 80
+    age[old] = 80 - 7.0 * np.log(1 - u[old] * (1 - np.exp(-span / 7.0)))
+    return age
+
+
+def draw_citizens(
+    cfg: PopulationConfig,
+    ages: np.ndarray,
+    rng: np.random.Generator,
+    n_centres: int,
+    cohort_shift: float = 0.0,
+) -> dict[str, np.ndarray]:
+    """Draw every attribute of new citizens of the given ages (MODEL.md section 2).
+
+    Skill is logistic in a linear predictor of age, education, impairment and
+    language with individual noise; internet access and eID become less likely
+    at low skill; support is Poisson and smaller in old age. ``cohort_shift``
+    raises the skill logit of later cohorts of 15-year-olds.
+    """
+    n = len(ages)
+    old_frac = np.clip((ages - 45.0) / 30.0, 0.0, 1.0)
+    young = np.asarray(cfg.education_shares_young)
+    oldsh = np.asarray(cfg.education_shares_old)
+    p_edu = young[None, :] * (1 - old_frac[:, None]) + oldsh[None, :] * old_frac[:, None]
+    education = (rng.random(n)[:, None] > np.cumsum(p_edu, axis=1)).sum(axis=1).clip(0, 2)
+
+    p_phys = cfg.physical_disability_base + cfg.physical_disability_per_decade * np.clip(
+        (ages - 45.0) / 10.0, 0.0, None
+    )
+    p_cog = cfg.cognitive_disability_base + (cfg.cognitive_disability_80plus - cfg.cognitive_disability_base) * (
+        np.clip((ages - 60.0) / 25.0, 0.0, 1.0) ** 2
+    )
+    u = rng.random(n)
+    disability = np.where(u < p_cog, 2, np.where(u < p_cog + np.clip(p_phys, 0, 1), 1, 0))
+    language = rng.random(n) < cfg.language_barrier_share
+    homeless = rng.random(n) < cfg.homeless_share
+
+    edu_eff = np.asarray(cfg.skill_education_effect)[education]
+    logit = (
+        cfg.skill_intercept
+        + cfg.skill_age_slope * (ages - 40.0) / 10.0
+        + cfg.skill_old_age_slope * np.clip(ages - 65.0, 0.0, None) / 10.0
+        + edu_eff
+        + cfg.skill_cognitive_effect * (disability == 2)
+        + cfg.skill_physical_effect * (disability == 1)
+        + cfg.skill_language_effect * language
+        + cohort_shift
+        + cfg.skill_noise_sd * rng.standard_normal(n)
+    )
+    skill = _logistic(logit)
+
+    p_net = cfg.internet_base * (1 - cfg.internet_skill_weight * (1 - skill)) * np.where(homeless, 0.3, 1.0)
+    internet = rng.random(n) < p_net
+    p_eid = cfg.eid_base * (1 - cfg.eid_skill_weight * (1 - skill)) * np.where(internet, 1.0, 0.5)
+    eid = rng.random(n) < p_eid
+
+    support_mean = cfg.support_mean * np.where(ages >= 75, cfg.support_old_age_factor, 1.0)
+    support = np.minimum(rng.poisson(support_mean), 20)
+    a = cfg.trust_mean * cfg.trust_concentration
+    trust = rng.beta(a, cfg.trust_concentration - a, size=n)
+    tb = cfg.travel_burden_mean
+    travel = rng.beta(2.0 * tb / (1 - tb + 1e-9) + 1e-3, 2.0, size=n) if tb > 0 else np.zeros(n)
+
+    return {
+        "age": ages,
+        "skill": skill,
+        "education": education,
+        "disability": disability,
+        "language_barrier": language,
+        "homeless": homeless,
+        "internet": internet,
+        "eid": eid,
+        "support": support,
+        "trust": trust,
+        "travel_burden": travel,
+        "centre": rng.integers(0, n_centres, size=n),
+        "aware_u": rng.random(n),
+        "ident_u": rng.random(n),
+        "proxy_u": rng.random(n),
+    }
+
+
+def add_citizens(pop: Population, attrs: dict[str, np.ndarray], week: int) -> np.ndarray:
+    """Append new citizens with the drawn attributes; return their row numbers."""
+    k = len(attrs["age"])
+    rows = np.arange(pop.n, pop.n + k)
+    pop.grow_to(pop.n + k)
+    for name, values in attrs.items():
+        getattr(pop, name)[rows] = values
+    pop.alive[rows] = True
+    pop.entry_week[rows] = week
+    pop.dp_status[rows] = NOT_ENROLLED
+    for name in ("last_fail_week", "last_need_week", "last_unassisted_week", "last_assisted_week",
+                 "last_letter_week", "last_read_week"):
+        getattr(pop, name)[rows] = NEVER
+    pop.n += k
+    return rows

@@ -1,0 +1,151 @@
+"""Open self-service procedures as a struct of arrays, and their weekly arrival.
+
+MODEL.md section 3.3. Only open procedures are kept; a procedure leaves the
+table in the week it is completed or fails, after its outcome has been counted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+
+from sim.model.params import AGE_BANDS, PROCEDURE_TYPES, Config
+
+# Where an open task stands in the channel process (sim/model/mechanisms/channels.py).
+FRESH, AFTER_FAILURE, QUEUED_PHONE, QUEUED_CENTRE = 0, 1, 2, 3
+
+TASK_FIELDS: dict[str, type] = {
+    "owner": np.int64,
+    "ttype": np.int8,
+    "complexity": np.float32,
+    "arrival": np.int32,
+    "deadline": np.int32,
+    "value": np.float32,
+    "mandatory": np.bool_,
+    "attempts": np.int16,
+    "route": np.int8,
+    "wait": np.int16,
+    "paper_tried": np.bool_,
+}
+
+
+class TaskTable:
+    """Open procedures: one row per task, one array per field (see TASK_FIELDS)."""
+
+    owner: np.ndarray
+    ttype: np.ndarray
+    complexity: np.ndarray
+    arrival: np.ndarray
+    deadline: np.ndarray
+    value: np.ndarray
+    mandatory: np.ndarray
+    attempts: np.ndarray
+    route: np.ndarray
+    wait: np.ndarray
+    paper_tried: np.ndarray
+
+    def __init__(self) -> None:
+        for name, dtype in TASK_FIELDS.items():
+            setattr(self, name, np.zeros(0, dtype=dtype))
+
+    def __len__(self) -> int:
+        return len(self.owner)
+
+    def append(self, fields: dict[str, np.ndarray]) -> None:
+        """Add new tasks (every field must be given)."""
+        for name, dtype in TASK_FIELDS.items():
+            setattr(self, name, np.concatenate([getattr(self, name), fields[name].astype(dtype)]))
+
+    def keep(self, mask: np.ndarray) -> None:
+        """Keep only the tasks where ``mask`` is true (drop resolved tasks)."""
+        for name in TASK_FIELDS:
+            setattr(self, name, getattr(self, name)[mask])
+
+
+def draw_arrivals(band: np.ndarray, weekly_rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Owners of this week's arrivals of one kind: a Poisson count per citizen at the rate of its age band.
+
+    ``band`` holds each row's age band (``len(AGE_BANDS)`` for the dead, who
+    get none). Drawn by thinning: Poisson(rows * r_max) candidate rows
+    uniform over all rows, each kept with probability rate(band) / r_max
+    (with one rate for every band, simply every living one is kept).
+    This is exactly an independent Poisson(rate(band)) count per citizen,
+    at O(arrivals) cost instead of O(citizens).
+    """
+    rates = np.append(np.asarray(weekly_rate, dtype=float), 0.0)
+    rmax = rates.max()
+    if rmax <= 0:
+        return np.zeros(0, dtype=np.int64)
+    n = len(band)
+    cand = rng.integers(0, n, size=rng.poisson(n * rmax))
+    if np.all(rates[:-1] == rmax):
+        return cand[band[cand] < len(rates) - 1]
+    return cand[rng.random(len(cand)) * rmax < rates[band[cand]]]
+
+
+def procedure_weekly_rates(config: Config, date: dt.date) -> np.ndarray:
+    """Weekly arrival rate per citizen, shape (procedure types, age bands).
+
+    Seasonal types (tax) arrive only in their ISO weeks, with the annual rate
+    spread over the season.
+    """
+    iso_week = date.isocalendar().week
+    rates = np.zeros((len(PROCEDURE_TYPES), len(AGE_BANDS)))
+    for i, name in enumerate(PROCEDURE_TYPES):
+        t = config.tasks.procedures[name]
+        mult = np.array([t.age_rates.get(b, 1.0) for b in AGE_BANDS])
+        if t.season_weeks is None:
+            rates[i] = t.rate_per_year * mult / 52.0
+        else:
+            a, b = t.season_weeks
+            if a <= iso_week <= b:
+                rates[i] = t.rate_per_year * mult / (b - a + 1)
+    return rates
+
+
+def new_procedures(
+    config: Config,
+    band: np.ndarray,
+    date: dt.date,
+    week: int,
+    mandate_active: bool,
+    mandatory_share: float,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Draw this week's procedures with complexity, deadline, value and mandatory flag.
+
+    ``band``: each row's age band (``len(AGE_BANDS)`` for the dead, see
+    ``draw_arrivals``). ``mandatory_share`` is the current policy's (it may change on the timeline).
+    """
+    rates = procedure_weekly_rates(config, date)
+    owners, types = [], []
+    for i in range(len(PROCEDURE_TYPES)):
+        o = draw_arrivals(band, rates[i], rng)
+        owners.append(o)
+        types.append(np.full(len(o), i, dtype=np.int8))
+    owner = np.concatenate(owners)
+    ttype = np.concatenate(types)
+    n = len(owner)
+    specs = [config.tasks.procedures[name] for name in PROCEDURE_TYPES]
+    cmean = np.array([s.complexity_mean for s in specs])[ttype]
+    csd = np.array([s.complexity_sd for s in specs])[ttype]
+    complexity = np.clip(cmean + csd * rng.standard_normal(n), 0.0, 1.0)
+    deadline = week + np.array([s.deadline_weeks for s in specs])[ttype]
+    value = np.array([s.value_dkk for s in specs])[ttype]
+    eligible = np.array([s.digital_eligible for s in specs])[ttype]
+    u = rng.random(n)
+    mandatory = eligible & mandate_active & (u < mandatory_share)
+    return {
+        "owner": owner,
+        "ttype": ttype,
+        "complexity": complexity,
+        "arrival": np.full(n, week),
+        "deadline": deadline,
+        "value": value,
+        "mandatory": mandatory,
+        "attempts": np.zeros(n),
+        "route": np.full(n, FRESH),
+        "wait": np.zeros(n),
+        "paper_tried": np.zeros(n, dtype=bool),
+    }

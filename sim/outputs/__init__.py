@@ -1,0 +1,1 @@
+"""The outputs layer: result files, figures and the HTML report."""

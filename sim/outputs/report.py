@@ -1,0 +1,612 @@
+"""Self-contained HTML reports of a run, compare or sweep output directory (``digex report DIR``).
+
+A report is written for a reader who never used digex: the question, the
+scenarios and how they differ (a diff of the resolved configurations in
+``manifest.json``), the headline table with 95% intervals, the figures
+(embedded as base64 PNG or SVG, so the single file can be mailed), the
+caveats and the model version. It only reads what the command wrote; it never
+runs the model.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import html
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sim import __version__
+from sim.errors import UserError
+from sim.model.metrics import GROUPS, METRICS
+
+HEADLINE = {
+    "exclusion_rate": "excluded (a failed task in the last year)",
+    "failed_task_share": "tasks that failed",
+    "non_take_up_rate": "benefit claims not taken up",
+    "welfare_loss_per_citizen_dkk": "welfare lost per citizen-year",
+    "digital_share": "procedures done by self-service alone",
+    "assisted_share": "citizens who only managed with help",
+    "exempt_share": "exempt from Digital Post",
+    "inactive_enrolled_share": "enrolled but not reading Digital Post",
+    "digitally_challenged_share": "digitally challenged",
+    "alienated_share": "alienated (low trust)",
+    "trust_mean": "mean trust in digital services",
+    "centre_unserved_share": "centre requests not served",
+    "cost_per_citizen_year_dkk": "public cost per citizen-year",
+    "cost_per_completed_task_dkk": "public cost per completed task",
+    "savings_vs_analogue_dkk": "savings against all-analogue",
+    "citizen_time_cost_dkk": "citizens' own time (value)",
+    "privacy_exposure": "records processed by automation",
+}
+"""Metrics in the headline tables, in this order, with plain labels (missing, empty or all-zero ones are left out)."""
+
+WHO_GROUPS = ("age_band", "skill_quintile", "disability", "language_barrier", "education")
+"""Group types in the 'who is excluded' table."""
+
+GROUP_TITLES = {"age_band": "age band", "skill_quintile": "digital skill quintile", "disability": "disability",
+                "language_barrier": "language barrier", "education": "education"}
+"""Readable names of group types."""
+
+FIGURE_CAPTIONS = {
+    "exclusion_over_time": "Exclusion rate over time. The grey area is the first 52 weeks, when the "
+                           "'last 52 weeks' window is still filling.",
+    "exclusion_by_group": "Who is excluded at the end of the run, by age band and by digital-skill quintile.",
+    "cost_vs_exclusion": "Public cost per citizen-year against the exclusion rate. A scenario on the Pareto "
+                         "front cannot be beaten on both at once by another scenario.",
+    "channel_cost_over_time": "Where the public money goes: cost of each channel per citizen-year.",
+    "digital_share_over_time": "How citizens get things done: self-service alone versus help.",
+    "trust_over_time": "Trust in public digital services and the share of alienated citizens.",
+    "helper_time": "Citizen-service helpers' time: solving cases for citizens (casework), teaching them "
+                   "(help to self-help) and documentation.",
+    "sweep_effects": "Exclusion and cost at each sweep point against each varied setting.",
+}
+"""Captions of known figures, by file stem; other figures are shown in file-name order after these."""
+
+CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;
+color:#222;line-height:1.45}
+h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.25rem;margin-top:2.2rem;border-bottom:1px solid #ddd}
+h3{font-size:1.05rem}.lead{font-size:1.1rem;color:#333}.muted{color:#666;font-size:.9rem}
+table{border-collapse:collapse;margin:.6rem 0;font-size:.85rem}th,td{border:1px solid #ddd;padding:.25rem .45rem;
+text-align:left;vertical-align:top}th{background:#f4f4f4}td.num{text-align:right;white-space:nowrap}
+figure{margin:1.2rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.85rem;color:#555}code{font-size:.85em;background:#f6f6f6;padding:0 .2em}
+.swatch{display:inline-block;width:.8em;height:.8em;margin-right:.35em;border-radius:2px;vertical-align:baseline}
+.better{color:#1a7f37}.worse{color:#b42318}li{margin:.2rem 0}
+"""
+
+
+# ------------------------------------------------------------------ reading a directory
+
+
+@dataclass
+class OutputDir:
+    """What a run, compare or sweep command left in its directory."""
+
+    path: Path
+    kind: str
+    manifest: dict[str, Any]
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    figures: list[Path] = field(default_factory=list)
+
+
+def read_output_dir(path: Path) -> OutputDir:
+    """Read manifest.json, the tables and the figure files of an output directory.
+
+    The kind comes from the manifest's ``kind`` (``run``, ``compare`` or
+    ``sweep``) or, failing that, from the files present.
+    """
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{path}: no such directory")
+    manifest_path = path / "manifest.json"
+    manifest: dict[str, Any] = {}
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise UserError(f"{manifest_path}: not valid JSON ({exc})") from None
+        if not isinstance(manifest, dict):
+            raise UserError(f"{manifest_path}: expected a JSON object")
+    files = {p.name for p in path.iterdir()}
+    kind = manifest.get("kind") or ("compare" if "comparison.csv" in files else
+                                    "sweep" if "runs" in files else "run" if "summary.csv" in files else None)
+    if kind not in ("run", "compare", "sweep"):
+        raise UserError(f"{path}: not a digex run, compare or sweep directory (no manifest.json or result tables)")
+    out = OutputDir(path, kind, manifest)
+    for name in ("comparison.csv", "summary.csv", "summary_by_group.csv", "results.csv", "points.csv"):
+        if name in files:
+            try:
+                out.tables[name] = pd.read_csv(path / name, keep_default_na=True)
+            except (ValueError, OSError) as exc:
+                raise UserError(f"{path / name}: unreadable table ({exc})") from None
+    needed = {"compare": "comparison.csv", "sweep": "summary.csv", "run": "summary.csv"}[kind]
+    if needed not in out.tables:
+        raise UserError(f"{path}: {needed} is missing; rerun the {kind} command")
+    out.figures = figure_files(path)
+    return out
+
+
+def figure_files(directory: Path) -> list[Path]:
+    """Figure files to embed from ``plots/`` and the directory itself: one per stem (SVG when present, else PNG).
+
+    Known figures come first, in the order of FIGURE_CAPTIONS.
+    """
+    by_stem: dict[str, Path] = {}
+    for folder in (directory, directory / "plots"):
+        if folder.is_dir():
+            for p in sorted(folder.iterdir()):
+                if p.suffix in (".png", ".svg") and (p.stem not in by_stem or p.suffix == ".svg"):
+                    by_stem[p.stem] = p
+    known = [s for s in FIGURE_CAPTIONS if s in by_stem]
+    return [by_stem[s] for s in known] + [by_stem[s] for s in sorted(by_stem) if s not in FIGURE_CAPTIONS]
+
+
+def _reps(manifest: dict, table: pd.DataFrame) -> int:
+    """Replications per scenario: from the manifest, else the largest n_reps in a table."""
+    if manifest.get("reps"):
+        return int(manifest["reps"])
+    counts = manifest.get("replications")
+    if isinstance(counts, dict) and counts:
+        return int(max(counts.values()))
+    return int(table["n_reps"].max()) if "n_reps" in table else 1
+
+
+# ------------------------------------------------------------------ formatting
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_value(value: float, unit: str, diff: bool = False, magnitude: float | None = None) -> str:
+    """A number for a reader: shares in per cent (differences in percentage points), money with separators.
+
+    ``magnitude`` picks the scale (bn, m, decimals), so the numbers of one interval share it.
+    """
+    if _missing(value):
+        return "–"
+    sign = "+" if diff and value > 0 else ""
+    if unit == "share":
+        return f"{sign}{round(value * 100, 1) + 0.0:.1f}{' pp' if diff else '%'}"  # + 0.0 turns -0.0 into 0.0
+    if unit in ("0-1", "weeks"):
+        digits = 3 if unit == "0-1" else 2
+        return f"{sign}{round(value, digits) + 0.0:.{digits}f}"
+    a = abs(value if magnitude is None else magnitude)
+    if a >= 1e9:
+        return f"{sign}{value / 1e9:,.2f} bn"
+    if a >= 1e6:
+        return f"{sign}{value / 1e6:,.1f} m"
+    return f"{sign}{round(value) + 0.0:,.0f}" if a >= 100 else f"{sign}{round(value, 1) + 0.0:,.1f}"
+
+
+def fmt_interval(mean: float, low: float, high: float, unit: str, diff: bool = False) -> str:
+    """``mean [low, high]`` formatted for the unit, all three on the same scale."""
+    if _missing(mean):
+        return "–"
+    magnitude = max(abs(v) for v in (mean, low, high) if not _missing(v))
+    parts = [fmt_value(v, unit, diff, magnitude) for v in (mean, low, high)]
+    return f"{parts[0]} [{parts[1]}, {parts[2]}]"
+
+
+def unit_label(metric: str) -> str:
+    """How a metric's values are shown: the unit, with shares as per cent."""
+    unit = METRICS[metric].unit if metric in METRICS else ""
+    return {"share": "%", "0-1": "0-1 scale"}.get(unit, unit)
+
+
+def _e(text: Any) -> str:
+    return html.escape(str(text))
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]], numeric_from: int = 1) -> str:
+    """An HTML table; cells from column ``numeric_from`` on are right-aligned. Cells are escaped here."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td class='num'>{_e(c)}</td>" if i >= numeric_from else f"<td>{_e(c)}</td>"
+                         for i, c in enumerate(r)) + "</tr>"
+        for r in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def embed_figure(path: Path, caption: str) -> str:
+    """A figure element with the image inlined as a base64 data URI."""
+    mime = "image/svg+xml" if path.suffix == ".svg" else "image/png"
+    data = base64.b64encode(path.read_bytes()).decode("ascii")
+    return (f"<figure><img alt='{_e(caption or path.stem)}' src='data:{mime};base64,{data}'>"
+            f"<figcaption>{_e(caption)}</figcaption></figure>")
+
+
+# ------------------------------------------------------------------ configuration differences
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted key paths; lists of mappings by index (``timeline[0].date``)."""
+    out: dict[str, Any] = {}
+    if isinstance(data, dict):
+        for k, v in data.items():
+            out |= flatten(v, f"{prefix}.{k}" if prefix else str(k))
+    elif isinstance(data, list) and data and all(isinstance(v, dict) for v in data):
+        for i, v in enumerate(data):
+            out |= flatten(v, f"{prefix}[{i}]")
+    else:
+        out[prefix] = data
+    return out
+
+
+def config_differences(configs: dict[str, dict], ignore: Sequence[str] = ("name", "description")) -> pd.DataFrame:
+    """Keys whose resolved values differ between scenarios: one row per key, one column per scenario."""
+    flat = {n: flatten(c) for n, c in configs.items()}
+    keys: list[str] = []
+    for f in flat.values():
+        keys += [k for k in f if k not in keys]
+    rows = []
+    for k in keys:
+        if k in ignore:
+            continue
+        values = [flat[n].get(k, "(not set)") for n in configs]
+        if len({json.dumps(v, sort_keys=True, default=str) for v in values}) > 1:
+            rows.append([k, *[_plain(v) for v in values]])
+    return pd.DataFrame(rows, columns=["key", *configs])
+
+
+def _plain(value: Any) -> str:
+    """A configuration value as short text, written as in a scenario file (true, null, [1, 2])."""
+    if isinstance(value, (dict, list, bool)) or value is None:
+        return json.dumps(value, default=str)
+    return str(value)
+
+
+# ------------------------------------------------------------------ sections
+
+
+def _header(title: str, lead: str) -> str:
+    return f"<h1>{_e(title)}</h1><p class='lead'>{_e(lead)}</p>"
+
+
+def _scenario_list(manifest: dict, colours: dict[str, str] | None = None) -> str:
+    items = []
+    for s in manifest.get("scenarios", []):
+        swatch = f"<span class='swatch' style='background:{colours[s['name']]}'></span>" if colours else ""
+        desc = s.get("description") or s.get("config", {}).get("description") or "(no description)"
+        src = f" <span class='muted'>({_e(s['source'])})</span>" if s.get("source") else ""
+        items.append(f"<li>{swatch}<b>{_e(s['name'])}</b>: {_e(desc)}{src}</li>")
+    return "<ul>" + "".join(items) + "</ul>"
+
+
+def _differences(manifest: dict) -> str:
+    configs = {s["name"]: s.get("config", {}) for s in manifest.get("scenarios", [])}
+    if len(configs) < 2:
+        return ""
+    diff = config_differences(configs)
+    if diff.empty:
+        return "<h2>How the scenarios differ</h2><p>Their resolved configurations are identical.</p>"
+    return ("<h2>How the scenarios differ</h2><p>Every setting whose resolved value (defaults, calibration, "
+            "scenario file and command-line overrides) is not the same in all scenarios:</p>"
+            + _table(["setting", *diff.columns[1:]], diff.itertuples(index=False), numeric_from=99))
+
+
+def _rows_for(table: pd.DataFrame, metric: str, gtype: str = "all", group: str = "all") -> pd.DataFrame:
+    return table[(table["metric"] == metric) & (table["group_type"] == gtype) & (table["group"].astype(str) == group)]
+
+
+def _headline_metrics(table: pd.DataFrame) -> list[str]:
+    """Headline metrics with at least one non-zero overall value."""
+    overall = table[table["group_type"] == "all"] if "group_type" in table else table
+    return [m for m in HEADLINE if (overall.loc[overall["metric"] == m, "mean"].fillna(0) != 0).any()]
+
+
+def _glossary(metrics: Sequence[str]) -> str:
+    return ("<p class='muted'>Definitions (column names in the CSV files): " + "; ".join(
+        f"<i>{_e(HEADLINE[m])}</i> = <code>{_e(m)}</code>: {_e(METRICS[m].description)}" for m in metrics) + "</p>")
+
+
+def _compare_headline(table: pd.DataFrame, scenarios: list[str]) -> str:
+    ref = scenarios[0]
+    metrics = _headline_metrics(table)
+    levels, diffs = [], []
+    for m in metrics:
+        d = _rows_for(table, m).set_index("scenario")
+        unit = METRICS[m].unit
+        levels.append([HEADLINE[m], unit_label(m), *[
+            fmt_interval(d.loc[s, "mean"], d.loc[s, "ci_low"], d.loc[s, "ci_high"], unit) if s in d.index else "–"
+            for s in scenarios]])
+        diffs.append([HEADLINE[m], unit_label(m), *[
+            fmt_interval(d.loc[s, "diff"], d.loc[s, "diff_ci_low"], d.loc[s, "diff_ci_high"], unit, True)
+            if s in d.index else "–" for s in scenarios[1:]]])
+    return ("<h2>Headline results</h2><p>End-of-run values (metrics over 'the last year' cover the last 52 weeks "
+            "of the run): mean over replications with the 95% interval in brackets. Shares are in per cent; DKK "
+            "totals are per year for the whole population.</p>"
+            + _table(["", "unit", *scenarios], levels, numeric_from=2)
+            + f"<h3>Differences from {_e(ref)}</h3><p>Each scenario minus <b>{_e(ref)}</b>, with a 95% interval "
+            "from the paired replications (replication r of both used the same seed). An interval that excludes "
+            "zero is a difference these replications resolve. Differences of shares are in percentage points "
+            "(pp).</p>"
+            + _table(["", "unit", *[f"{s} − {ref}" for s in scenarios[1:]]], diffs, numeric_from=2)
+            + _glossary(metrics))
+
+
+def _significant(lo: float, hi: float) -> bool:
+    return not (math.isnan(lo) or math.isnan(hi)) and (lo > 0 or hi < 0)
+
+
+def _findings(table: pd.DataFrame, scenarios: list[str]) -> str:
+    """Plain sentences for each scenario against the reference: exclusion and cost, with intervals."""
+    ref = scenarios[0]
+    items = []
+    for s in scenarios[1:]:
+        parts = []
+        for m, what in (("exclusion_rate", "the exclusion rate"),
+                        ("cost_per_citizen_year_dkk", "public cost per citizen-year (DKK)")):
+            d = _rows_for(table, m).set_index("scenario")
+            if s not in d.index or pd.isna(d.loc[s, "diff"]):
+                continue
+            r = d.loc[s]
+            verdict = "" if _significant(r["diff_ci_low"], r["diff_ci_high"]) else \
+                " (not distinguishable from no change with these replications)"
+            change = fmt_interval(r["diff"], r["diff_ci_low"], r["diff_ci_high"], METRICS[m].unit, True)
+            parts.append(f"{what} by {change}{verdict}")
+        worst = _most_excluded(table, s)
+        if parts:
+            items.append(f"<li><b>{_e(s)}</b> changes " + _e(" and ".join(parts)) + f" compared with {_e(ref)}."
+                         + (f" Most excluded group: {_e(worst)}." if worst else "") + "</li>")
+    worst_ref = _most_excluded(table, ref)
+    lead = f"<li><b>{_e(ref)}</b> (the reference)" + (f": most excluded group: {_e(worst_ref)}." if worst_ref
+                                                        else ".") + "</li>"
+    return "<h2>Main findings</h2><ul>" + lead + "".join(items) + "</ul>"
+
+
+def _most_excluded(table: pd.DataFrame, scenario: str) -> str:
+    """The group with the highest end-of-run exclusion rate in a scenario, with its rate."""
+    d = table[(table["metric"] == "exclusion_rate") & (table["group_type"] != "all") & (table["scenario"] == scenario)]
+    d = d.dropna(subset=["mean"])
+    if d.empty:
+        return ""
+    r = d.loc[d["mean"].idxmax()]
+    return (f"{GROUP_TITLES.get(r['group_type'], r['group_type'])} {r['group']} "
+            f"({fmt_interval(r['mean'], r['ci_low'], r['ci_high'], 'share')})")
+
+
+def _who_table(table: pd.DataFrame, scenarios: list[str]) -> str:
+    rows = []
+    for gtype in WHO_GROUPS:
+        for g in GROUPS[gtype]:
+            d = _rows_for(table, "exclusion_rate", gtype, str(g)).set_index("scenario")
+            if d.empty:
+                continue
+            rows.append([f"{GROUP_TITLES[gtype]}: {g}",
+                         *[fmt_interval(d.loc[s, "mean"], d.loc[s, "ci_low"], d.loc[s, "ci_high"], "share")
+                           if s in d.index else "–" for s in scenarios]])
+    if not rows:
+        return ""
+    return ("<h2>Who is excluded</h2><p>Share of each group with at least one failed task in the last 52 weeks "
+            "of the run (mean [95% interval]). Small groups (the oldest, cognitive impairment, language "
+            "barrier) have wide intervals at small population sizes.</p>"
+            + _table(["group", *scenarios], rows))
+
+
+def _figures(out: OutputDir) -> str:
+    if not out.figures:
+        return "<h2>Figures</h2><p>No figures were found in plots/.</p>"
+    return "<h2>Figures</h2>" + "".join(
+        embed_figure(p, FIGURE_CAPTIONS.get(p.stem, "") if p.parent.name == "plots" else "") for p in out.figures)
+
+
+def _caveats(out: OutputDir, extra: Sequence[str] = ()) -> str:
+    m = out.manifest
+    reps = _reps(m, next(iter(out.tables.values())))
+    configs = [s.get("config", {}) for s in m.get("scenarios", [])]
+    items = [
+        "digex is a model: a synthetic population calibrated to Danish aggregate statistics (see "
+        "docs/calibration.md) and behavioural rules documented in docs/ODD.md. Its numbers show what follows "
+        "from those assumptions; they are not forecasts or measurements.",
+        "The 95% intervals reflect only the randomness between replications for the given parameter values, "
+        "not uncertainty about the parameters or the rules themselves.",
+        "Unit costs come from British local-government channel-cost studies converted to DKK; they understate "
+        "the cost of transactional self-service.",
+        "Metrics defined over 'the last 52 weeks' are incomplete during the first year of a run; end-of-run "
+        "values describe the last year simulated.",
+        *extra,
+    ]
+    if reps < 5:
+        items.append(f"Only {reps} replication(s) per scenario: intervals are wide and rest on the t "
+                     "approximation.")
+    sizes = {c.get("population", {}).get("size") for c in configs if c}
+    real = {c.get("population", {}).get("real_size") for c in configs if c}
+    if sizes and None not in sizes:
+        size = min(sizes)
+        weight = (max(real) / size) if real and None not in real else None
+        note = f" (each stands for about {weight:,.0f} residents)" if weight else ""
+        items.append(f"The simulated population has {size:,} citizens{note}; totals are scaled up to the "
+                     "real population. Small groups carry few simulated citizens"
+                     + (", so their estimates are noisy." if size < 20_000 else "."))
+    if configs and any(not c.get("run", {}).get("analogue_reference", True) for c in configs):
+        items.append("The all-analogue reference run was switched off, so savings against an all-analogue "
+                     "world are not reported.")
+    return "<h2>Caveats</h2><ul>" + "".join(f"<li>{_e(i)}</li>" for i in items) + "</ul>"
+
+
+def _about(out: OutputDir) -> str:
+    m = out.manifest
+    rows = [["digex version of the results", m.get("digex_version", "unknown")],
+            ["digex version of this report", __version__]]
+    for key, label in (("finished", "results finished"), ("command", "command"), ("seed", "base seed"),
+                       ("reps", "replications")):
+        if m.get(key) is not None:
+            rows.append([label, m[key]])
+    platform = m.get("platform") or {}
+    if platform:
+        rows.append(["platform", ", ".join(f"{k} {v}" for k, v in platform.items())])
+    rows.append(["files", ", ".join(sorted(p.name for p in out.path.iterdir() if not p.name.startswith(".")))])
+    return "<h2>About these results</h2>" + _table(["", ""], rows, numeric_from=99)
+
+
+def _timespan(manifest: dict) -> str:
+    configs = [s.get("config", {}) for s in manifest.get("scenarios", [])]
+    run = configs[0].get("run", {}) if configs and configs[0] else {}
+    if not run.get("start") or not run.get("weeks"):
+        return "(period unknown)"
+    start = dt.date.fromisoformat(str(run["start"]))
+    end = start + dt.timedelta(weeks=int(run["weeks"]) - 1)
+    return f"{start:%d %B %Y} to {end:%d %B %Y} ({run['weeks']} weeks)"
+
+
+# ------------------------------------------------------------------ one page per kind
+
+
+def compare_page(out: OutputDir) -> str:
+    """Report body of a ``digex compare`` directory."""
+    from sim.outputs.figures import scenario_colours
+
+    table = out.tables["comparison.csv"]
+    scenarios = [s["name"] for s in out.manifest.get("scenarios", [])] or list(dict.fromkeys(table["scenario"]))
+    reps = _reps(out.manifest, table)
+    question = out.manifest.get("question") or (
+        f"Who is excluded under each of these {len(scenarios)} policy settings, and at what public cost?")
+    lead = (f"{len(scenarios)} scenarios, {reps} replications each, simulated {_timespan(out.manifest)}. "
+            f"Replication r of every scenario uses the same seed, so all scenarios meet the same citizens, births, "
+            f"deaths and needs; differences come from the policy alone. '{scenarios[0]}' is the reference.")
+    return "".join([
+        _header(question, lead),
+        _findings(table, scenarios),
+        "<h2>The scenarios</h2>", _scenario_list(out.manifest, scenario_colours(scenarios)),
+        _differences(out.manifest),
+        _compare_headline(table, scenarios),
+        _who_table(table, scenarios),
+        _figures(out),
+        _caveats(out, ["Compare scenarios by the paired difference columns, not by whether their own intervals "
+                       "overlap: common random numbers make the differences much more precise than the levels."]),
+        _about(out),
+    ])
+
+
+def sweep_page(out: OutputDir) -> str:
+    """Report body of a ``digex sweep`` directory."""
+    m = out.manifest
+    summary = out.tables["summary.csv"]
+    keys = m.get("keys") or [c for c in summary.columns if "." in c]
+    question = m.get("question") or f"How do exclusion and cost respond to {', '.join(keys)}?"
+    n_points = summary["point"].nunique()
+    lead = (f"{m.get('design', 'sweep')} over {len(keys)} setting(s), {n_points} points, {_reps(m, summary)} "
+            f"replication(s) per point, simulated {_timespan(m)}. Every point uses the same seeds, so differences "
+            "between points come from the settings alone.")
+    varies = "".join(f"<li><code>{_e(v)}</code></li>" for v in m.get("vary", []))
+    base = m.get("scenarios", [{}])[0] if m.get("scenarios") else {}
+    design = (f"<h2>Design</h2><p>Base scenario <b>{_e(base.get('name', ''))}</b>: {_e(base.get('description', ''))}"
+              f"</p><p>Varied settings:</p><ul>{varies}</ul>")
+    overall = summary[summary["group_type"] == "all"]
+    rows = []
+    for point, d in overall.groupby("point", sort=True):
+        d = d.set_index("metric")
+        cells = [_plain(d[k].iloc[0]) for k in keys]
+        for metric in ("exclusion_rate", "non_take_up_rate", "alienated_share", "cost_per_citizen_year_dkk"):
+            cells.append(fmt_interval(d.loc[metric, "mean"], d.loc[metric, "ci_low"], d.loc[metric, "ci_high"],
+                                      METRICS[metric].unit) if metric in d.index else "–")
+        rows.append([str(point), *cells])
+    table = ("<h2>Results per point</h2><p>End-of-run mean [95% interval] over replications. The full tables "
+             "are results.csv (one row per run), results_by_group.csv and summary.csv (every metric and group).</p>"
+             + _table(["point", *keys, "exclusion rate", "non-take-up", "alienated", "DKK per citizen-year"],
+                      rows, numeric_from=1))
+    return "".join([_header(question, lead), design, table, _figures(out), _caveats(out), _about(out)])
+
+
+def run_page(out: OutputDir) -> str:
+    """Report body of a ``digex run`` directory (one or more scenarios, no paired differences)."""
+    m = out.manifest
+    summary = out.tables["summary.csv"]
+    scenarios = [s["name"] for s in m.get("scenarios", [])] or list(dict.fromkeys(summary["scenario"]))
+    one = len(scenarios) == 1
+    question = m.get("question") or (
+        f"Who is excluded under {'this scenario' if one else 'these scenarios'}, and at what public cost?")
+    lead = (f"{', '.join(scenarios)}: {_reps(m, summary)} replication(s) each, simulated {_timespan(m)}.")
+    rows = []
+    metrics = _headline_metrics(summary)
+    for metric in metrics:
+        d = summary[summary["metric"] == metric].set_index("scenario")
+        rows.append([HEADLINE[metric], unit_label(metric),
+                     *[fmt_interval(d.loc[s, "mean"], d.loc[s, "ci_low"], d.loc[s, "ci_high"], METRICS[metric].unit)
+                       if s in d.index else "–" for s in scenarios]])
+    headline = ("<h2>Headline results</h2><p>End-of-run values (metrics over 'the last 52 weeks' cover the last "
+                "year of the run): mean with the 95% interval over replications in brackets.</p>"
+                + _table(["", "unit", *scenarios], rows, numeric_from=2) + _glossary(metrics))
+    who = _who_table(out.tables["summary_by_group.csv"], scenarios) if "summary_by_group.csv" in out.tables else ""
+    return "".join([_header(question, lead), f"<h2>The scenario{'' if one else 's'}</h2>", _scenario_list(m),
+                    _differences(m), headline, who, _figures(out), _caveats(out), _about(out)])
+
+
+def _md_row(cells: Sequence[str]) -> str:
+    return "| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |"
+
+
+def compare_markdown(out: OutputDir) -> str:
+    """The headline tables of a compare directory as Markdown: levels, paired differences, exclusion by group."""
+    if out.kind != "compare":
+        raise UserError(f"{out.path}: --markdown needs a compare directory (this is a {out.kind} directory)")
+    table = out.tables["comparison.csv"]
+    scenarios = [s["name"] for s in out.manifest.get("scenarios", [])] or list(dict.fromkeys(table["scenario"]))
+    ref = scenarios[0]
+    metrics = _headline_metrics(table)
+    lines = [f"End-of-run mean [95% interval] over {_reps(out.manifest, table)} replications, "
+             f"simulated {_timespan(out.manifest)}.", "",
+             _md_row(["", "unit", *scenarios]), _md_row(["---"] * (2 + len(scenarios)))]
+    for m in metrics:
+        d = _rows_for(table, m).set_index("scenario")
+        lines.append(_md_row([HEADLINE[m], unit_label(m), *[
+            fmt_interval(d.loc[s, "mean"], d.loc[s, "ci_low"], d.loc[s, "ci_high"], METRICS[m].unit)
+            if s in d.index else "–" for s in scenarios]]))
+    lines += ["", f"Paired differences from {ref} (same seeds), mean [95% interval]:", "",
+              _md_row(["", "unit", *[f"{s} − {ref}" for s in scenarios[1:]]]),
+              _md_row(["---"] * (1 + len(scenarios)))]
+    for m in metrics:
+        d = _rows_for(table, m).set_index("scenario")
+        lines.append(_md_row([HEADLINE[m], unit_label(m), *[
+            fmt_interval(d.loc[s, "diff"], d.loc[s, "diff_ci_low"], d.loc[s, "diff_ci_high"], METRICS[m].unit, True)
+            if s in d.index else "–" for s in scenarios[1:]]]))
+    lines += ["", "Excluded (a failed task in the last year), by group:", "",
+              _md_row(["group", *scenarios]), _md_row(["---"] * (1 + len(scenarios)))]
+    for gtype in WHO_GROUPS:
+        for g in GROUPS[gtype]:
+            d = _rows_for(table, "exclusion_rate", gtype, str(g)).set_index("scenario")
+            if not d.empty:
+                lines.append(_md_row([f"{GROUP_TITLES[gtype]}: {g}", *[
+                    fmt_interval(d.loc[s, "mean"], d.loc[s, "ci_low"], d.loc[s, "ci_high"], "share")
+                    if s in d.index else "–" for s in scenarios]]))
+    if out.manifest.get("command"):
+        lines += ["", f"Made by: `{out.manifest['command']}`"]
+    return "\n".join(lines) + "\n"
+
+
+def render(out: OutputDir) -> str:
+    """The complete HTML page for an output directory."""
+    body = {"compare": compare_page, "sweep": sweep_page, "run": run_page}[out.kind](out)
+    title = html.escape(f"digex {out.kind} report: {out.path.name}")
+    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head>"
+            f"<body>{body}<p class='muted'>Made by digex {_e(__version__)} (digex report).</p></body></html>")
+
+
+def write_report(directory: Path, target: Path | None = None) -> Path:
+    """Render the report of ``directory`` and write it atomically (default ``<directory>/report.html``)."""
+    out = read_output_dir(directory)
+    page = render(out)
+    target = Path(target) if target else out.path / "report.html"
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(page)
+        os.chmod(tmp, 0o644)  # readable like any other result file (mkstemp creates 0600)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
