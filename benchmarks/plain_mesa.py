@@ -16,7 +16,7 @@ the IT platform (outages, costs), new 15-year-olds, the capacity-limited
 phone and centre service (which calls the citizens' own methods for the
 outcomes), the lottery of skills-course places and the metrics.
 
-The week runs in the order of MODEL.md section 3 and of ``DigexModel.step``:
+The week runs in the order of docs/ODD.md section 3 and of ``DigexModel.step``:
 ``shuffle_do("step")`` (demography, arrivals, give-ups, choices, attempts),
 then phone and centre service, then ``shuffle_do("settle")`` (mail, deadlines,
 courses, opt-out, enrolment), then metrics. As in ``sim/model/mechanisms/learning.py``, a
@@ -38,12 +38,26 @@ from collections import deque
 import mesa
 import pandas as pd
 
-from sim.model.params import AGE_BAND_EDGES, AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config, apply_policy_changes
+from sim.model.codes import (
+    AFTER_FAILURE,
+    AUTOMATION,
+    CENTRE,
+    CHANNELS,
+    ENROLLED,
+    EXEMPT,
+    FRESH,
+    NOT_ENROLLED,
+    PAPER,
+    PHONE,
+    QUEUED_CENTRE,
+    QUEUED_PHONE,
+    RELATIVE,
+    RESOLVED,
+    SELF_SERVICE,
+)
+from sim.model.keypath import with_values
+from sim.model.params import AGE_BAND_EDGES, AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config
 
-SELF_SERVICE, PAPER, RELATIVE, PHONE, CENTRE, AUTOMATION = range(6)
-CHANNELS = ("self_service", "paper", "relative", "phone", "centre", "automation")
-FRESH, AFTER_FAILURE, QUEUED_PHONE, QUEUED_CENTRE, RESOLVED = 0, 1, 2, 3, -1
-NOT_ENROLLED, ENROLLED, EXEMPT = 0, 1, 2
 NEVER = -(10**6)
 WINDOW = 52
 INACTIVE_WINDOW = 26
@@ -588,7 +602,7 @@ class PlainModel(mesa.Model):
     def apply_timeline(self) -> None:
         week_end = self.date + dt.timedelta(days=7)
         while self.timeline and self.timeline[0].date < week_end:
-            apply_policy_changes(self.policy, self.timeline.pop(0).set)
+            self.policy = with_values(self.policy, self.timeline.pop(0).set)
 
     def start_counters(self) -> None:
         self.events = dict.fromkeys(("resolved", "failed", "failed_value", "benefit_resolved", "benefit_failed",

@@ -32,9 +32,22 @@ import solara  # noqa: E402
 from matplotlib.figure import Figure as MplFigure  # noqa: E402
 from mesa.visualization import SolaraViz  # noqa: E402
 
+from sim.experiments.varied import Varied  # noqa: E402
+from sim.model.keypath import with_values  # noqa: E402
 from sim.model.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS, Metrics  # noqa: E402
 from sim.model.model import DigexModel  # noqa: E402
 from sim.model.params import PROCEDURE_TYPES, Config, PolicyConfig  # noqa: E402
+from sim.outputs.style import (  # noqa: E402
+    PALETTE,
+    PERCENT,
+    SCREEN_DPI,
+    SCREEN_HEIGHT,
+    date_axis,
+    new_figure,
+    percent_axis,
+    styled,
+)
+from sim.scenario.loader import POLICY_PREFIX  # noqa: E402
 
 DASHBOARD_SIZE = 5_000
 """Simulated citizens in the dashboard (small enough to step a week in a few milliseconds)."""
@@ -56,93 +69,84 @@ WEEKS_PER_STEP = 13
 
 @dataclass(frozen=True)
 class Lever:
-    """A policy lever on the dashboard: its input widget and how it reads and writes a policy.
+    """A dashboard input: its label and widget around a setting of the scenario.
 
-    ``paths`` are the policy key paths the lever controls; when the lever is
-    moved, timeline changes to these paths (or below them) are dropped.
+    ``setting`` is the key path with the slider's range or the choices of a
+    select (``sim.experiments.varied``). The lever shows the key's value as it
+    is, unless ``shown`` turns it into the lever's value; ``stored`` then turns
+    a lever value and the key's current value back into the key's value.
     """
 
     label: str
     widget: str
-    paths: tuple[str, ...]
-    read: Callable[[PolicyConfig], Any]
-    write: Callable[[PolicyConfig, Any], None]
-    low: float = 0.0
-    high: float = 1.0
+    setting: Varied
     step: float = 0.05
-    values: tuple[str, ...] = ()
+    shown: Callable[[Any], Any] | None = None
+    stored: Callable[[Any, Any], Any] | None = None
+
+    def read(self, config: Config) -> Any:
+        """The lever's value in a scenario."""
+        value = self.setting.read(config)
+        return self.shown(value) if self.shown else value
+
+    def key_value(self, value: Any, config: Config) -> Any:
+        """The key's value for a lever value (``config`` holds the key's current value)."""
+        return self.stored(value, self.setting.read(config)) if self.stored else value
+
+    def controls(self, change_key: str) -> bool:
+        """Whether a timeline change's key (relative to ``policy``) is this lever's key path or below it."""
+        own = self.setting.key.removeprefix(POLICY_PREFIX)
+        return change_key == own or change_key.startswith(own + ".")
 
 
 DEFAULT_MANDATE_START = PolicyConfig().mandate_start
 """Mandate start used when the mandate is switched on in a scenario that has none (1 November 2014)."""
 
 
-def _set(path: str) -> Callable[[PolicyConfig, Any], None]:
-    """Writer of the policy attribute at a dotted path."""
-    *parents, leaf = path.split(".")
-
-    def write(policy: PolicyConfig, value: Any) -> None:
-        target: Any = policy
-        for part in parents:
-            target = getattr(target, part)
-        setattr(target, leaf, value)
-
-    return write
+def _mandate_on(start: dt.date | None) -> bool:
+    """The mandate lever is on when the scenario has a mandate start."""
+    return start is not None
 
 
-def _get(path: str) -> Callable[[PolicyConfig], Any]:
-    """Reader of the policy attribute at a dotted path."""
-
-    def read(policy: PolicyConfig) -> Any:
-        target: Any = policy
-        for part in path.split("."):
-            target = getattr(target, part)
-        return target
-
-    return read
-
-
-def _write_mandate(policy: PolicyConfig, on: bool) -> None:
+def _mandate_start(on: bool, start: dt.date | None) -> dt.date | None:
     """Mandate on: it starts at the scenario's date, or 1 November 2014 if it had none; off: never."""
-    policy.mandate_start = (policy.mandate_start or DEFAULT_MANDATE_START) if on else None
+    return (start or DEFAULT_MANDATE_START) if on else None
 
 
-def _write_automation(policy: PolicyConfig, share: float) -> None:
-    """The same proactive automation share for every procedure type."""
-    policy.automation_share = dict.fromkeys(PROCEDURE_TYPES, float(share))
-
-
-def _read_automation(policy: PolicyConfig) -> float:
+def _mean_share(shares: dict[str, float]) -> float:
     """Mean automation share over procedure types (the scenario's value when they are all equal)."""
-    return round(float(np.mean([policy.automation_share.get(t, 0.0) for t in PROCEDURE_TYPES])), 4)
+    return round(float(np.mean([shares.get(t, 0.0) for t in PROCEDURE_TYPES])), 4)
+
+
+def _same_share(share: float, _shares: dict[str, float]) -> dict[str, float]:
+    """The same proactive automation share for every procedure type."""
+    return dict.fromkeys(PROCEDURE_TYPES, float(share))
 
 
 LEVERS: dict[str, Lever] = {
-    "mandate": Lever("Mandate: digital by default", "Checkbox", ("mandate_start",),
-                     lambda p: p.mandate_start is not None, _write_mandate),
-    "mandatory_share": Lever("Share of procedures mandatory-digital", "SliderFloat", ("mandatory_share",),
-                             _get("mandatory_share"), _set("mandatory_share")),
-    "optout_rule": Lever("Opt-out rule", "Select", ("optout.rule",), _get("optout.rule"), _set("optout.rule"),
-                         values=("in_person", "remote", "automatic")),
-    "helpers_per_10k": Lever("Centre helpers per 10,000", "SliderFloat", ("centre.helpers_per_10k",),
-                             _get("centre.helpers_per_10k"), _set("centre.helpers_per_10k"),
-                             high=10.0, step=0.5),
-    "self_help_share": Lever("Help to self-help share", "SliderFloat", ("centre.self_help_share",),
-                             _get("centre.self_help_share"), _set("centre.self_help_share")),
-    "proxy_access": Lever("Proxy access for relatives", "Checkbox", ("proxy.available",),
-                          _get("proxy.available"), _set("proxy.available")),
-    "automation_share": Lever("Proactive automation share", "SliderFloat", ("automation_share",),
-                              _read_automation, _write_automation),
-    "outage_rate": Lever("IT outages per year", "SliderFloat", ("platform.outage_rate_per_year",),
-                         _get("platform.outage_rate_per_year"), _set("platform.outage_rate_per_year"),
-                         high=52.0, step=1.0),
+    "mandate": Lever("Mandate: digital by default", "Checkbox", Varied("policy.mandate_start"),
+                     shown=_mandate_on, stored=_mandate_start),
+    "mandatory_share": Lever("Share of procedures mandatory-digital", "SliderFloat",
+                             Varied("policy.mandatory_share", low=0.0, high=1.0)),
+    "optout_rule": Lever("Opt-out rule", "Select",
+                         Varied("policy.optout.rule", values=("in_person", "remote", "automatic"))),
+    "helpers_per_10k": Lever("Centre helpers per 10,000", "SliderFloat",
+                             Varied("policy.centre.helpers_per_10k", low=0.0, high=10.0), step=0.5),
+    "self_help_share": Lever("Help to self-help share", "SliderFloat",
+                             Varied("policy.centre.self_help_share", low=0.0, high=1.0)),
+    "proxy_access": Lever("Proxy access for relatives", "Checkbox", Varied("policy.proxy.available")),
+    "automation_share": Lever("Proactive automation share", "SliderFloat",
+                              Varied("policy.automation_share", low=0.0, high=1.0),
+                              shown=_mean_share, stored=_same_share),
+    "outage_rate": Lever("IT outages per year", "SliderFloat",
+                         Varied("policy.platform.outage_rate_per_year", low=0.0, high=52.0), step=1.0),
 }
 """The dashboard's levers, keyed by the keyword argument of DashboardModel."""
 
 
 def lever_values(config: Config) -> dict[str, Any]:
     """Each lever's value in a scenario (at its start)."""
-    return {name: lever.read(config.policy) for name, lever in LEVERS.items()}
+    return {name: lever.read(config) for name, lever in LEVERS.items()}
 
 
 def apply_levers(base: Config, values: dict[str, Any]) -> tuple[Config, dict[str, tuple[Any, Any]]]:
@@ -150,40 +154,34 @@ def apply_levers(base: Config, values: dict[str, Any]) -> tuple[Config, dict[str
 
     Returns the new configuration and {lever: (scenario value, new value)} for
     the moved levers. A moved lever holds for the whole run: the scenario's
-    timeline changes to its key paths are dropped.
+    timeline changes to its key path (or below it) are dropped. An invalid
+    value raises KeyPathError naming the key path.
     """
     unknown = set(values) - set(LEVERS)
     if unknown:
         raise ValueError(f"unknown dashboard lever(s) {sorted(unknown)}; use {list(LEVERS)}")
     current = lever_values(base)
     moved = {k: (current[k], v) for k, v in values.items() if v is not None and v != current[k]}
-    config = base.model_copy(deep=True)
-    for name, (_, value) in moved.items():
-        LEVERS[name].write(config.policy, value)
-    prefixes = [p for name in moved for p in LEVERS[name].paths]
-
-    def controlled(key: str) -> bool:
-        return any(key == p or key.startswith(p + ".") for p in prefixes)
-
+    levers = [LEVERS[name] for name in moved]
     timeline = []
-    for change in config.timeline:
-        kept = {k: v for k, v in change.set.items() if not controlled(k)}
+    for change in base.timeline:
+        kept = {k: v for k, v in change.set.items() if not any(lever.controls(k) for lever in levers)}
         if kept:
             timeline.append(change.model_copy(update={"set": kept}))
-    config.timeline = timeline
-    return Config.model_validate(config.model_dump()), moved
+    settings = {LEVERS[name].setting.key: LEVERS[name].key_value(value, base) for name, (_, value) in moved.items()}
+    return with_values(base.model_copy(update={"timeline": timeline}), settings), moved
 
 
 def model_params(config: Config) -> dict[str, dict[str, Any]]:
     """SolaraViz ``model_params``: one input per lever, starting at the scenario's value."""
     params: dict[str, dict[str, Any]] = {}
     for name, lever in LEVERS.items():
-        value = lever.read(config.policy)
+        value = lever.read(config)
         spec: dict[str, Any] = {"type": lever.widget, "label": lever.label, "value": value}
         if lever.widget == "SliderFloat":
-            spec.update(min=lever.low, max=max(lever.high, float(value)), step=lever.step)
+            spec.update(min=lever.setting.low, max=max(lever.setting.high, float(value)), step=lever.step)
         elif lever.widget == "Select":
-            spec["values"] = list(lever.values)
+            spec["values"] = list(lever.setting.values)
         params[name] = spec
     return params
 
@@ -403,29 +401,29 @@ PLOTS: tuple[tuple[str, str, tuple[tuple[str, str, tuple[str, str]], ...]], ...]
 """Live plots: title, axis kind and (legend label, metric, group) of each line."""
 
 
+@styled
 def plot_figure(model: DashboardModel, title: str, kind: str,
                 series: tuple[tuple[str, str, tuple[str, str]], ...]) -> MplFigure:
-    """Matplotlib figure: each series so far (solid) and in the baseline over the whole run (dashed)."""
+    """A live plot in the house style (sim/outputs/style.py): each series so far (solid) and in the baseline
+    over the whole run (dashed); shares in per cent."""
     base = type(model).baseline()
     weeks = model.config.run.weeks
     dates = np.datetime64(model.config.run.start) + np.arange(weeks) * np.timedelta64(7, "D")
-    fig = MplFigure(figsize=(6.0, 3.1), dpi=90, layout="constrained")
-    ax = fig.add_subplot()
-    scale = 100.0 if kind == "share" else 1.0
-    for i, (label, metric, group) in enumerate(series):
-        colour = f"C{i}"
+    fig, (ax,) = new_figure(SCREEN_HEIGHT, dpi=SCREEN_DPI)
+    scale = PERCENT if kind == "share" else 1.0
+    for (label, metric, group), colour in zip(series, PALETTE, strict=False):
         ax.plot(dates, metric_series(base, metric, group) * scale, ls="--", lw=1, color=colour, alpha=0.7)
         now = metric_series(model.metrics, metric, group)[: model.week]
         ax.plot(dates[: model.week], now * scale, lw=2, color=colour, label=label)
     ax.plot([], [], ls="--", lw=1, color="grey", label="baseline (dashed)")
-    ax.set_title(title, fontsize=10)
-    if kind == "share":
-        ax.set_ylabel("%")
+    ax.set_title(title, loc="left", fontweight="bold")
     ax.set_xlim(dates[0], dates[-1])
-    ax.set_ylim(bottom=0)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="upper left")
-    ax.tick_params(labelsize=8)
+    date_axis(ax)
+    if kind == "share":
+        percent_axis(ax, "share")
+    else:
+        ax.set_ylim(bottom=0)
+    ax.legend(loc="upper left")
     return fig
 
 

@@ -1,4 +1,9 @@
-"""Errors a user can act on: printed as one line by the CLI with exit status 2."""
+"""Errors of the package.
+
+``UserError`` and its subclasses are errors a user can act on: printed as one
+line by the CLI with exit status 2. ``InvariantError`` is a broken accounting
+invariant of the model: a bug, not a user error.
+"""
 
 from __future__ import annotations
 
@@ -21,3 +26,10 @@ class ConfigError(UserError):
         if key:
             where += f", key '{key}'"
         super().__init__(f"{where}: {message}")
+
+
+class InvariantError(RuntimeError):
+    """An accounting invariant of the model is broken (``DigexModel.check_invariants``).
+
+    Raised explicitly rather than by ``assert``, so the checks also run under ``python -O``.
+    """

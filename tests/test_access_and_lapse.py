@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from sim import DigexModel
-from sim.model.population import EXEMPT
+from sim.model.codes import EXEMPT
 from tests.conftest import small_config
 
 SIZE, WEEKS, SEED = 4000, 260, 7

@@ -1,12 +1,20 @@
-"""Mesa-agent views on array rows (MODEL.md section 9): Citizen, Centre and Helper agents."""
+"""Mesa-agent views on array rows (docs/ODD.md section 4): Citizen, Centre and Helper agents."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from sim import DigexModel
 from sim.model.agents import Centre, Citizen, Helper
+from sim.model.codes import CHANNELS, DISABILITY_NAMES, DP_STATUS_NAMES, EDUCATION_NAMES
+from sim.model.mechanisms.services import helpers_per_centre
+from sim.model.params import TimelineChange
 from sim.model.population import COLUMNS
+from sim.scenario.loader import load_scenario
 from tests.conftest import small_config
+
+SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
 
 def citizens_in(model: DigexModel) -> list[Citizen]:
@@ -33,6 +41,17 @@ def test_citizen_reads_and_writes_its_row():
     model.step()
     assert c.skill == model.pop.skill[row].item()
     assert c.status["row"] == row and c.status["age"] == round(c.age, 1)
+
+
+def test_code_names_cover_every_coded_column():
+    assert {f"done_{name}" for name in CHANNELS} <= set(COLUMNS)
+    model = DigexModel(small_config(size=500, weeks=60), seed=3).run()
+    p, s = model.pop, model.pop.view()
+    for column, names in (("dp_status", DP_STATUS_NAMES), ("education", EDUCATION_NAMES),
+                          ("disability", DISABILITY_NAMES)):
+        assert 0 <= getattr(p, column)[s].min() and getattr(p, column)[s].max() < len(names), column
+    c = model.citizen(int(np.flatnonzero(p.alive[s])[0]))
+    assert c.status["digital_post"] in DP_STATUS_NAMES and c.status["education"] in EDUCATION_NAMES
 
 
 def test_citizen_lookup_rejects_rows_out_of_range():
@@ -101,3 +120,38 @@ def test_citizens_above_threshold_are_created_lazily():
     model.run()
     # entrants are not materialised either
     assert [a.row for a in citizens_in(model)] == ([42] if model.pop.alive[42] else [])
+
+
+def helpers_in(model: DigexModel) -> list[Helper]:
+    """The Helper agents registered with the model."""
+    return [a for a in model.agents if isinstance(a, Helper)]
+
+
+def test_helper_agents_follow_the_staffing_doubled_on_the_timeline():
+    # more_helpers doubles centre.helpers_per_10k on 1 November 2014; run across that date
+    overrides = ("population.size=10000", "policy.centre.centres=2", "run.start=2014-10-13", "run.weeks=5")
+    config = load_scenario(SCENARIOS / "more_helpers.yaml", overrides)
+    model = DigexModel(config, seed=1, check_invariants=True)
+    before = list(model.helper_agents)
+    assert len(before) == 2 * helpers_per_centre(2.0, 10_000, 2) == 2
+    model.run()
+    assert model.policy.centre.helpers_per_10k == 4.0
+    staffed = 2 * helpers_per_centre(4.0, 10_000, 2)
+    assert staffed == 4
+    assert len(model.helper_agents) == len(helpers_in(model)) == len(model.helpers.centre) == staffed
+    assert model.helper_agents[:2] == before  # the helpers already there keep their agents
+    centres = [a for a in model.agents if isinstance(a, Centre)]
+    assert [len(c.helpers) for c in centres] == [2, 2]
+    assert [h.row for h in model.helper_agents] == list(range(staffed))
+
+
+def test_helper_agents_leave_when_the_staffing_is_cut():
+    config = small_config(size=20_000, weeks=3)
+    config.policy.centre.centres = 2
+    config.timeline = [TimelineChange(date=config.run.start, set={"centre.helpers_per_10k": 1.0})]
+    model = DigexModel(config, seed=2, check_invariants=True)
+    first = model.helper_agents[0]
+    assert len(helpers_in(model)) == 2 * helpers_per_centre(2.0, 20_000, 2) == 4
+    model.step()
+    assert len(helpers_in(model)) == len(model.helpers.centre) == 2 * helpers_per_centre(1.0, 20_000, 2) == 2
+    assert model.helper_agents[0] is first and sorted(h.centre for h in model.helper_agents) == [0, 1]

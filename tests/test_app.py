@@ -17,7 +17,9 @@ from sim.app import (
     model_params,
 )
 from sim.cli.main import main
-from sim.model.params import PROCEDURE_TYPES, TimelineChange
+from sim.model import keypath
+from sim.model.keypath import KeyPathError
+from sim.model.params import PROCEDURE_TYPES, Config, TimelineChange
 from tests.conftest import small_config
 
 
@@ -81,8 +83,22 @@ def test_moved_lever_drops_only_its_own_timeline_changes():
 def test_bad_lever_values_are_rejected():
     with pytest.raises(ValueError, match="unknown dashboard lever"):
         apply_levers(tiny(), {"helpers": 3})
-    with pytest.raises(ValueError, match="self_help_share"):
+    with pytest.raises(KeyPathError, match="less than or equal to 1") as info:
         apply_levers(tiny(), {"self_help_share": 1.5})
+    assert info.value.path == ("policy", "centre", "self_help_share")
+
+
+def test_levers_read_and_write_their_key_paths():
+    base = tiny()
+    assert all(keypath.schema_type(Config, lever.setting.key) is not None for lever in LEVERS.values())
+    values = lever_values(base)
+    assert values["helpers_per_10k"] == keypath.get(base, "policy.centre.helpers_per_10k")
+    assert values["automation_share"] == 0.0 and values["mandate"] is True
+    config, _ = apply_levers(base, {"outage_rate": 12.0, "optout_rule": "automatic"})
+    assert keypath.get(config, LEVERS["outage_rate"].setting.key) == 12.0
+    assert config.policy.optout.rule == "automatic"
+    assert LEVERS["automation_share"].controls("automation_share.tax")
+    assert not LEVERS["helpers_per_10k"].controls("centre.helpers_per_10k_extra")
 
 
 def test_model_params_cover_every_lever_and_satisfy_mesa():

@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from sim import Config, DigexModel
-from sim.model.params import analogue_reference, apply_policy_changes
-from sim.model.population import NOT_ENROLLED
+from sim.model.codes import NOT_ENROLLED
+from sim.model.keypath import with_values
+from sim.model.params import analogue_reference
 from tests.conftest import small_config
 
 SIZE = 10_000
@@ -60,7 +61,7 @@ class Run:
 @functools.cache
 def _run(seed: int, changes: tuple[tuple[str, object], ...], analogue: bool) -> Run:
     config = small_config(SIZE, WEEKS)
-    apply_policy_changes(config.policy, dict(changes))
+    config.policy = with_values(config.policy, dict(changes))
     if analogue:
         config = analogue_reference(config)
     model = DigexModel(config, seed=seed, check_invariants=True)
@@ -198,7 +199,7 @@ def test_mandate_enrols_every_non_exempt_citizen_at_its_start():
     """Before the mandate enrolment is voluntary and grows; from its start all living are enrolled or exempt."""
     r = run(1)
     start = r.model.config.policy.mandate_start
-    assert start == dt.date(2014, 11, 1)  # the Digital Post Act (MODEL.md section 1), inside the run
+    assert start == dt.date(2014, 11, 1)  # the Digital Post Act (docs/ODD.md section 1), inside the run
     ts = r.timeseries
     overall = ts[ts["group_type"] == "all"].pivot(index="date", columns="metric", values="value")
     covered = overall["enrolled_share"] + overall["exempt_share"]

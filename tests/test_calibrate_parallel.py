@@ -17,11 +17,10 @@ import pandas as pd
 import pytest
 import yaml
 
-import sim.experiments.distributed
-import sim.experiments.replication
+import sim.experiments.executor
 from sim.cli.main import main
 from sim.experiments.calibration import load_spec, run_targets
-from sim.experiments.replication import Executor
+from sim.experiments.executor import Executor
 
 OUTPUTS = ("calibrated.yaml", "trace.csv", "fit.csv", "fit.md")
 
@@ -104,7 +103,7 @@ def test_in_process_fit_writes_the_best_evaluated_values(in_process: dict[str, b
 
 
 def test_local_pool_gives_the_same_fit_and_starts_once(spec: Path, in_process, monkeypatch) -> None:
-    pools = counting(monkeypatch, sim.experiments.replication, "ProcessPoolExecutor")
+    pools = counting(monkeypatch, sim.experiments.executor, "ProcessPoolExecutor")
     pooled = calibrate(spec, spec.parent / "jobs2", "--jobs", "2")
     assert len(pools) == 1  # one pool for every evaluation and the report
     for name in in_process:
@@ -112,7 +111,7 @@ def test_local_pool_gives_the_same_fit_and_starts_once(spec: Path, in_process, m
 
 
 def test_dask_local_cluster_gives_the_same_fit_and_starts_once(spec: Path, in_process, monkeypatch) -> None:
-    clusters = counting(monkeypatch, sim.experiments.distributed, "connect")
+    clusters = counting(monkeypatch, sim.experiments.executor, "connect")
     remote = calibrate(spec, spec.parent / "dask2", "--executor", "dask", "--jobs", "2")
     assert clusters == [(None, 2)]  # one LocalCluster of two workers for the whole calibration
     for name in in_process:

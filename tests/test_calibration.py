@@ -20,8 +20,10 @@ import pytest
 import yaml
 
 from sim.cli.main import main
-from sim.experiments.calibration import Parameter, Target, load_spec, run_targets, state_share
+from sim.experiments.calibration import Target, load_spec, prior, run_targets, state_share
+from sim.experiments.varied import Varied
 from sim.model.model import DigexModel
+from sim.model.params import Config
 from sim.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,6 +156,10 @@ def test_report_only_leaves_the_fitted_yaml_alone(tmp_path: Path) -> None:
     ({"parameters": {"policy.optout.rule": {"lower": 0, "upper": 1}}},
      "parameters.policy.optout.rule", "not a real-valued"),
     ({"fixed": {"population.internet_base": 1.5}}, "fixed.population.internet_base", "less than or equal to 1"),
+    ({"fixed": {"policy.automation_share.lottery": 0.5}}, "fixed.policy.automation_share.lottery",
+     "unknown key 'lottery'"),
+    ({"parameters": {"behaviour.relative_uptake": {"lower": 0.1, "upper": 1.5}}},
+     "parameters.behaviour.relative_uptake", "a bound is not a valid value: Input should be less than or equal to 1"),
     ({"targets": {"x": {"source": "s", "metric": "exempt_share", "date": dt.date(2030, 1, 1), "value": 0.1,
                         "tolerance": 0.01}}}, "targets.x.date", "outside the base scenario's run"),
     ({"targets": {"x": {"source": "s", "metric": "exempt_shar", "date": dt.date(2020, 1, 1), "value": 0.1,
@@ -217,7 +223,17 @@ def test_target_statistics_and_tolerances() -> None:
 
 
 def test_parameter_scaling_round_trips() -> None:
-    p = Parameter("behaviour.learn_by_doing", 0.001, 0.1, 0.02, 0.02, log=True)
+    p = Varied("behaviour.learn_by_doing", low=0.001, high=0.1, log=True)
     assert p.to_unit(0.01) == pytest.approx(0.5)
     assert p.from_unit(p.to_unit(0.037)) == pytest.approx(0.037)
     assert p.from_unit(1.7) == pytest.approx(0.1)  # clipped to the bounds
+    linear = Varied("population.skill_intercept", low=0.0, high=4.0)
+    assert linear.to_unit(1.0) == 0.25 and linear.from_unit(-0.5) == 0.0 and linear.from_unit(0.5) == 2.0
+
+
+def test_spec_reads_parameters_as_varied_settings() -> None:
+    spec = load_spec(SPEC)
+    p = spec.parameters["behaviour.learn_by_doing"]
+    assert (p.key, p.low, p.high, p.log, p.is_range) == ("behaviour.learn_by_doing", 0.001, 0.05, True, True)
+    assert spec.starts["behaviour.learn_by_doing"] == 0.015
+    assert prior(p) == Config().behaviour.learn_by_doing  # the default of sim/model/params.py

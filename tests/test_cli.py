@@ -208,7 +208,7 @@ def test_failed_or_interrupted_run_keeps_the_previous_results(tmp_path, capsys, 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("sim.outputs.plots.write_plots", interrupted)  # interrupted while writing
+    monkeypatch.setattr("sim.outputs.figures.write_run_figures", interrupted)  # interrupted while writing
     assert main(["run", BASELINE, *TINY, "--out", str(out)]) == 130
     assert (out / "manifest.json").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml", "o"]

@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -10,9 +12,9 @@ import pytest
 from sim import Config
 from sim.cli.main import main
 from sim.errors import UserError
-from sim.experiments.compare import WeeklyStore, common_seed, comparison_table, paired_difference, summarise_reps
+from sim.experiments.compare import WeeklyStore, common_seed, comparison_table
 from sim.experiments.replication import Replication
-from sim.experiments.stats import mean_ci
+from sim.experiments.stats import LEVEL, mean_ci, paired_difference, summarise, summarise_columns, t_interval
 from sim.outputs.figures import pareto_front
 
 TINY = ["--set", "population.size=300", "--set", "run.weeks=40", "--set", "run.analogue_reference=false"]
@@ -84,7 +86,7 @@ def test_vectorised_summaries_agree_with_mean_ci():
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"k": np.repeat(["a", "b", "c"], 5), "value": rng.normal(size=15)})
     frame.loc[3, "value"] = np.nan
-    out = summarise_reps(frame, ["k"]).set_index("k")
+    out = summarise(frame, ["k"]).set_index("k")
     for k in "abc":
         assert tuple(out.loc[k, ["mean", "ci_low", "ci_high"]]) == pytest.approx(
             mean_ci(frame.loc[frame["k"] == k, "value"].to_numpy()))
@@ -97,6 +99,43 @@ def test_vectorised_summaries_agree_with_mean_ci():
         store.add(Replication("s", rep, rep, template.assign(value=values[rep])))
     weekly = store.summary(["s"])
     assert (weekly["mean"].iloc[1], weekly["ci_low"].iloc[1]) == pytest.approx(mean_ci(values[:, 1])[:2])
+
+
+def test_t_interval_matches_hand_computed_example_and_collapses_below_two_values():
+    # mean 2, sd sqrt(2/3) over 4 values: half width t(0.975, 3) * sd / 2 = 1.299228
+    lo, hi = t_interval(np.array([2.0, 5.0, np.nan]), np.array([np.sqrt(2 / 3), 3.0, np.nan]), np.array([4, 1, 0]))
+    assert LEVEL == 0.95
+    assert lo[0] == pytest.approx(2.0 - 1.299228, abs=1e-6) and hi[0] == pytest.approx(2.0 + 1.299228, abs=1e-6)
+    assert (lo[1], hi[1]) == (5.0, 5.0)
+    assert np.isnan(lo[2]) and np.isnan(hi[2])
+    narrow, _ = t_interval(2.0, np.sqrt(2 / 3), 4, level=0.5)
+    assert lo[0] < narrow < 2.0
+
+
+def test_mean_ci_of_no_value_one_value_and_missing_values():
+    assert all(np.isnan(mean_ci(np.array([np.nan]))))
+    assert mean_ci(np.array([3.0])) == (3.0, 3.0, 3.0)
+    assert mean_ci(np.array([1.0, np.nan, 2.0, 3.0, 4.0])) == mean_ci(np.array([1.0, 2.0, 3.0, 4.0]))
+
+
+def test_one_replication_is_summarised_without_importing_scipy():
+    code = ("import sys, pandas as pd; from sim.experiments.stats import mean_ci, summarise; "
+            "mean_ci([1.0]); summarise(pd.DataFrame({'k': ['a'], 'value': [1.0]}), ['k']); "
+            "assert 'scipy' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_column_summaries_agree_with_mean_ci_and_need_a_table():
+    values = np.array([[1.0, np.nan, 5.0], [2.0, np.nan, np.nan], [4.0, np.nan, 6.0]])
+    mean, lo, hi, n = summarise_columns(values)
+    assert n.tolist() == [3, 0, 2]
+    assert (mean[0], lo[0], hi[0]) == pytest.approx(mean_ci(values[:, 0]))
+    assert (mean[2], lo[2], hi[2]) == pytest.approx(mean_ci(values[:, 2]))
+    assert np.isnan([mean[1], lo[1], hi[1]]).all()
+    one = summarise_columns(values[:1])
+    assert one[1][0] == one[2][0] == 1.0
+    with pytest.raises(ValueError, match="replications x values"):
+        summarise_columns(np.ones(3))
 
 
 def test_pareto_front_keeps_only_undominated_points():

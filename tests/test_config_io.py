@@ -138,6 +138,12 @@ def test_load_yaml_with_lines_records_key_and_item_lines(tmp_path):
         ("timeline:\n  - date: 2013-01-07\n    set:\n      centre.self_help_share: 2\n",
          "timeline[0].set.centre.self_help_share", 4, ["less than or equal to 1"]),
         ("timeline:\n  - set: {proxy.available: true}\n", "timeline[0].date", 2, ["missing"]),
+        ("timeline:\n  - date: 2013-01-07\n    set:\n      automation_share.tax: 2\n",
+         "timeline[0].set.automation_share.tax", 4, ["2.0 is outside [0, 1]"]),
+        ("policy:\n  automation_share: {taxx: 0.1}\n", "policy.automation_share.taxx", 2,
+         ["unknown procedure type 'taxx'"]),
+        ("tasks:\n  procedures:\n    tax: {season_weeks: [20, 10]}\n", "tasks.procedures.tax.season_weeks", 3,
+         ["must satisfy 1 <= first <= last <= 53"]),
         ("policy:\n  optout:\n    rule: online\n", "policy.optout.rule", 3, ["'in_person', 'remote' or 'automatic'"]),
         ("policy:\n  mandate_start: 2014-13-01\n", "policy.mandate_start", 2, ["invalid date"]),
         ("run: 5\n", "run", 1, ["mapping"]),
@@ -153,7 +159,7 @@ def test_invalid_values_name_file_key_and_line(tmp_path, text, key, line, words)
     assert message.startswith(f"{path}, line {line}, key '{key}': ")
     for word in words:
         assert word in message
-    assert "\n" not in message
+    assert "\n" not in message and "Value error" not in message
 
 
 def test_broken_yaml_names_the_line(tmp_path):

@@ -1,6 +1,8 @@
 """digex report: one self-contained HTML file per run, compare or sweep directory."""
 
+import os
 import re
+import stat
 from html.parser import HTMLParser
 
 import pytest
@@ -98,6 +100,18 @@ def test_report_of_a_sweep_lists_points_and_embeds_figures(scenarios, tmp_path):
     assert all(v.startswith("data:") for _, _, v in res.refs)
     assert "full factorial grid" in page and "policy.optout.rule=in_person,automatic" in page
     assert re.search(r"<td>1</td><td class='num'>automatic</td>", page)
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o077])
+def test_report_file_follows_the_umask_like_every_result_file(compare_dir, tmp_path, umask):
+    target = tmp_path / "report.html"
+    previous = os.umask(umask)
+    try:
+        assert main(["report", str(compare_dir), "--out", str(target), "--quiet"]) == 0
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary file left behind
 
 
 def test_report_refuses_directories_digex_did_not_write(tmp_path, capsys):

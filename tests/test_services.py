@@ -1,9 +1,16 @@
-"""Service capacity: earliest deadline first, and staffed minutes honoured over the weeks."""
+"""Service capacity: earliest deadline first, staffed minutes honoured over the weeks, helpers following staffing."""
 
 import numpy as np
+import pytest
 
 from sim import DigexModel
-from sim.model.mechanisms.services import first_served, serve_within_capacity
+from sim.model.mechanisms.services import (
+    MAX_HELPERS_PER_CENTRE,
+    HelperTable,
+    first_served,
+    helpers_per_centre,
+    serve_within_capacity,
+)
 from tests.conftest import small_config
 
 
@@ -35,3 +42,30 @@ def test_a_failed_paper_form_leads_to_help_in_a_paper_for_all_world():
     model = DigexModel(c, seed=2).run()
     helped = model.pop.done_phone.sum() + model.pop.done_centre.sum() + model.pop.done_relative.sum()
     assert helped > 0
+
+
+@pytest.mark.parametrize(
+    ("per_10k", "size", "centres", "expected"),
+    [(2.0, 50_000, 5, 2), (2.0, 300, 10, 1), (0.0, 50_000, 5, 1), (100.0, 1_000_000, 10, MAX_HELPERS_PER_CENTRE)],
+)
+def test_helpers_per_centre_spreads_the_staffing_with_at_least_one_and_at_most_the_cap(per_10k, size, centres,
+                                                                                        expected):
+    assert helpers_per_centre(per_10k, size, centres) == expected
+
+
+def test_staff_hires_at_the_centre_mean_and_lets_go_the_latest_hires():
+    table = HelperTable(n_centres=2, per_centre=2)
+    table.expertise = np.array([0.2, 0.4, 0.6, 0.8])  # centres 0, 0, 1, 1
+    table.minutes_casework = np.array([1.0, 2.0, 3.0, 4.0])
+    kept = table.staff(3)
+    assert kept.tolist() == [0, 1, 2, 3] and table.per_centre == 3
+    assert table.centre.tolist() == [0, 0, 1, 1, 0, 1]
+    assert table.expertise.tolist() == pytest.approx([0.2, 0.4, 0.6, 0.8, 0.3, 0.7])
+    assert table.minutes_casework.tolist() == [1.0, 2.0, 3.0, 4.0, 0.0, 0.0]
+    assert table.centre_expertise() == pytest.approx([0.3, 0.7])
+
+    kept = table.staff(1)
+    assert kept.tolist() == [0, 2] and table.per_centre == 1
+    assert table.centre.tolist() == [0, 1]
+    assert table.expertise.tolist() == pytest.approx([0.2, 0.6])
+    assert len(table.minutes_teaching) == len(table.minutes_documentation) == 2

@@ -1,6 +1,7 @@
 """digex sweep: parsing --vary, grid and Latin hypercube points, run keys, resuming, outputs and errors."""
 
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from sim.experiments.sweep import (
     run_key,
     run_sweep,
 )
+from sim.experiments.varied import Varied
 
 TINY = ["run.analogue_reference=false"]
 
@@ -59,6 +61,19 @@ def test_grid_is_the_full_factorial_and_rounds_integer_keys():
         grid_points([parse_vary("population.size=300:600")], base)
     with pytest.raises(UserError, match="unknown key 'policy.nope'"):
         grid_points([parse_vary("policy.nope=1,2")], base)
+
+
+def test_varied_setting_reads_rounds_grids_and_picks():
+    base = Config()
+    size = Varied("population.size", low=300, high=600, n=4)
+    assert size.read(base) == base.population.size
+    assert size.grid() == [300.0, 400.0, 500.0, 600.0]
+    assert size.number(449.6, base) == 450 and isinstance(size.number(449.6, base), int)
+    hours = Varied("policy.centre.hours_per_week", low=10, high=20)
+    assert hours.number(12, base) == 12.0 and isinstance(hours.number(12, base), float)
+    assert Varied("x", low=1, high=100, log=True, n=3).grid() == pytest.approx([1, 10, 100])
+    rule = Varied("policy.optout.rule", values=("a", "b", "c"))
+    assert not rule.is_range and [rule.pick(u) for u in (0.0, 0.34, 0.67, 0.999)] == ["a", "b", "c", "c"]
 
 
 def test_latin_hypercube_is_seeded_and_stratified():
@@ -150,6 +165,17 @@ def test_tables_have_parameters_as_columns_and_a_summary_per_point(base, tmp_pat
     stored = RunStore(tmp_path / "s").load(r["run_key"].iloc[0])
     overall = stored[stored["group_type"] == "all"].set_index("metric")["value"]
     assert overall["exclusion_rate"] == pytest.approx(r["exclusion_rate"].iloc[0])
+
+
+def test_stored_runs_follow_the_umask(base, tmp_path):
+    plan = plan_sweep(resolver(base, TINY, []), [parse_vary("policy.optout.rule=in_person")], reps=1)
+    old = os.umask(0o027)
+    try:
+        run_sweep(plan, tmp_path / "s")
+    finally:
+        os.umask(old)
+    stored = list((tmp_path / "s" / "runs").iterdir())
+    assert len(stored) == 1 and stored[0].stat().st_mode & 0o777 == 0o640  # not private like a bare mkstemp file
 
 
 # ------------------------------------------------------------------ the command

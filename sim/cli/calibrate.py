@@ -42,9 +42,11 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from sim.atomic import check_replaceable, output_dir
+    from sim.atomic import check_replaceable, output_dir, write_text
     from sim.experiments import calibration as cal
-    from sim.experiments.replication import Executor
+    from sim.experiments.executor import Executor
+    from sim.outputs.calibration_figures import write_calibration_figures
+    from sim.outputs.files import policy_markers
     from sim.scenario.loader import load_scenario
 
     check_executor(args)
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
 
         trace: list[dict] = []
         if args.report_only:
-            values = {p: float(cal.get_path(base, p)) for p in spec.parameters}
+            values = {name: float(p.read(base)) for name, p in spec.parameters.items()}
         else:
             result = cal.fit(spec, base, on_run=lambda: bar.update(1), on_eval=on_eval, executor=executor)
             values, trace = result.values, result.trace
@@ -90,10 +92,9 @@ def run(args: argparse.Namespace) -> int:
         if not args.report_only:
             pd.DataFrame(trace).to_csv(folder / "trace.csv", index=False)
             (folder / "calibrated.yaml").write_text(yaml_text, encoding="utf-8")
-        cal.plot_challenged(targets, observations, stats, folder / "challenged_by_age.png")
-        cal.plot_digital_post(targets, series, folder / "digital_post.png")
+        write_calibration_figures(folder, targets, observations, stats, series, policy_markers([config]))
     if not args.report_only:
-        cal.write_atomic(spec.output, yaml_text)
+        write_text(spec.output, yaml_text)
     if not args.quiet:
         print(cal.markdown_table(table), end="")
         required = table[table["required"]]

@@ -13,14 +13,14 @@ import datetime as dt
 import shlex
 import sys
 from pathlib import Path
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from sim.atomic import check_replaceable, output_dir
 from sim.cli.run import add_executor_arguments, check_executor, load_all, positive_int, repeat_options, seed_int
 from sim.errors import UserError
-from sim.experiments.compare import Comparison, common_seed, run_comparison, write_comparison
-from sim.outputs.report import fmt_interval
+
+if TYPE_CHECKING:
+    from sim.experiments.compare import Comparison
 
 HEADLINE = ("exclusion_rate", "non_take_up_rate", "alienated_share", "cost_per_citizen_year_dkk")
 """Metrics printed after a comparison (every metric is in comparison.csv)."""
@@ -63,6 +63,11 @@ def command_line(args: argparse.Namespace) -> str:
 
 def compare_command(args: argparse.Namespace) -> int:
     """Load and validate, run every replication, write the comparison directory, print the headline."""
+    from tqdm import tqdm
+
+    from sim.experiments.compare import common_seed, run_comparison
+    from sim.outputs.files import write_comparison
+
     if len(args.scenarios) < 2:
         raise UserError("compare needs at least two scenario files (the first is the reference)")
     check_executor(args)
@@ -85,6 +90,8 @@ def compare_command(args: argparse.Namespace) -> int:
 
 def print_headline(comparison: Comparison, out: Path) -> None:
     """Headline metrics per scenario with intervals and paired differences, and where the results are."""
+    from sim.outputs.report import fmt_interval
+
     t = comparison.table
     overall = t[t["group_type"] == "all"]
     ref = comparison.scenarios[0]

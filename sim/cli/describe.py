@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from sim.scenario.describe import render, render_markdown, select
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``describe`` subcommand."""
@@ -23,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def describe_command(args: argparse.Namespace) -> int:
     """Print the description of KEY (or of everything), as text or Markdown."""
+    from sim.scenario.describe import render, render_markdown, select
+
     chosen = select(args.key)
     print(render_markdown(chosen) if args.markdown else render(chosen), end="")
     return 0

@@ -1,6 +1,6 @@
 """The ``digex`` command line (also ``python -m sim``).
 
-Each subcommand lives in ``sim/commands/<name>.py`` and exposes
+Each subcommand lives in ``sim/cli/<name>.py`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a
 function taking the parsed arguments and returning an exit status. Errors a
 user can act on (``sim.errors.UserError``) are printed as one message with
@@ -17,7 +17,7 @@ from sim import __version__
 from sim.errors import UserError
 
 COMMANDS = ("run", "validate", "describe", "app", "compare", "sweep", "report", "calibrate")
-"""Modules under sim/commands, in the order shown by --help."""
+"""Modules under sim/cli, in the order shown by --help."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from sim.errors import UserError
-from sim.outputs.report import compare_markdown, read_output_dir, write_report
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def report_command(args: argparse.Namespace) -> int:
     """Render and write the report and print its path (or print the Markdown tables)."""
+    from sim.outputs.report import compare_markdown, read_output_dir, write_report
+
     if args.markdown:
         print(compare_markdown(read_output_dir(Path(args.directory))), end="")
         return 0

@@ -13,16 +13,15 @@ import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-
-import pandas as pd
-from tqdm import tqdm
+from typing import TYPE_CHECKING
 
 from sim.atomic import check_replaceable, output_dir
 from sim.errors import UserError
-from sim.experiments.replication import EXECUTORS, Replication, run_many, run_replication
-from sim.model.params import Config
-from sim.outputs.files import compact_frame, write_run_outputs
-from sim.scenario.loader import load_scenario
+from sim.experiments.executor import EXECUTORS
+
+if TYPE_CHECKING:
+    from sim.experiments.replication import Replication
+    from sim.model.params import Config
 
 HEADLINE = ("exclusion_rate", "non_take_up_rate", "exempt_share", "cost_per_citizen_year_dkk")
 """Metrics printed after a run (all metrics are in summary.csv)."""
@@ -103,6 +102,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def load_all(paths: list[str], overrides: list[str], seed: int | None) -> list[Config]:
     """Load and validate every scenario (with overrides) before anything runs; names must differ."""
+    from sim.scenario.loader import load_scenario
+
     extra = [*overrides, f"run.seed={seed}"] if seed is not None else overrides
     configs = [load_scenario(path, extra) for path in paths]
     seen: dict[str, str] = {}
@@ -130,6 +131,9 @@ def replicate(configs: list[Config], reps: int, jobs: int, progress: Callable[[i
     columns are made categorical as soon as it arrives, to keep memory low
     when many replications are held.
     """
+    from sim.experiments.replication import run_many, run_replication
+    from sim.outputs.files import compact_frame
+
     work = [(cfg, rep) for cfg in configs for rep in range(reps)]
     weeks = {cfg.name: cfg.run.weeks for cfg in configs}
 
@@ -145,6 +149,10 @@ def replicate(configs: list[Config], reps: int, jobs: int, progress: Callable[[i
 
 def run_command(args: argparse.Namespace) -> int:
     """Load, run, summarise and write; print where the results are."""
+    from tqdm import tqdm
+
+    from sim.outputs.files import write_run_outputs
+
     check_executor(args)
     configs = load_all(args.scenarios, args.overrides, args.seed)
     if args.out is None:
@@ -166,6 +174,8 @@ def run_command(args: argparse.Namespace) -> int:
 
 def print_headline(out: Path) -> None:
     """A few headline metrics per scenario from the summary.csv just written, and where the results are."""
+    import pandas as pd
+
     summary = pd.read_csv(out / "summary.csv")
     rows = summary[summary["metric"].isin(HEADLINE)]
     for name, s in rows.groupby("scenario", sort=False):

@@ -11,23 +11,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tqdm import tqdm
-
-from sim.atomic import MARKER, check_replaceable
+from sim.atomic import MARKER, check_replaceable, write_file, write_text
 from sim.cli.compare import add_common_arguments
 from sim.cli.run import check_executor, positive_int, repeat_options
 from sim.errors import ConfigError
-from sim.experiments.compare import KEYS
-from sim.experiments.sweep import RunStore, SweepPlan, SweepResult, parse_vary, plan_sweep, run_sweep
-from sim.model.params import Config
-from sim.outputs.files import manifest
-from sim.scenario.loader import load_scenario
+
+if TYPE_CHECKING:
+    from sim.experiments.sweep import SweepPlan, SweepResult
+    from sim.model.params import Config
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,6 +62,7 @@ def command_line(args: argparse.Namespace) -> str:
 
 def resolver(base: str, overrides: Sequence[str], vary_keys: Sequence[str]) -> Callable[[Sequence[str]], Config]:
     """Load the base scenario with --set overrides and a point's settings; errors name the --vary option."""
+    from sim.scenario.loader import load_scenario
 
     def resolve(point: Sequence[str]) -> Config:
         try:
@@ -78,25 +76,15 @@ def resolver(base: str, overrides: Sequence[str], vary_keys: Sequence[str]) -> C
     return resolve
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Write a file through ``write(temporary path)`` and rename it into place."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_tables(directory: Path, plan: SweepPlan, result: SweepResult, svg: bool) -> list[str]:
     """points.csv, results.csv, results_by_group.csv, summary.csv and the sweep figures, each atomically."""
+    from sim.experiments.compare import KEYS
     from sim.outputs.figures import cost_vs_exclusion, save_figure, scenario_colours, sweep_effects
 
     tables = {"points.csv": plan.params(), "results.csv": result.results,
               "results_by_group.csv": result.by_group, "summary.csv": result.summary}
     for name, frame in tables.items():
-        write_atomic(directory / name, lambda p, f=frame: f.to_csv(p, index=False))
+        write_file(directory / name, lambda p, f=frame: f.to_csv(p, index=False))
     names = list(tables)
     points = result.summary.assign(scenario="point " + result.summary["point"].astype(str))
     labels = list(dict.fromkeys(points["scenario"]))
@@ -110,6 +98,11 @@ def write_tables(directory: Path, plan: SweepPlan, result: SweepResult, svg: boo
 
 def sweep_command(args: argparse.Namespace) -> int:
     """Plan and validate every point, run the missing replications, write the tables and figures."""
+    from tqdm import tqdm
+
+    from sim.experiments.sweep import RunStore, parse_vary, plan_sweep, run_sweep
+    from sim.outputs.files import manifest
+
     check_executor(args)
     varies = [parse_vary(v) for v in args.vary]
     resolve = resolver(args.base, args.overrides, [v.key for v in varies])
@@ -141,7 +134,7 @@ def sweep_command(args: argparse.Namespace) -> int:
             "runs_computed": result.computed, "runs_reused": result.reused, **info,
             "replications": {"per point": args.reps}}
     info["scenarios"][0]["seeds"] = [plan.configs[0].run.seed + r for r in range(args.reps)]
-    write_atomic(out / "manifest.json", lambda p: p.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8"))
+    write_text(out / "manifest.json", json.dumps(info, indent=2) + "\n")
     if not args.quiet:
         print_summary(result, plan.keys, out)
     return 0

@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from sim.errors import ConfigError
-from sim.scenario.loader import load_scenario
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,6 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def validate_command(args: argparse.Namespace) -> int:
     """Validate each file; report every file, return 2 if any failed."""
+    from sim.scenario.loader import load_scenario
+
     failed = 0
     for path in args.files:
         try:

@@ -1,4 +1,4 @@
-"""Calibration of a scenario to published figures (MODEL.md section 7; method in docs/calibration.md).
+"""Calibration of a scenario to published figures (docs/ODD.md section 6; method in docs/calibration.md).
 
 A calibration file (``calibration/denmark.yaml``) names the scenario to
 calibrate, the uncertain parameters with their bounds, the published targets
@@ -17,7 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,13 +26,16 @@ import numpy as np
 import pandas as pd
 
 from sim.errors import ConfigError
-from sim.experiments.replication import Executor
+from sim.experiments.executor import Executor
 from sim.experiments.stats import mean_ci
+from sim.experiments.varied import Varied
+from sim.model import keypath
+from sim.model.codes import ENROLLED, EXEMPT
+from sim.model.keypath import KeyPathError, format_key
 from sim.model.metrics import GROUP_METRICS, METRICS
 from sim.model.model import DigexModel
 from sim.model.params import AGE_BANDS, Config
-from sim.model.population import ENROLLED, EXEMPT
-from sim.scenario.loader import format_key, load_scenario, load_yaml_with_lines, suggest, type_at
+from sim.scenario.loader import load_scenario, load_yaml_with_lines, suggest
 
 STATE_MEASURES: dict[str, str] = {
     "digitally_challenged_share": "skill below population.challenged_threshold",
@@ -67,34 +69,9 @@ MeasureKey = tuple[str, str | None, tuple[int, int] | None]
 # ------------------------------------------------------------------ specification
 
 
-@dataclass(frozen=True)
-class Parameter:
-    """An uncertain parameter: key path, bounds, prior guess, start value, scale and the reason to fit it.
-
-    ``prior`` is the documented default of sim/model/params.py, towards which the
-    ridge pulls; ``start`` is where the search begins (the prior unless given).
-    """
-
-    path: str
-    lower: float
-    upper: float
-    prior: float
-    start: float
-    log: bool = False
-    why: str = ""
-
-    def to_unit(self, value: float) -> float:
-        """Position of ``value`` in [0, 1] between the bounds (on a log scale if ``log``)."""
-        if self.log:
-            return (math.log(value) - math.log(self.lower)) / (math.log(self.upper) - math.log(self.lower))
-        return (value - self.lower) / (self.upper - self.lower)
-
-    def from_unit(self, u: float) -> float:
-        """The value at position ``u`` in [0, 1] (clipped to the bounds)."""
-        u = min(max(float(u), 0.0), 1.0)
-        if self.log:
-            return math.exp(math.log(self.lower) + u * (math.log(self.upper) - math.log(self.lower)))
-        return self.lower + u * (self.upper - self.lower)
+def prior(p: Varied) -> float:
+    """A fitted parameter's prior: its default in sim/model/params.py, towards which the ridge pulls."""
+    return float(p.read(Config()))
 
 
 @dataclass(frozen=True)
@@ -197,18 +174,15 @@ class Spec:
     report_replications: int
     report_seed: int | None
     fixed: dict[str, Any]
-    parameters: dict[str, Parameter]
+    parameters: dict[str, Varied]
+    starts: dict[str, float]
     targets: dict[str, Target]
     stages: tuple[Stage, ...]
     description: str = ""
 
     def base_config(self) -> Config:
         """The scenario to calibrate with the fixed values applied (fitted values are applied per evaluation)."""
-        return with_values(load_scenario(self.base), self.fixed, str(self.file), "fixed")
-
-    def start(self) -> dict[str, float]:
-        """Start value of every fitted parameter."""
-        return {p: spec.start for p, spec in self.parameters.items()}
+        return keypath.with_values(load_scenario(self.base), self.fixed)
 
 
 def _fmt(v: float) -> str:
@@ -314,17 +288,18 @@ def load_spec(path: str | Path) -> Spec:
 
     fixed_raw = r.mapping(top.get("fixed", {}), ("fixed",), [k for k in top.get("fixed", {}) or {}])
     for key in fixed_raw:
-        if type_at(tuple(key.split("."))) is None:
+        if keypath.schema_type(Config, key) is None:
             raise r.error(f"'{key}' is not a scenario key path (e.g. population.skill_intercept)", ("fixed", key))
     try:
-        scenario = with_values(scenario, fixed_raw, str(path), "fixed")
-    except ConfigError as exc:
-        raise r.error(exc.detail, tuple((exc.key or "fixed").split(".", 1))) from None
+        scenario = keypath.with_values(scenario, fixed_raw)
+    except KeyPathError as exc:
+        raise r.error(exc.detail, ("fixed", format_key(exc.path))) from None
 
     params_raw = r.get(top, (), "parameters", lambda v, k: r.mapping(v, k, list(v) if isinstance(v, dict) else []))
     if not params_raw:
         raise r.error("list at least one parameter to fit", ("parameters",))
-    parameters = {name: _parameter(r, name, spec, scenario) for name, spec in params_raw.items()}
+    fitted = {name: _parameter(r, name, spec, scenario) for name, spec in params_raw.items()}
+    parameters = {name: p for name, (p, _) in fitted.items()}
     for name in parameters:
         if name in fixed_raw:
             raise r.error("a parameter cannot be both fitted and fixed", ("parameters", name))
@@ -339,12 +314,14 @@ def load_spec(path: str | Path) -> Spec:
         raise r.error("should be a list of stages (name, parameters, targets, max_evaluations)", ("stages",))
     stages = tuple(_stage(r, i, s, parameters, targets) for i, s in enumerate(stages_raw))
     return Spec(path, base, output, population, replications, seed, sweeps, ridge, rep_pop, rep_reps, rep_seed,
-                dict(fixed_raw), parameters, targets, stages, description)
+                dict(fixed_raw), parameters, {name: start for name, (_, start) in fitted.items()}, targets, stages,
+                description)
 
 
-def _parameter(r: _Reader, name: str, raw: Any, scenario: Config) -> Parameter:
+def _parameter(r: _Reader, name: str, raw: Any, scenario: Config) -> tuple[Varied, float]:
+    """A fitted parameter (a real-valued key path with bounds, maybe on a log scale) and its start value."""
     key = ("parameters", name)
-    tp = type_at(tuple(name.split(".")))
+    tp = keypath.schema_type(Config, name)
     if tp is not float:
         what = "not a scenario key path" if tp is None else "not a real-valued (float) parameter"
         raise r.error(f"'{name}' is {what}; fitted parameters are numeric keys like population.skill_intercept", key)
@@ -356,18 +333,20 @@ def _parameter(r: _Reader, name: str, raw: Any, scenario: Config) -> Parameter:
     log = r.get(m, key, "log", r.boolean, False)
     if log and lower <= 0:
         raise r.error("a log-scale parameter needs lower > 0", (*key, "lower"))
-    prior = float(get_path(Config(), name))
-    if not lower <= prior <= upper:
-        raise r.error(f"the default {prior:g} (sim/model/params.py) is outside [{lower:g}, {upper:g}]", key)
-    start = r.get(m, key, "start", r.number, prior)
+    param = Varied(name, low=lower, high=upper, log=log)
+    default = prior(param)
+    if not lower <= default <= upper:
+        raise r.error(f"the default {default:g} (sim/model/params.py) is outside [{lower:g}, {upper:g}]", key)
+    start = r.get(m, key, "start", r.number, default)
     if not lower <= start <= upper:
         raise r.error(f"start value {start:g} is outside [{lower:g}, {upper:g}]", (*key, "start"))
     try:
-        with_values(scenario, {name: lower}, r.file, "parameters")
-        with_values(scenario, {name: upper}, r.file, "parameters")
-    except ConfigError as exc:
+        keypath.with_values(scenario, {name: lower})
+        keypath.with_values(scenario, {name: upper})
+    except KeyPathError as exc:
         raise r.error(f"a bound is not a valid value: {exc.detail}", key) from None
-    return Parameter(name, lower, upper, prior, start, log, r.get(m, key, "why", r.text, ""))
+    r.get(m, key, "why", r.text, "")  # the reason to fit it, for the reader of the file
+    return param, start
 
 
 def _target(r: _Reader, name: str, raw: Any, scenario: Config) -> Target:
@@ -441,41 +420,6 @@ def _stage(r: _Reader, i: int, raw: Any, parameters: dict, targets: dict) -> Sta
     return Stage(r.get(m, key, "name", r.text, f"stage {i + 1}"), names["parameters"], names["targets"],
                  r.get(m, key, "max_evaluations", lambda v, k: r.integer(v, k, 1)),
                  r.get(m, key, "replications", lambda v, k: r.integer(v, k, 1), None))
-
-
-# ------------------------------------------------------------------ scenario values
-
-
-def get_path(config: Config, path: str) -> Any:
-    """The value at a dotted key path of a scenario."""
-    node: Any = config
-    for part in path.split("."):
-        node = node[part] if isinstance(node, dict) else getattr(node, part)
-    return node
-
-
-def with_values(config: Config, values: dict[str, Any], file: str = "", section: str = "") -> Config:
-    """A copy of ``config`` with dotted key paths set to ``values``, validated (ConfigError names the key)."""
-    from pydantic import ValidationError
-
-    data = config.model_dump()
-    for path, value in values.items():
-        parts = path.split(".")
-        node = data
-        for part in parts[:-1]:
-            if not isinstance(node, dict) or part not in node:
-                raise ConfigError(f"'{path}' is not a scenario key path", file=file, key=f"{section}.{path}")
-            node = node[part]
-        if not isinstance(node, dict) or parts[-1] not in node:
-            raise ConfigError(f"'{path}' is not a scenario key path", file=file, key=f"{section}.{path}")
-        node[parts[-1]] = value
-    try:
-        return Config.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        bad = ".".join(str(p) for p in err["loc"])
-        key = next((p for p in values if bad.startswith(p)), bad)
-        raise ConfigError(err["msg"], file=file, key=f"{section}.{key}") from None
 
 
 # ------------------------------------------------------------------ simulation
@@ -601,7 +545,7 @@ class FitResult:
 
 def fit_config(spec: Spec, base: Config) -> Config:
     """The base scenario at the fitting size."""
-    return with_values(base, {"population.size": spec.population})
+    return keypath.with_values(base, {"population.size": spec.population})
 
 
 def fit(spec: Spec, base: Config, on_run: Callable[[], None] | None = None,
@@ -616,7 +560,7 @@ def fit(spec: Spec, base: Config, on_run: Callable[[], None] | None = None,
     run on ``executor`` (``run_targets``); evaluations follow one another.
     """
     config = fit_config(spec, base)
-    result = FitResult({p: _snap(v) for p, v in spec.start().items()})
+    result = FitResult({p: _snap(v) for p, v in spec.starts.items()})
     for sweep in range(spec.sweeps):
         for stage in spec.stages:
             fit_stage(spec, config, stage, result, sweep + 1, on_run, on_eval, executor)
@@ -641,29 +585,31 @@ def fit_stage(spec: Spec, config: Config, stage: Stage, result: FitResult, sweep
     seeds = [spec.seed + r for r in range(stage.replications or spec.replications)]
     params = [spec.parameters[p] for p in stage.parameters]
     targets = [spec.targets[t] for t in stage.targets]
+    priors = {q.key: prior(q) for q in spec.parameters.values()}
     cache: dict[tuple, float] = {}
 
     def trial_values(u: np.ndarray) -> dict[str, float]:
         trial = dict(result.values)
-        trial.update({p.path: _snap(p.from_unit(x)) for p, x in zip(params, u, strict=True)})
+        trial.update({p.key: _snap(p.from_unit(x)) for p, x in zip(params, u, strict=True)})
         return trial
 
     def objective(u: np.ndarray) -> float:
         trial = trial_values(u)
-        key = tuple(trial[p.path] for p in params)
+        key = tuple(trial[p.key] for p in params)
         if key not in cache:
-            values, _, _ = run_targets(with_values(config, trial), targets, seeds, on_run=on_run, executor=executor)
-            penalty = spec.ridge * sum((q.to_unit(trial[q.path]) - q.to_unit(q.prior)) ** 2
+            values, _, _ = run_targets(keypath.with_values(config, trial), targets, seeds, on_run=on_run,
+                                       executor=executor)
+            penalty = spec.ridge * sum((q.to_unit(trial[q.key]) - q.to_unit(priors[q.key])) ** 2
                                        for q in spec.parameters.values())
             cache[key] = loss(targets, values) + penalty
             result.trace.append({"sweep": sweep, "stage": stage.name, "evaluation": len(result.trace) + 1,
-                                 "loss": cache[key], "penalty": penalty, **{p.path: trial[p.path] for p in params},
+                                 "loss": cache[key], "penalty": penalty, **{p.key: trial[p.key] for p in params},
                                  **{f"mean:{t.name}": float(np.nanmean(values[t.name])) for t in targets}})
             if on_eval:
                 on_eval(stage.name, cache[key])
         return cache[key]
 
-    x0 = np.array([p.to_unit(result.values[p.path]) for p in params])
+    x0 = np.array([p.to_unit(result.values[p.key]) for p in params])
     simplex = [x0]
     for i in range(len(params)):
         x = x0.copy()
@@ -675,7 +621,7 @@ def fit_stage(spec: Spec, config: Config, stage: Stage, result: FitResult, sweep
     # The best vector evaluated: when the budget ends inside a step, Nelder-Mead returns its simplex's best,
     # which can miss a better point it has just evaluated.
     best = min(cache, key=cache.__getitem__)
-    result.values.update(zip((p.path for p in params), best, strict=True))
+    result.values.update(zip((p.key for p in params), best, strict=True))
 
 
 def _snap(v: float) -> float:
@@ -688,9 +634,9 @@ def _snap(v: float) -> float:
 
 def report_config(spec: Spec, base: Config, values: dict[str, float]) -> tuple[Config, list[int]]:
     """The calibrated scenario at the report size, and the report seeds (the scenario's own by default)."""
-    config = with_values(base, values)
+    config = keypath.with_values(base, values)
     if spec.report_population:
-        config = with_values(config, {"population.size": spec.report_population})
+        config = keypath.with_values(config, {"population.size": spec.report_population})
     seed = config.run.seed if spec.report_seed is None else spec.report_seed
     return config, [seed + r for r in range(spec.report_replications)]
 
@@ -735,17 +681,13 @@ def fitted_yaml(spec: Spec, values: dict[str, float], command: str) -> str:
         entries[path] = (v, "fixed")
     for path, v in values.items():
         p = spec.parameters[path]
-        entries[path] = (v, f"fitted in [{p.lower:g}, {p.upper:g}]{', log scale' if p.log else ''}")
+        entries[path] = (v, f"fitted in [{p.low:g}, {p.high:g}]{', log scale' if p.log else ''}")
     lines = [f"# Written by `{command}`; do not edit by hand.",
              "# Fitted and fixed values of the Danish baseline (denmark_baseline.yaml extends this file).",
              f"# Method, targets and fit: docs/calibration.md; calibration file: {spec.file.as_posix()}.", ""]
     tree: dict = {}
     for path in sorted(entries):
-        node = tree
-        parts = path.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = entries[path]
+        tree = keypath.set_in(tree, path, entries[path], create=True)
 
     def emit(node: dict, indent: int) -> None:
         for k, v in node.items():
@@ -764,115 +706,3 @@ def _yaml_scalar(v: Any) -> str:
     import yaml
 
     return yaml.safe_dump(v, default_flow_style=True, width=1000).strip().removesuffix("...").strip()
-
-
-# ------------------------------------------------------------------ plots
-
-
-def plot_challenged(targets: Sequence[Target], observations: list[dict], values: dict[str, np.ndarray],
-                    path: Path) -> None:
-    """Digitally challenged share by age group: model mean and 95% interval against the published figures."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    profile = next((t for t in targets if t.age_groups and t.metric == "digitally_challenged_share"), None)
-    fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    labels: list[str] = []
-    if profile is not None:
-        groups = profile.age_groups
-        labels = [_age_label(g) for g in groups]
-        stats = [mean_ci([o[((profile.metric, None, g), profile.dates[0])] for o in observations]) for g in groups]
-        means = np.array([s[0] for s in stats])
-        ax.bar(labels, means, color="#9ecae1", label=f"model {profile.dates[0]:%Y} (mean, 95% interval)")
-        ax.errorbar(labels, means, yerr=[means - [s[1] for s in stats], [s[2] for s in stats] - means],
-                    fmt="none", ecolor="#3182bd", capsize=4)
-    for t in targets:
-        if t.metric != "digitally_challenged_share" or t.age_groups:
-            continue
-        label = _age_label(t.ages) if t.ages else (t.group or "all")
-        if label not in labels:
-            labels.append(label)
-            mean, lo, hi = mean_ci(values[t.name])
-            ax.bar([label], [mean], color="#c6dbef")
-            ax.errorbar([label], [mean], yerr=[[mean - lo], [hi - mean]], fmt="none", ecolor="#3182bd", capsize=4)
-        marker = {"equal": "D", "at_least": "^", "at_most": "v"}[t.kind]
-        ax.errorbar([label], [t.value], yerr=[[t.tolerance if t.kind != "at_least" else 0],
-                                              [t.tolerance if t.kind != "at_most" else 0]],
-                    fmt=marker, color="#d62728", capsize=6, ms=8)
-    ax.plot([], [], "D", color="#d62728", label="published (+/- tolerance; ^ = at least)")
-    ax.set_ylabel("digitally challenged share")
-    ax.set_xlabel("age group")
-    ax.set_ylim(0, 1)
-    ax.set_title("Digitally challenged by age: model vs Statistics Denmark 2023")
-    ax.legend(loc="upper left", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-def _age_label(g: tuple[int, int]) -> str:
-    return f"{g[0]}+" if g[1] >= 120 else f"{g[0]}-{g[1]}"
-
-
-def plot_digital_post(targets: Sequence[Target], series: list[pd.DataFrame], path: Path) -> None:
-    """Digital Post enrolment (top) and exemption (bottom) over time against the published points.
-
-    Model: mean and 95% band over replications of the weekly share of living
-    citizens; published: figures with their tolerance, a dashed line for a
-    bound over a period.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(2, 1, figsize=(8, 6.5), sharex=True)
-    panels = {"enrolled_share": (axes[0], "#1f77b4", (0, 1.02)), "exempt_share": (axes[1], "#ff7f0e", (0, 0.16))}
-    for metric, (ax, colour, ylim) in panels.items():
-        runs = [ts[(ts["metric"] == metric) & (ts["group_type"] == "all")].set_index("date")["value"] for ts in series]
-        frame = pd.concat(runs, axis=1)
-        stats = np.array([mean_ci(row) for row in frame.to_numpy()])
-        ax.plot(frame.index, stats[:, 0], color=colour, label="model (mean, 95% band)")
-        ax.fill_between(frame.index, stats[:, 1], stats[:, 2], color=colour, alpha=0.25, lw=0)
-        ax.set_ylim(*ylim)
-        ax.set_ylabel(f"{metric}\n(share of citizens 15+)")
-    for t in targets:
-        if t.metric not in panels or t.ages not in (None, (15, 200)) or t.group or t.change_from:
-            continue
-        ax = panels[t.metric][0]
-        style = "black" if t.required else "grey"
-        if len(t.dates) > 1:
-            ax.hlines(t.value, t.dates[0], t.dates[-1], colors=style, linestyles="dashed",
-                      label=f"published: {t.figure()} ({t.dates[0]:%Y}-{t.dates[-1]:%Y})")
-            continue
-        ax.errorbar([t.dates[0]], [t.value], yerr=[[t.tolerance]] * 2 if t.kind == "equal" else None,
-                    fmt="o", color=style, mfc="white" if not t.required else style, ms=6, capsize=4)
-    for ax in axes:
-        ax.plot([], [], "o", color="black", label="published figure (+/- tolerance)")
-        ax.plot([], [], "o", color="grey", mfc="white", label="published, diagnostic only")
-        ax.legend(fontsize=8, loc="lower right")
-    axes[0].set_title("Digital Post: enrolment and exemption, model vs published figures")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-
-
-# ------------------------------------------------------------------ writing
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write a text file via a temporary file in the same folder and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the file gets the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

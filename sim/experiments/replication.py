@@ -1,4 +1,4 @@
-"""Running replications: one scenario and seed at a time, in-process, in a process pool or on Dask.
+"""Running replications: one scenario and seed at a time, on any executor (``sim.experiments.executor``).
 
 Workers receive plain configuration dictionaries (validated again on
 arrival), never pickled objects from outside the program, and return plain
@@ -8,18 +8,17 @@ a scenario always uses seed ``run.seed + r``.
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from sim.experiments.executor import Executor
 from sim.model.metrics import OVERALL_METRICS
 from sim.model.model import DigexModel
 from sim.model.params import Config, analogue_reference
+from sim.model.series import end_of_run
 
 
 @dataclass
@@ -32,10 +31,8 @@ class Replication:
     timeseries: pd.DataFrame
 
     def summary(self) -> pd.DataFrame:
-        """End-of-run values (the last week): metric, group_type, group, value."""
-        ts = self.timeseries
-        last = ts[ts["week"] == ts["week"].max()]
-        return last[["metric", "group_type", "group", "value"]].reset_index(drop=True)
+        """End-of-run values (``sim.model.series.end_of_run``): metric, group_type, group, value."""
+        return end_of_run(self.timeseries)[["metric", "group_type", "group", "value"]]
 
 
 def replication_seed(config: Config, rep: int) -> int:
@@ -65,90 +62,6 @@ def run_config_dict(data: dict, rep: int) -> Replication:
     return run_replication(Config.model_validate(data), rep)
 
 
-EXECUTORS = ("local", "dask")
-"""Where replications run: local processes or a Dask distributed cluster."""
-
-
-def in_order(futures: list, finished: Callable[[list], Iterable], on_done: Callable[[Any], None] | None) -> list:
-    """The results of ``futures`` in their own order; ``on_done`` is called as each finishes.
-
-    ``finished`` yields the futures as they complete (``as_completed`` of
-    concurrent.futures or of Dask); each result is placed by its future's
-    position, so the list does not depend on which worker finished first.
-    """
-    position = {f: i for i, f in enumerate(futures)}
-    results: list = [None] * len(futures)
-    for fut in finished(futures):
-        i = position[fut]
-        results[i] = fut.result()
-        if on_done:
-            on_done(results[i])
-    return results
-
-
-class Executor:
-    """Where runs go, kept open for many batches: this process, a local process pool or a Dask cluster.
-
-    ``map(fn, args)`` calls the top-level function ``fn`` on each argument
-    tuple and returns the results in input order, whatever order they finish
-    in. Arguments and results must be plain data (configuration
-    dictionaries, seeds, dates, DataFrames): workers receive nothing else
-    but a reference to ``fn`` in the installed package. ``local`` with one job
-    runs in this process (no ``with`` needed); ``local`` with more jobs starts
-    a pool of ``jobs`` processes and ``dask`` connects to ``scheduler`` (or
-    starts a LocalCluster of ``jobs`` workers, ``sim.experiments.distributed``) when the
-    ``with`` block is entered, and both are closed when it ends, so a
-    calibration of hundreds of evaluations starts them once.
-    """
-
-    def __init__(self, kind: str = "local", jobs: int = 1, scheduler: str | None = None) -> None:
-        if kind not in EXECUTORS:
-            raise ValueError(f"executor: unknown executor '{kind}'; use one of {EXECUTORS}")
-        self.kind, self.jobs, self.scheduler = kind, jobs, scheduler
-        self._pool = None
-        self._finished: Callable[[list], Iterable] = as_completed
-
-    @property
-    def in_process(self) -> bool:
-        """Runs happen in this process, one after the other."""
-        return self.kind == "local" and self.jobs <= 1
-
-    def __enter__(self) -> Executor:
-        if self.kind == "dask":
-            from sim.experiments.distributed import DaskPool
-
-            self._pool = DaskPool(self.scheduler, self.jobs)
-            self._finished = self._pool.finished
-        elif not self.in_process:
-            # forkserver: workers do not inherit the parent's threads (fork would risk deadlocks).
-            self._pool = ProcessPoolExecutor(max_workers=self.jobs,
-                                             mp_context=multiprocessing.get_context("forkserver"))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        pool, self._pool = self._pool, None
-        if pool is None:
-            return
-        if self.kind == "dask":
-            pool.close()
-        else:
-            pool.shutdown(cancel_futures=True)
-
-    def map(self, fn: Callable[..., Any], args: Iterable[tuple], on_done: Callable[[Any], None] | None = None) -> list:
-        """``fn(*a)`` for each ``a`` in ``args``, in input order; ``on_done(result)`` as each finishes."""
-        work = list(args)
-        if self.in_process:
-            results = []
-            for a in work:
-                results.append(fn(*a))
-                if on_done:
-                    on_done(results[-1])
-            return results
-        if self._pool is None:
-            raise RuntimeError(f"a {self.kind} executor with {self.jobs} jobs runs only inside its 'with' block")
-        return in_order([self._pool.submit(fn, *a) for a in work], self._finished, on_done)
-
-
 def run_many(
     jobs_list: Iterable[tuple[Config, int]],
     jobs: int = 1,
@@ -160,7 +73,7 @@ def run_many(
 
     ``local``: ``jobs`` worker processes (in-process for one job or one
     replication). ``dask``: a Dask cluster at ``scheduler``, or a LocalCluster
-    of ``jobs`` workers when no address is given (``sim/experiments/distributed.py``).
+    of ``jobs`` workers when no address is given (``sim.experiments.executor``).
     ``on_done`` is called as each replication finishes (for progress bars).
     """
     work = [(cfg.model_dump(mode="json"), rep) for cfg, rep in jobs_list]

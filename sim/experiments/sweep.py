@@ -15,8 +15,6 @@ import hashlib
 import itertools
 import json
 import math
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,39 +24,27 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
+from sim.atomic import write_text
 from sim.errors import UserError
-from sim.experiments.compare import KEYS, metric_order, summarise_reps
+from sim.experiments.compare import KEYS
 from sim.experiments.replication import Replication, replication_seed, run_many
+from sim.experiments.stats import summarise
+from sim.experiments.varied import Varied
+from sim.model.keypath import KeyPathError
 from sim.model.metrics import METRICS
 from sim.model.params import Config
+from sim.model.series import metric_order
 
 RESULT_FIELDS = ("name", "description")
 """Configuration fields that do not change results and are left out of a run's key."""
 
 
-@dataclass(frozen=True)
-class Vary:
-    """One ``--vary`` option: a key path and either listed values or a numeric range.
+def parse_vary(text: str) -> Varied:
+    """Parse ``key=v1,v2,...`` (listed values) or ``key=lo:hi:n`` / ``key=lo:hi`` (a numeric range).
 
-    ``values`` holds the listed values as typed (override text, parsed later
-    like ``--set``); ``low``/``high``/``n`` describe a range of ``n`` evenly
-    spaced values (``n`` is ignored by a Latin hypercube).
+    Listed values are kept as typed (override text, parsed later like ``--set``);
+    the number of values ``n`` of a range is used by a grid, not by a Latin hypercube.
     """
-
-    key: str
-    values: tuple[str, ...] = ()
-    low: float | None = None
-    high: float | None = None
-    n: int | None = None
-
-    @property
-    def is_range(self) -> bool:
-        """True for ``lo:hi[:n]``, false for a list of values."""
-        return self.low is not None
-
-
-def parse_vary(text: str) -> Vary:
-    """Parse ``key=v1,v2,...`` (listed values) or ``key=lo:hi:n`` / ``key=lo:hi`` (a numeric range)."""
     key, sep, rhs = text.partition("=")
     key, rhs = key.strip(), rhs.strip()
     if not sep or not key or not rhs:
@@ -78,51 +64,42 @@ def parse_vary(text: str) -> Vary:
             n = int(nums[2])
         if nums[1] < nums[0]:
             raise UserError(f"--vary '{text}': lo must not exceed hi")
-        return Vary(key, low=nums[0], high=nums[1], n=n)
+        return Varied(key, low=nums[0], high=nums[1], n=n)
     values = tuple(v.strip() for v in rhs.split(","))
     if any(v == "" for v in values):
         raise UserError(f"--vary '{text}': empty value in the list")
-    return Vary(key, values=values)
+    return Varied(key, values=values)
 
 
-def config_value(config: Config, key: str) -> Any:
-    """The value at a dotted key path of a configuration (attributes, then dictionary entries)."""
-    obj: Any = config
-    for part in key.split("."):
-        if isinstance(obj, dict) and part in obj:
-            obj = obj[part]
-        elif not isinstance(obj, dict) and part in getattr(type(obj), "model_fields", {}):
-            obj = getattr(obj, part)
-        else:
-            raise UserError(f"--vary: unknown key '{key}'")
-    return obj
+def _check_key(v: Varied, base: Config) -> None:
+    """Refuse a ``--vary`` key path that the base scenario does not have."""
+    try:
+        v.read(base)
+    except KeyPathError:
+        raise UserError(f"--vary: unknown key '{v.key}'") from None
 
 
-def _number_text(base: Any, value: float) -> str:
-    """Override text of a sampled number: rounded for integer keys, else the shortest exact float."""
-    if isinstance(base, int) and not isinstance(base, bool):
-        return str(int(round(value)))
-    return repr(float(value))
+def _number_text(v: Varied, x: float, base: Config) -> str:
+    """Override text of a number of a range: rounded for integer keys, else the shortest exact float."""
+    return repr(v.number(x, base))
 
 
-def grid_points(varies: Sequence[Vary], base: Config) -> list[dict[str, str]]:
+def grid_points(varies: Sequence[Varied], base: Config) -> list[dict[str, str]]:
     """Full factorial grid: every combination of every key's values (override text per key)."""
     axes = []
     for v in varies:
-        if v.is_range:
-            if v.n is None:
-                raise UserError(f"--vary {v.key}: a grid range needs a number of values, as lo:hi:n")
-            current = config_value(base, v.key)
-            texts = [_number_text(current, x) for x in np.linspace(v.low, v.high, v.n)]
-            axes.append(list(dict.fromkeys(texts)))
-        else:
-            config_value(base, v.key)
+        _check_key(v, base)
+        if not v.is_range:
             axes.append(list(v.values))
+        elif v.n is None:
+            raise UserError(f"--vary {v.key}: a grid range needs a number of values, as lo:hi:n")
+        else:
+            axes.append(list(dict.fromkeys(_number_text(v, x, base) for x in v.grid())))
     keys = [v.key for v in varies]
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*axes)]
 
 
-def latin_hypercube_points(varies: Sequence[Vary], base: Config, samples: int, seed: int) -> list[dict[str, str]]:
+def latin_hypercube_points(varies: Sequence[Varied], base: Config, samples: int, seed: int) -> list[dict[str, str]]:
     """``samples`` points of a seeded Latin hypercube (scipy.stats.qmc.LatinHypercube).
 
     A range key maps its coordinate u in [0, 1) to lo + u (hi - lo) (rounded
@@ -131,20 +108,13 @@ def latin_hypercube_points(varies: Sequence[Vary], base: Config, samples: int, s
     """
     if samples < 1:
         raise UserError(f"--samples: must be at least 1, got {samples}")
-    from scipy.stats import qmc  # imported when needed (see sim.experiments.compare.t_interval)
+    from scipy.stats import qmc  # imported when needed (see sim.experiments.stats.t_interval)
 
+    for v in varies:
+        _check_key(v, base)
     u = qmc.LatinHypercube(d=len(varies), rng=np.random.default_rng(seed)).random(samples)
-    points = []
-    for row in u:
-        point = {}
-        for v, x in zip(varies, row, strict=True):
-            if v.is_range:
-                point[v.key] = _number_text(config_value(base, v.key), v.low + x * (v.high - v.low))
-            else:
-                config_value(base, v.key)
-                point[v.key] = v.values[min(int(x * len(v.values)), len(v.values) - 1)]
-        points.append(point)
-    return points
+    return [{v.key: _number_text(v, v.from_unit(x), base) if v.is_range else v.pick(x)
+             for v, x in zip(varies, row, strict=True)} for row in u]
 
 
 def run_key(config: Config, seed: int) -> str:
@@ -169,20 +139,12 @@ class RunStore:
         return self.path(key).is_file()
 
     def save(self, key: str, rep: Replication) -> None:
-        """Store a run's end-of-run values atomically (temporary file in the same folder, then rename)."""
-        self.dir.mkdir(parents=True, exist_ok=True)
+        """Store a run's end-of-run values (``sim.atomic``: whole or not at all, permissions by the umask)."""
         s = rep.summary()
         values = [None if pd.isna(v) else float(v) for v in s["value"]]
         record = {"key": key, "seed": rep.seed, "version": __version__,
                   **{k: s[k].astype(str).tolist() for k in KEYS}, "value": values}
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{key}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w") as fh:
-                json.dump(record, fh, separators=(",", ":"))
-            os.replace(tmp, self.path(key))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_text(self.path(key), json.dumps(record, separators=(",", ":")))
 
     def load(self, key: str) -> pd.DataFrame:
         """End-of-run values of a stored run: metric, group_type, group, value."""
@@ -199,7 +161,7 @@ class RunStore:
 class SweepPlan:
     """The points of a sweep, their resolved configurations and the replications to run."""
 
-    varies: list[Vary]
+    varies: list[Varied]
     points: list[dict[str, str]]
     configs: list[Config]
     reps: int
@@ -212,7 +174,7 @@ class SweepPlan:
 
     def params(self) -> pd.DataFrame:
         """One row per point: point number and each varied key's resolved value."""
-        rows = [{"point": i, **{k: _cell(config_value(c, k)) for k in self.keys}}
+        rows = [{"point": i, **{v.key: _cell(v.read(c)) for v in self.varies}}
                 for i, c in enumerate(self.configs)]
         return pd.DataFrame(rows)
 
@@ -229,7 +191,7 @@ def _cell(value: Any) -> Any:
 
 def plan_sweep(
     resolve: Callable[[Sequence[str]], Config],
-    varies: Sequence[Vary],
+    varies: Sequence[Varied],
     reps: int,
     samples: int | None = None,
     seed: int | None = None,
@@ -329,5 +291,5 @@ def tabulate(plan: SweepPlan, store: RunStore, computed: int = 0, reused: int = 
     wide.columns.name = None
     results = params.merge(wide, on="point")
     by_group = params.merge(long[~overall], on="point")
-    summary = params.merge(metric_order(summarise_reps(long, ["point", *KEYS])), on="point")
+    summary = params.merge(metric_order(summarise(long, ["point", *KEYS])), on="point")
     return SweepResult(results, by_group, summary, computed, reused)

@@ -1,4 +1,4 @@
-"""Mesa agents as views on array rows (MODEL.md section 9).
+"""Mesa agents as views on array rows (docs/ODD.md section 4).
 
 A ``Citizen`` holds only its row number; reading ``citizen.skill`` reads
 ``model.pop.skill[row]`` and assigning writes it, so a notebook user can
@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 import mesa
 import pandas as pd
 
+from sim.model.codes import DISABILITY_NAMES, DP_STATUS_NAMES, EDUCATION_NAMES, RESOLVED
 from sim.model.params import AGE_BANDS, PROCEDURE_TYPES
-from sim.model.population import COLUMNS, DISABILITY_NAMES, DP_STATUS_NAMES, EDUCATION_NAMES
+from sim.model.population import COLUMNS
 
 if TYPE_CHECKING:
     from sim.model.model import DigexModel
@@ -36,7 +37,7 @@ class _Column:
 
 
 class Citizen(mesa.Agent):
-    """A resident aged 15+; every state variable of MODEL.md section 2 is a column attribute."""
+    """A resident aged 15+; every state variable of docs/ODD.md section 2 is a column attribute."""
 
     def __init__(self, model: DigexModel, row: int) -> None:
         super().__init__(model)
@@ -69,7 +70,7 @@ class Citizen(mesa.Agent):
     def open_tasks(self) -> pd.DataFrame:
         """This citizen's open procedures."""
         t = self.model.tasks
-        mine = (t.owner == self.row) & (t.route >= 0)
+        mine = (t.owner == self.row) & (t.route != RESOLVED)
         return pd.DataFrame({
             "type": [PROCEDURE_TYPES[i] for i in t.ttype[mine]],
             "complexity": t.complexity[mine],
@@ -105,7 +106,11 @@ class Centre(mesa.Agent):
 
 
 class Helper(mesa.Agent):
-    """A centre helper: casework expertise and this week's minutes by use."""
+    """A centre helper: casework expertise and this week's minutes by use.
+
+    Helpers come and go with the staffing (``DigexModel.staff_centres``); the
+    model renumbers ``row`` of those who stay so that it follows their helper row.
+    """
 
     def __init__(self, model: DigexModel, row: int) -> None:
         super().__init__(model)

@@ -1,4 +1,4 @@
-"""Public costs by channel and the citizen's own time (MODEL.md section 5).
+"""Public costs by channel and the citizen's own time (docs/ODD.md section 7.14).
 
 Unit costs come from CostsConfig (British local-government studies converted
 at dkk_per_gbp). Phone and centre staff are paid for their staffed hours
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.model.codes import PAPER, SELF_SERVICE
 from sim.model.params import Config
 
 COST_CHANNELS = (
@@ -44,8 +45,6 @@ class CostLedger:
 
     def add_contacts(self, channel: int, n: int) -> None:
         """Self-service transactions (online unit cost) or paper forms (postal unit cost)."""
-        from sim.model.mechanisms.channels import PAPER, SELF_SERVICE
-
         c = self.config.costs
         if channel == SELF_SERVICE:
             self._add("self_service", n * c.online_per_transaction_gbp * c.dkk_per_gbp)

@@ -1,4 +1,4 @@
-"""Weekly metrics of MODEL.md section 6, overall and by group.
+"""Weekly metrics of docs/ODD.md section 7.15, overall and by group.
 
 Citizen-level metrics are ratios of sums over *cells*: every citizen belongs
 each week to one cell (age band x skill quintile x education x disability x
@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from sim.model.codes import CENTRE, DISABILITY_NAMES, EDUCATION_NAMES, ENROLLED, EXEMPT, SELF_SERVICE
 from sim.model.costs import COST_CHANNELS
 from sim.model.params import AGE_BANDS
-from sim.model.population import DISABILITY_NAMES, EDUCATION_NAMES, ENROLLED, EXEMPT
 
 if TYPE_CHECKING:
     from sim.model.model import DigexModel
@@ -36,7 +36,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "disability": DISABILITY_NAMES,
     "language_barrier": ("no", "yes"),
 }
-"""Group types and their groups (MODEL.md section 6)."""
+"""Group types and their groups (docs/ODD.md section 7.15)."""
 
 OVERALL = ("all", "all")
 """(group_type, group) of the overall rows."""
@@ -174,8 +174,6 @@ class Metrics:
 
     def add_completed(self, owners: np.ndarray, channel: int, is_benefit: np.ndarray) -> None:
         """Procedures completed through ``channel``."""
-        from sim.model.mechanisms.channels import SELF_SERVICE
-
         self.counts["completed"] += len(owners)
         self._flow("completed", len(owners))
         self._event("resolved", owners)
@@ -207,8 +205,6 @@ class Metrics:
 
     def add_queue(self, channel: int, demand: int, served_waits: np.ndarray) -> None:
         """Requests at the phone or a centre this week and the waits of those served."""
-        from sim.model.mechanisms.channels import CENTRE
-
         name = "centre" if channel == CENTRE else "phone"
         self._flow(f"{name}_demand", demand)
         self._flow(f"{name}_unserved", demand - len(served_waits))

@@ -1,7 +1,7 @@
-"""DigexModel: the weekly process of MODEL.md section 3 as a mesa.Model.
+"""DigexModel: the weekly process of docs/ODD.md section 3 as a mesa.Model.
 
 Each step is one week. The step calls one small function per mechanism, in
-the order of MODEL.md section 3; each function lives in the module named
+the order of docs/ODD.md section 3; each function lives in the module named
 after what it models (demography, tasks, channels, services, digital_post,
 optout, learning, costs, metrics). Citizens are rows of NumPy columns
 (``sim/model/population.py``); ``Citizen`` agents are views on rows.
@@ -15,27 +15,42 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from sim.errors import InvariantError
 from sim.model.agents import Centre, Citizen, Helper
+from sim.model.codes import (
+    AFTER_FAILURE,
+    ASSISTED,
+    AUTOMATION,
+    CHANNELS,
+    ENROLLED,
+    FRESH,
+    NOT_ENROLLED,
+    PAPER,
+    RELATIVE,
+    RESOLVED,
+    SELF_SERVICE,
+    STREAMS,
+)
 from sim.model.costs import CostLedger
+from sim.model.keypath import with_values
 from sim.model.mechanisms import access, channels, demography, digital_post, learning, optout, services
-from sim.model.mechanisms.channels import AUTOMATION, CHANNELS
 from sim.model.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS, Metrics
-from sim.model.params import AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config, apply_policy_changes
-from sim.model.population import ENROLLED, NOT_ENROLLED, Population, add_citizens, draw_ages, draw_citizens
-from sim.model.tasks import AFTER_FAILURE, FRESH, TaskTable, new_procedures
-
-RESOLVED = -1
-"""Route of a task completed or failed this week (removed at the end of the week)."""
-
-STREAMS = ("population", "demography", "arrivals", "behaviour", "services", "platform", "outages", "access")
-"""Independent random streams, so that scenarios with the same seed share
-population, deaths, births and task arrivals (common random numbers)."""
+from sim.model.params import AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config
+from sim.model.population import Population, add_citizens, draw_ages, draw_citizens
+from sim.model.series import end_of_run
+from sim.model.tasks import TaskTable, new_procedures
 
 
 class DigexScenario(mesa.experimental.scenarios.Scenario):
     """Mesa scenario holding the validated configuration and the seed."""
 
     config: Config = Config()
+
+
+def _require(holds: bool | np.bool_, message: str) -> None:
+    """Raise InvariantError with ``message`` unless the invariant ``holds``."""
+    if not holds:
+        raise InvariantError(message)
 
 
 class DigexModel(mesa.Model):
@@ -74,8 +89,10 @@ class DigexModel(mesa.Model):
         demography.schedule_deaths(self, np.arange(self.pop.n), 0, self.streams["demography"])
         self.death_calendar = demography.DeathCalendar(self.pop.death_week[: self.pop.n])
 
-        per_centre = max(1, round(self.policy.centre.helpers_per_10k * pc.size / 1e4 / self.policy.centre.centres))
-        self.helpers = services.HelperTable(self.policy.centre.centres, min(per_centre, 50))
+        centres = self.policy.centre.centres
+        self.helpers = services.HelperTable(
+            centres, services.helpers_per_centre(self.policy.centre.helpers_per_10k, pc.size, centres)
+        )
         self.living_per_centre = np.bincount(self.pop.centre[: self.pop.n], minlength=self.helpers.n_centres)
         self.phone_overrun = np.zeros(1)
         self.tasks = TaskTable()
@@ -96,6 +113,7 @@ class DigexModel(mesa.Model):
         self.mandate_enrolled_below = 0  # under a mandate, living rows below this are enrolled or exempt
         self.journal: list[dict] = []
         self.tracked = np.zeros(0, dtype=np.int64)
+        self.band = self.pop.age_band()  # each row's age band this week (set after demography in ``step``)
 
         self.materialised = pc.size <= pc.materialise_agents_up_to
         self._citizen_views: dict[int, Citizen] = {}
@@ -145,7 +163,7 @@ class DigexModel(mesa.Model):
     # ------------------------------------------------------------ the week
 
     def step(self) -> None:
-        """One week, in the order of MODEL.md section 3."""
+        """One week, in the order of docs/ODD.md section 3."""
         if self.week >= self.config.run.weeks:
             self.running = False
             return
@@ -175,11 +193,33 @@ class DigexModel(mesa.Model):
             self.running = False
 
     def apply_timeline(self) -> None:
-        """Apply the policy changes dated within this week (MODEL.md section 3.1)."""
+        """Apply the policy changes dated within this week (docs/ODD.md section 7.1)."""
         week_end = self.date + dt.timedelta(days=7)
         while self.timeline and self.timeline[0].date < week_end:
             change = self.timeline.pop(0)
-            apply_policy_changes(self.policy, change.set)
+            self.policy = with_values(self.policy, change.set)  # a new validated policy; none of it is cached
+
+    def staff_centres(self) -> None:
+        """Helper rows and Helper agents follow the policy's staffing, which the timeline may change.
+
+        Called each week by ``services.serve_centres`` before it serves the
+        queues. Each centre has ``services.helpers_per_centre`` helpers for the
+        current ``centre.helpers_per_10k`` (docs/ODD.md sections 2 and 7.7).
+        Helpers who stay keep their agent; leavers' agents leave
+        ``model.agents``; new helpers get new agents. The centres' capacity is
+        set by the policy and the living citizens, not by these rows.
+        """
+        per_centre = services.helpers_per_centre(self.policy.centre.helpers_per_10k, self.config.population.size,
+                                                 self.helpers.n_centres)
+        if per_centre == self.helpers.per_centre:
+            return
+        kept = self.helpers.staff(per_centre)
+        for row in np.setdiff1d(np.arange(len(self.helper_agents)), kept):
+            self.helper_agents[row].remove()
+        self.helper_agents = [self.helper_agents[row] for row in kept]
+        for row, agent in enumerate(self.helper_agents):
+            agent.row = row
+        self.helper_agents += [Helper(self, row) for row in range(len(kept), len(self.helpers.centre))]
 
     def platform_week(self) -> None:
         """Outages this week (Poisson count, each outage_days long) and the IT programme's costs.
@@ -246,19 +286,19 @@ class DigexModel(mesa.Model):
         digital_post.letters_arrive(self, band, r)
 
     def attempts_week(self) -> None:
-        """Give-ups, then one attempt per open task by its chosen channel (MODEL.md section 3.4)."""
+        """Give-ups, then one attempt per open task by its chosen channel (docs/ODD.md section 7.5)."""
         r = self.streams["behaviour"]
         self.fail_tasks(channels.give_up(self, r))
         t = self.tasks
         idx = np.flatnonzero((t.route == FRESH) | (t.route == AFTER_FAILURE))
         choice = channels.choose_channels(self, idx, r)
-        channels.attempt_self_service(self, idx[choice == channels.SELF_SERVICE], r)
-        channels.attempt_paper(self, idx[choice == channels.PAPER], r)
-        channels.attempt_relative(self, idx[choice == channels.RELATIVE], r)
+        channels.attempt_self_service(self, idx[choice == SELF_SERVICE], r)
+        channels.attempt_paper(self, idx[choice == PAPER], r)
+        channels.attempt_relative(self, idx[choice == RELATIVE], r)
         channels.route_to_queues(self, idx, choice)
 
     def deadlines_week(self) -> None:
-        """Open procedures at their deadline fail; unread letters at theirs fail (MODEL.md section 3.6)."""
+        """Open procedures at their deadline fail; unread letters at theirs fail (docs/ODD.md section 7.10)."""
         t = self.tasks
         self.fail_tasks(np.flatnonzero((t.route != RESOLVED) & (t.deadline <= self.week)))
         digital_post.letters_expire(self)
@@ -272,7 +312,7 @@ class DigexModel(mesa.Model):
         t, p, b = self.tasks, self.pop, self.config.behaviour
         o = t.owner[idx]
         np.add.at(getattr(p, f"done_{CHANNELS[channel]}"), o, np.int32(1))
-        if channel in channels.ASSISTED:
+        if channel in ASSISTED:
             p.last_assisted_week[o] = self.week
             np.add.at(p.help_received, o, np.int32(1))
             learning.move_towards_one(p.trust, o, b.trust_gain_human_help)
@@ -360,29 +400,35 @@ class DigexModel(mesa.Model):
         return int((self.tasks.route != RESOLVED).sum()) + int(self.mail.pending(self.pop.n).sum(dtype=np.int64))
 
     def check_invariants(self) -> None:
-        """Raise AssertionError if an accounting invariant is broken (MODEL.md section 6)."""
+        """Raise InvariantError if an accounting invariant is broken (docs/ODD.md section 7.15).
+
+        Explicit checks, not ``assert``: they also run under ``python -O``.
+        """
         c = self.metrics.counts
         p = self.pop
-        assert c["arrived"] == c["completed"] + c["failed"] + self.open_task_count() + c["withdrawn"], (
-            f"tasks: arrived {c['arrived']} != completed {c['completed']} + failed {c['failed']} + "
-            f"open {self.open_task_count()} + withdrawn {c['withdrawn']}")
+        open_now = self.open_task_count()
+        _require(c["arrived"] == c["completed"] + c["failed"] + open_now + c["withdrawn"],
+                 f"tasks: arrived {c['arrived']} != completed {c['completed']} + failed {c['failed']} + "
+                 f"open {open_now} + withdrawn {c['withdrawn']}")
         s = p.view()
-        assert int(p.alive[s].sum()) == self.n_alive, "living rows != size + entrants - deaths"
+        _require(int(p.alive[s].sum()) == self.n_alive, "living rows != size + entrants - deaths")
         living = np.bincount(p.centre[s][p.alive[s]], minlength=self.helpers.n_centres)
-        assert np.array_equal(living, self.living_per_centre), "living citizens per centre miscounted"
+        _require(np.array_equal(living, self.living_per_centre), "living citizens per centre miscounted")
+        _require([h.row for h in self.helper_agents] == list(range(len(self.helpers.centre))),
+                 "Helper agents do not match the helper rows")
         for col in ("skill", "trust", "travel_burden"):
             v = getattr(p, col)[s]
-            assert np.all((v >= 0) & (v <= 1)), f"{col} outside [0, 1]"
-        assert np.all(p.minutes_spent[s] >= 0)
+            _require(np.all((v >= 0) & (v <= 1)), f"{col} outside [0, 1]")
+        _require(np.all(p.minutes_spent[s] >= 0), "negative minutes spent")
         if self.mandate_active and self.policy.digital_post_mandatory:
-            assert not np.any(p.alive[s] & (p.dp_status[s] == NOT_ENROLLED)), "not enrolled under the mandate"
+            _require(not np.any(p.alive[s] & (p.dp_status[s] == NOT_ENROLLED)), "not enrolled under the mandate")
         w = self.week
         shares = [i for i, k in enumerate(GROUP_METRICS) if k.endswith(("_share", "_rate"))]
         vals = self.metrics.groups[w, shares]
-        assert np.all(np.isnan(vals) | ((vals >= 0) & (vals <= 1 + 1e-9))), "a share outside [0, 1]"
+        _require(np.all(np.isnan(vals) | ((vals >= 0) & (vals <= 1 + 1e-9))), "a share outside [0, 1]")
         ov = self.metrics.overall[w]
         nonneg = [i for i, k in enumerate(OVERALL_METRICS) if k != "savings_vs_analogue_dkk"]
-        assert np.all(np.isnan(ov[nonneg]) | (ov[nonneg] >= 0)), "a negative cost, time or count"
+        _require(np.all(np.isnan(ov[nonneg]) | (ov[nonneg] >= 0)), "a negative cost, time or count")
 
     # ------------------------------------------------------------ results
 
@@ -423,10 +469,5 @@ class DigexModel(mesa.Model):
         return pd.concat(frames, ignore_index=True)
 
     def summary(self) -> pd.DataFrame:
-        """End-of-run values (the last week; windowed metrics cover the last 52 weeks).
-
-        Columns: metric, group_type, group, value.
-        """
-        ts = self.timeseries()
-        last = ts[ts["week"] == ts["week"].max()]
-        return last[["metric", "group_type", "group", "value"]].reset_index(drop=True)
+        """End-of-run values (``sim.model.series.end_of_run``): metric, group_type, group, value."""
+        return end_of_run(self.timeseries())[["metric", "group_type", "group", "value"]]

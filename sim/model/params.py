@@ -1,7 +1,7 @@
 """Scenario parameters: the single source of truth for every lever and setting.
 
-The schema follows MODEL.md section 4 (policy levers), 5 (costs) and 7
-(population). Every field carries a description and, in ``json_schema_extra``,
+The schema follows docs/ODD.md: the policy levers (section 2), the costs
+(section 7.14) and the population (sections 5 and 6). Every field carries a description and, in ``json_schema_extra``,
 a unit, so that ``digex describe`` and ``docs/ODD.md`` can be generated from it.
 Defaults describe the Danish baseline; calibrated values live in
 ``scenarios/calibrated.yaml`` which the baseline scenario extends.
@@ -14,6 +14,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from sim.model.keypath import KeyPathError, with_values
+
 AGE_BANDS: tuple[str, ...] = (
     "15-24",
     "25-34",
@@ -24,16 +26,16 @@ AGE_BANDS: tuple[str, ...] = (
     "75-79",
     "80+",
 )
-"""Age bands of MODEL.md section 6."""
+"""Age bands of docs/ODD.md section 7.15."""
 
 AGE_BAND_EDGES: tuple[int, ...] = (15, 25, 35, 45, 55, 65, 75, 80)
 """Lower edge (years) of each band in AGE_BANDS."""
 
 PROCEDURE_TYPES: tuple[str, ...] = ("tax", "benefit", "moving", "family")
-"""Self-service procedures (MODEL.md section 3.3); letters are handled by the inbox."""
+"""Self-service procedures (docs/ODD.md section 7.4); letters are handled by the inbox."""
 
 LETTER_KINDS: tuple[str, ...] = ("post", "health")
-"""Digital Post letters and health/appointment letters (MODEL.md section 3.3)."""
+"""Digital Post letters and health/appointment letters (docs/ODD.md section 7.4)."""
 
 Probability = float
 
@@ -66,7 +68,7 @@ class RunConfig(Strict):
     analogue_reference: bool = _f(
         True,
         "Also run the all-analogue reference of the same population and seed to "
-        "report savings_vs_analogue_dkk (MODEL.md section 5).",
+        "report savings_vs_analogue_dkk (docs/ODD.md section 7.14).",
     )
 
     @property
@@ -79,7 +81,7 @@ class RunConfig(Strict):
 
 
 class PopulationConfig(Strict):
-    """Synthetic Danish population aged 15+ (MODEL.md sections 2 and 7)."""
+    """Synthetic Danish population aged 15+ (docs/ODD.md sections 2 and 6)."""
 
     size: int = _f(20_000, "Simulated citizens at the start.", "citizens", ge=50, le=20_000_000)
     real_size: int = _f(
@@ -133,7 +135,7 @@ class PopulationConfig(Strict):
         "logit/year",
     )
     challenged_threshold: Probability = _p(
-        0.35, "Skill below which a citizen counts as digitally challenged (MODEL.md section 7)."
+        0.35, "Skill below which a citizen counts as digitally challenged (docs/ODD.md section 6)."
     )
     internet_base: Probability = _p(0.97, "Home internet access for a fully skilled citizen.")
     internet_skill_weight: float = _f(
@@ -180,17 +182,17 @@ class PopulationConfig(Strict):
     def _check_shares(self) -> PopulationConfig:
         unknown = set(self.age_band_shares) - set(AGE_BANDS)
         if unknown:
-            raise ValueError(f"age_band_shares: unknown band(s) {sorted(unknown)}; use {list(AGE_BANDS)}")
+            raise KeyPathError("age_band_shares", f"unknown band(s) {sorted(unknown)}; use {list(AGE_BANDS)}")
         missing = set(AGE_BANDS) - set(self.age_band_shares)
         if missing:
-            raise ValueError(f"age_band_shares: missing band(s) {sorted(missing)}")
+            raise KeyPathError("age_band_shares", f"missing band(s) {sorted(missing)}")
         if any(v < 0 for v in self.age_band_shares.values()):
-            raise ValueError("age_band_shares: shares must be non-negative")
+            raise KeyPathError("age_band_shares", "shares must be non-negative")
         for name in ("age_band_shares", "education_shares_young", "education_shares_old"):
             v = getattr(self, name)
             total = sum(v.values()) if isinstance(v, dict) else sum(v)
             if abs(total - 1.0) > 1e-6:
-                raise ValueError(f"{name}: shares must sum to 1 (they sum to {total:.4f})")
+                raise KeyPathError(name, f"shares must sum to 1 (they sum to {total:.4f})")
         return self
 
     @property
@@ -203,7 +205,7 @@ class PopulationConfig(Strict):
 
 
 class ProcedureType(Strict):
-    """A self-service procedure type (MODEL.md section 3.3)."""
+    """A self-service procedure type (docs/ODD.md section 7.4)."""
 
     rate_per_year: float = _f(1.0, "Mean arrivals per citizen-year.", "1/year", ge=0)
     age_rates: dict[str, float] = _f(
@@ -223,11 +225,11 @@ class ProcedureType(Strict):
     def _check(self) -> ProcedureType:
         bad = set(self.age_rates) - set(AGE_BANDS)
         if bad:
-            raise ValueError(f"age_rates: unknown band(s) {sorted(bad)}")
+            raise KeyPathError("age_rates", f"unknown band(s) {sorted(bad)}")
         if self.season_weeks is not None:
             a, b = self.season_weeks
             if not (1 <= a <= b <= 53):
-                raise ValueError("season_weeks must satisfy 1 <= first <= last <= 53")
+                raise KeyPathError("season_weeks", "must satisfy 1 <= first <= last <= 53")
         return self
 
 
@@ -243,7 +245,7 @@ class LetterKind(Strict):
     def _check(self) -> LetterKind:
         bad = set(self.age_rates) - set(AGE_BANDS)
         if bad:
-            raise ValueError(f"age_rates: unknown band(s) {sorted(bad)}")
+            raise KeyPathError("age_rates", f"unknown band(s) {sorted(bad)}")
         return self
 
 
@@ -280,7 +282,7 @@ def _default_letters() -> dict[str, LetterKind]:
 
 
 class TasksConfig(Strict):
-    """Needs that arrive to citizens (MODEL.md section 3.3)."""
+    """Needs that arrive to citizens (docs/ODD.md section 7.4)."""
 
     procedures: dict[str, ProcedureType] = Field(
         default_factory=_default_procedures, description="Procedure types (tax, benefit, moving, family)."
@@ -292,9 +294,9 @@ class TasksConfig(Strict):
     @model_validator(mode="after")
     def _check_names(self) -> TasksConfig:
         if set(self.procedures) != set(PROCEDURE_TYPES):
-            raise ValueError(f"procedures must have exactly the types {list(PROCEDURE_TYPES)}")
+            raise KeyPathError("procedures", f"must have exactly the types {list(PROCEDURE_TYPES)}")
         if set(self.letters) != set(LETTER_KINDS):
-            raise ValueError(f"letters must have exactly the kinds {list(LETTER_KINDS)}")
+            raise KeyPathError("letters", f"must have exactly the kinds {list(LETTER_KINDS)}")
         return self
 
 
@@ -302,7 +304,7 @@ class TasksConfig(Strict):
 
 
 class BehaviourConfig(Strict):
-    """How citizens choose channels, succeed, learn and trust (MODEL.md section 3.4-3.7)."""
+    """How citizens choose channels, succeed, learn and trust (docs/ODD.md sections 7.5-7.9)."""
 
     self_service_slope: float = _f(
         9.0, "Steepness of self-service success in (effective skill - complexity).", "1/skill", gt=0
@@ -362,7 +364,7 @@ class BehaviourConfig(Strict):
 
 
 class OptOutPolicy(Strict):
-    """Exemption from Digital Post (MODEL.md section 3.8)."""
+    """Exemption from Digital Post (docs/ODD.md section 7.13)."""
 
     rule: Literal["in_person", "remote", "automatic"] = _f(
         "in_person", "How exemption is applied for: in person at the centre (or declared by a relative), "
@@ -398,7 +400,7 @@ class OptOutPolicy(Strict):
 
 
 class CentrePolicy(Strict):
-    """Citizen service centres and their helpers (MODEL.md section 2)."""
+    """Citizen service centres and their helpers (docs/ODD.md section 2)."""
 
     centres: int = _f(
         10, "Number of citizen service centres (each citizen is assigned to one at random).", "centres", ge=1, le=1000
@@ -415,7 +417,7 @@ class CentrePolicy(Strict):
 
 
 class PhonePolicy(Strict):
-    """Phone support (MODEL.md section 2)."""
+    """Phone support (docs/ODD.md section 2)."""
 
     agents_per_10k: float = _f(1.0, "Phone agents (FTE) per 10,000 citizens.", "FTE", ge=0)
     hours_per_week: float = _f(30.0, "Phone hours per agent per week.", "hours", ge=0, le=60)
@@ -430,7 +432,7 @@ class ProxyPolicy(Strict):
 
 
 class CoursesPolicy(Strict):
-    """Skills courses (MODEL.md section 3.7)."""
+    """Skills courses (docs/ODD.md section 7.9)."""
 
     places_per_10k_per_year: float = _f(20.0, "Course places per 10,000 citizens per year.", "places/year", ge=0)
     effect: Probability = _p(0.25, "Skill gain of a participant as a share of the gap to 1.")
@@ -438,7 +440,7 @@ class CoursesPolicy(Strict):
 
 
 class PlatformPolicy(Strict):
-    """Self-service platform quality and the IT programme (MODEL.md sections 1.5 and 4)."""
+    """Self-service platform quality and the IT programme (docs/ODD.md sections 1 and 7.2)."""
 
     usability: float = _f(1.0, "Multiplier on skill in self-service success (1 = as designed).", "", gt=0, le=2)
     accessibility: Probability = _p(
@@ -462,7 +464,7 @@ class PlatformPolicy(Strict):
 
 
 class PolicyConfig(Strict):
-    """The policy levers of MODEL.md section 4; any may change on the timeline."""
+    """The policy levers of docs/ODD.md section 2; any may change on the timeline."""
 
     mandate_start: dt.date | None = _f(
         dt.date(2014, 11, 1), "Date mandatory digital communication starts (null: never).", "date"
@@ -503,9 +505,10 @@ class PolicyConfig(Strict):
     def _check_automation(self) -> PolicyConfig:
         for k, v in self.automation_share.items():
             if k not in PROCEDURE_TYPES:
-                raise ValueError(f"automation_share: unknown procedure type '{k}'; use {list(PROCEDURE_TYPES)}")
+                raise KeyPathError(("automation_share", k),
+                                   f"unknown procedure type '{k}'; use {list(PROCEDURE_TYPES)}", unknown=True)
             if not 0.0 <= v <= 1.0:
-                raise ValueError(f"automation_share.{k}: {v} is outside [0, 1]")
+                raise KeyPathError(("automation_share", k), f"{v} is outside [0, 1]")
         return self
 
 
@@ -513,7 +516,7 @@ class PolicyConfig(Strict):
 
 
 class CostsConfig(Strict):
-    """Public unit costs (MODEL.md section 5), in DKK at 8.75 DKK per GBP."""
+    """Public unit costs (docs/ODD.md section 7.14), in DKK at 8.75 DKK per GBP."""
 
     dkk_per_gbp: float = _f(8.75, "Exchange rate used to convert the British unit costs.", "DKK/GBP", gt=0)
     online_per_transaction_gbp: float = _f(
@@ -545,7 +548,7 @@ class CostsConfig(Strict):
 
 
 class TimelineChange(Strict):
-    """A dated change of one or more policy levers (MODEL.md section 3.1)."""
+    """A dated change of one or more policy levers (docs/ODD.md section 7.1)."""
 
     date: dt.date = _f(..., "Date from which the change applies.", "date")
     set: dict[str, Any] = _f(..., "Policy key paths (relative to `policy`) and their new values.")
@@ -567,59 +570,23 @@ class Config(Strict):
 
     @model_validator(mode="after")
     def _check_timeline(self) -> Config:
+        """Every change falls inside the run and sets existing policy keys to valid values (applied in turn)."""
         for i, change in enumerate(self.timeline):
             if not (self.run.start <= change.date <= self.run.end):
-                raise ValueError(
-                    f"timeline[{i}].date {change.date} is outside the run "
-                    f"({self.run.start} to {self.run.end})"
-                )
-            try:
-                apply_policy_changes(self.policy.model_copy(deep=True), change.set)
-            except ValueError as exc:
-                raise ValueError(f"timeline[{i}].set: {exc}") from None
+                raise KeyPathError(("timeline", i, "date"),
+                                   f"{change.date} is outside the run ({self.run.start} to {self.run.end})")
+            policy = self.policy
+            for key, value in change.set.items():
+                try:
+                    policy = with_values(policy, {key: value})
+                except KeyPathError as exc:
+                    detail = f"unknown policy key '{key}'" if exc.unknown else exc.detail
+                    raise KeyPathError(("timeline", i, "set", key), detail, exc.unknown) from None
         return self
 
 
-def apply_policy_changes(policy: PolicyConfig, changes: dict[str, Any]) -> PolicyConfig:
-    """Set dotted key paths (e.g. ``centre.helpers_per_10k``) on a policy, validating each.
-
-    Raises ValueError naming the key when it does not exist or the value is invalid.
-    """
-    from pydantic import ValidationError
-
-    for path, value in changes.items():
-        parts = path.split(".")
-        target: Any = policy
-        for part in parts[:-1]:
-            if not isinstance(target, BaseModel) or part not in type(target).model_fields:
-                raise ValueError(f"unknown policy key '{path}'")
-            target = getattr(target, part)
-        leaf = parts[-1]
-        if isinstance(target, BaseModel):
-            if leaf not in type(target).model_fields:
-                raise ValueError(f"unknown policy key '{path}'")
-            try:
-                setattr(target, leaf, value)
-            except ValidationError as exc:
-                msg = exc.errors()[0]["msg"]
-                raise ValueError(f"'{path}': {msg}") from None
-        elif isinstance(target, dict) and leaf in target:
-            new = dict(target)
-            new[leaf] = value
-            parent = policy
-            for part in parts[:-2]:
-                parent = getattr(parent, part)
-            try:
-                setattr(parent, parts[-2], new)
-            except ValidationError as exc:
-                raise ValueError(f"'{path}': {exc.errors()[0]['msg']}") from None
-        else:
-            raise ValueError(f"unknown policy key '{path}'")
-    return policy
-
-
 def analogue_reference(config: Config) -> Config:
-    """The all-analogue counterpart of a scenario (MODEL.md section 5).
+    """The all-analogue counterpart of a scenario (docs/ODD.md section 7.14).
 
     Same population, tasks, behaviour and phone/centre staffing (staff are paid
     in both worlds); no digital channels, no mandate, no automation, no

@@ -1,6 +1,6 @@
 """Array-backed citizens: one row per citizen, one NumPy column per state variable.
 
-MODEL.md sections 2, 7 and 9. Rows are never reused: a citizen who dies keeps
+docs/ODD.md sections 2, 6 and 4. Rows are never reused: a citizen who dies keeps
 its row with ``alive = False``, so row numbers are stable identifiers and a
 ``Citizen`` agent can be a view on its row for the whole run.
 """
@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.model.codes import NOT_ENROLLED
+from sim.model.maths import logistic
 from sim.model.params import AGE_BAND_EDGES, AGE_BANDS, PopulationConfig
 
 NEVER = -(10**6)
 """Week stamp meaning 'never happened'."""
-
-NOT_ENROLLED, ENROLLED, EXEMPT = 0, 1, 2
-DP_STATUS_NAMES = ("not_enrolled", "enrolled", "exempt")
-EDUCATION_NAMES = ("low", "medium", "high")
-DISABILITY_NAMES = ("none", "physical", "cognitive")
 
 # name -> dtype; the order is the order of the columns in Population.frame().
 COLUMNS: dict[str, type | np.dtype] = {
@@ -141,10 +138,6 @@ _BAND_OF_YEAR = np.searchsorted(np.asarray(AGE_BAND_EDGES[1:]), np.arange(201), 
 """Age band of each whole year of age (band edges are whole years)."""
 
 
-def _logistic(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x))
-
-
 def draw_ages(cfg: PopulationConfig, n: int, rng: np.random.Generator) -> np.ndarray:
     """Ages from the configured age-band shares, uniform within a band (80+: to max_age, thinning)."""
     shares = np.array([cfg.age_band_shares[b] for b in AGE_BANDS])
@@ -167,7 +160,7 @@ def draw_citizens(
     n_centres: int,
     cohort_shift: float = 0.0,
 ) -> dict[str, np.ndarray]:
-    """Draw every attribute of new citizens of the given ages (MODEL.md section 2).
+    """Draw every attribute of new citizens of the given ages (docs/ODD.md section 2).
 
     Skill is logistic in a linear predictor of age, education, impairment and
     language with individual noise; internet access and eID become less likely
@@ -204,7 +197,7 @@ def draw_citizens(
         + cohort_shift
         + cfg.skill_noise_sd * rng.standard_normal(n)
     )
-    skill = _logistic(logit)
+    skill = logistic(logit)
 
     p_net = cfg.internet_base * (1 - cfg.internet_skill_weight * (1 - skill)) * np.where(homeless, 0.3, 1.0)
     internet = rng.random(n) < p_net

@@ -1,6 +1,6 @@
 """Open self-service procedures as a struct of arrays, and their weekly arrival.
 
-MODEL.md section 3.3. Only open procedures are kept; a procedure leaves the
+docs/ODD.md section 7.4. Only open procedures are kept; a procedure leaves the
 table in the week it is completed or fails, after its outcome has been counted.
 """
 
@@ -10,10 +10,8 @@ import datetime as dt
 
 import numpy as np
 
+from sim.model.codes import FRESH
 from sim.model.params import AGE_BANDS, PROCEDURE_TYPES, Config
-
-# Where an open task stands in the channel process (sim/model/mechanisms/channels.py).
-FRESH, AFTER_FAILURE, QUEUED_PHONE, QUEUED_CENTRE = 0, 1, 2, 3
 
 TASK_FIELDS: dict[str, type] = {
     "owner": np.int64,

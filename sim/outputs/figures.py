@@ -1,50 +1,54 @@
-"""Figures comparing scenarios (``digex compare``) and sweep points (``digex sweep``).
+"""Figures of a run (``digex run``), a comparison (``digex compare``) and a sweep (``digex sweep``).
 
-Every figure's title states the question it answers, axes carry units, and a
-scenario keeps one colour in every figure (``scenario_colours``). Figures are
-sized for A4 width (7.5 inches at 150 dpi). Intervals are 95% t-intervals over
-replications; shares are shown in per cent.
+All are drawn in the one style of ``sim.outputs.style``: the title states the
+question a figure answers, axes carry units (shares in per cent), a scenario
+keeps one colour in every figure (``scenario_colours``), time axes mark the
+mandate start and shade the first 52 weeks of windowed measures. Intervals
+are 95% t-intervals over replications.
 
-Inputs are the tables ``sim.experiments.compare`` writes: the comparison table (end-of-run
-means and intervals per scenario) and the weekly summary (mean and interval
-per scenario and week).
+Inputs are summary tables: a weekly summary (mean and interval per scenario,
+metric, group and week, as ``timeseries_summary.parquet`` of a comparison or
+``weekly_overall`` of a run's time series) and an end-of-run table (mean and
+interval per scenario, metric and group). ``save_figure`` writes a figure
+atomically (``sim.atomic``).
 """
 
 from __future__ import annotations
 
-import functools
 import io
-import os
-import textwrap
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
-from matplotlib import dates as mdates
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from sim.atomic import write_bytes
+from sim.experiments.stats import summarise
 from sim.model.costs import COST_CHANNELS
-from sim.model.metrics import GROUPS, WINDOW
-
-WIDTH = 7.5
-"""Figure width in inches (A4 text width with a small margin)."""
-
-DPI = 150
-"""Resolution of PNG figures."""
-
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
-           "#8C564B", "#7F7F7F", "#BCBD22")
-"""Okabe-Ito colours (colour-blind safe; yellow left out), then a few distinct extras; repeats after ten."""
+from sim.model.metrics import GROUPS, METRICS, OVERALL
+from sim.outputs.style import (
+    DPI,
+    PALETTE,
+    PERCENT,
+    add_title,
+    date_axis,
+    interval_note,
+    legend_below,
+    mark_events,
+    new_figure,
+    percent_axis,
+    shade_warmup,
+    styled,
+)
 
 CHANNEL_COLOURS = dict(zip(COST_CHANNELS, ("#4C72B0", "#64B5CD", "#C44E52", "#DD8452", "#8172B3", "#55A868",
                                            "#CCB974", "#937860", "#8C8C8C"), strict=True))
-"""Colours of cost channels (distinct from nothing in particular: channels are not scenarios)."""
+"""Colours of cost channels (a set apart from PALETTE: channels are not scenarios)."""
 
-STYLE = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "legend.fontsize": 8,
-         "xtick.labelsize": 8, "ytick.labelsize": 8, "axes.spines.top": False, "axes.spines.right": False}
-"""Matplotlib settings used for every figure."""
+Markers = Sequence[tuple[object, str]]
+"""Dated events to mark on time axes: (date, label)."""
 
 
 def scenario_colours(names: Sequence[str]) -> dict[str, str]:
@@ -52,34 +56,9 @@ def scenario_colours(names: Sequence[str]) -> dict[str, str]:
     return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
 
 
-def styled(make: Callable[..., Figure]) -> Callable[..., Figure]:
-    """Build a figure under the house style (STYLE), so every text and line created inside follows it."""
-
-    @functools.wraps(make)
-    def wrapper(*args, **kwargs) -> Figure:
-        with matplotlib.rc_context(STYLE):
-            return make(*args, **kwargs)
-
-    return wrapper
-
-
-def _figure(height: float, ncols: int = 1, nrows: int = 1, **kw) -> tuple[Figure, np.ndarray]:
-    """A figure of A4 width with a grid of axes (always returned as a flat array)."""
-    fig = Figure(figsize=(WIDTH, height), layout="constrained")
-    return fig, fig.subplots(nrows, ncols, squeeze=False, **kw).ravel()
-
-
-def _title(fig: Figure, question: str, detail: str) -> None:
-    """The question as the title and, below it, what is shown (wrapped to the figure width)."""
-    detail = textwrap.fill(detail, 125)
-    fig.suptitle(question + "\n" * (1 + detail.count("\n")), fontsize=11, fontweight="bold", x=0.01, ha="left")
-    fig.text(0.01, 0.985, "\n" + detail, fontsize=8, color="#444444", ha="left", va="top",
-             transform=fig.transFigure)
-
-
 def _overall(weekly: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Weekly overall rows of one metric."""
-    return weekly[(weekly["metric"] == metric) & (weekly["group_type"] == "all")]
+    return weekly[(weekly["metric"] == metric) & (weekly["group_type"] == OVERALL[0])]
 
 
 def _n_reps(frame: pd.DataFrame) -> int:
@@ -87,14 +66,7 @@ def _n_reps(frame: pd.DataFrame) -> int:
     return int(frame["n_reps"].max()) if len(frame) else 0
 
 
-def _date_axis(ax) -> None:
-    """Compact date ticks (years, then months) that do not overlap at A4 width."""
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=7)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-
-
-def _band(ax, weekly: pd.DataFrame, metric: str, colours: dict[str, str], scale: float = 1.0) -> None:
+def _band(ax: Axes, weekly: pd.DataFrame, metric: str, colours: dict[str, str], scale: float = 1.0) -> None:
     """Mean line and 95% band over time for each scenario."""
     data = _overall(weekly, metric)
     for s, colour in colours.items():
@@ -104,86 +76,81 @@ def _band(ax, weekly: pd.DataFrame, metric: str, colours: dict[str, str], scale:
         x = pd.to_datetime(d["date"])
         ax.plot(x, d["mean"] * scale, color=colour, lw=1.6, label=s)
         ax.fill_between(x, d["ci_low"] * scale, d["ci_high"] * scale, color=colour, alpha=0.18, lw=0)
-    _date_axis(ax)
+    date_axis(ax)
 
 
-def _warmup(ax, weekly: pd.DataFrame) -> None:
-    """Shade the first 52 weeks, when 'last 52 weeks' windows are still filling."""
-    dates = pd.to_datetime(weekly["date"].drop_duplicates().sort_values())
-    if len(dates) > 1:
-        end = dates.iloc[min(WINDOW, len(dates)) - 1]
-        ax.axvspan(dates.iloc[0], end, color="#eeeeee", zorder=0, lw=0)
-        ax.text(dates.iloc[0], 1.0, " window filling", transform=ax.get_xaxis_transform(), fontsize=7,
-                color="#777777", va="top")
-
-
-def _markers(ax, markers: Sequence[tuple[object, str]]) -> None:
-    """Vertical lines at dated policy events (e.g. the mandate start)."""
-    for date, label in markers:
-        ax.axvline(pd.Timestamp(date), color="#555555", lw=0.8, ls="--")
-        ax.text(pd.Timestamp(date), 0.02, f" {label}", transform=ax.get_xaxis_transform(), fontsize=7,
-                color="#555555", rotation=90, va="bottom")
-
-
-def _legend(ax, n: int) -> None:
-    """A legend below the axes (for up to 12 entries), with as many columns as fit the width."""
-    if n > 12:
-        return
-    _, labels = ax.get_legend_handles_labels()
-    longest = max((len(label) for label in labels), default=1)
-    ncols = max(1, min(n, 4, 100 // (longest + 6)))
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=ncols, frameon=False)
+def _time_panel(ax: Axes, weekly: pd.DataFrame, metric: str, colours: dict[str, str], markers: Markers,
+                windowed: bool) -> None:
+    """One metric over time per scenario (shares in per cent), with the events marked and, for a metric over
+    the last 52 weeks (``windowed``), the weeks when its window is still filling shaded."""
+    _band(ax, weekly, metric, colours, PERCENT if METRICS[metric].unit == "share" else 1.0)
+    if windowed:
+        shade_warmup(ax, weekly["date"])
+    mark_events(ax, markers)
 
 
 @styled
-def exclusion_over_time(weekly: pd.DataFrame, colours: dict[str, str],
-                        markers: Sequence[tuple[object, str]] = ()) -> Figure:
+def exclusion_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers = ()) -> Figure:
     """Exclusion rate over time, mean and 95% band per scenario."""
-    fig, (ax,) = _figure(4.2)
-    _warmup(ax, weekly)
-    _band(ax, weekly, "exclusion_rate", colours, 100)
-    _markers(ax, markers)
-    ax.set_ylabel("citizens excluded (% of population 15+)")
+    fig, (ax,) = new_figure(4.2)
+    _time_panel(ax, weekly, "exclusion_rate", colours, markers, windowed=True)
+    percent_axis(ax, "citizens excluded", of="population 15+")
     ax.set_xlabel("date")
-    ax.set_ylim(bottom=0)
-    _legend(ax, len(colours))
-    _title(fig, "How many citizens are excluded, and when?",
-           "Share with at least one failed task in the last 52 weeks; line: mean, band: 95% interval "
-           f"over {_n_reps(weekly)} replications")
+    legend_below(ax)
+    n = _n_reps(_overall(weekly, "exclusion_rate"))
+    add_title(fig, "How many citizens are excluded, and when?",
+              f"Share with at least one failed task in the last 52 weeks; {interval_note(n)}")
     return fig
 
 
-def _grouped_bars(ax, table: pd.DataFrame, metric: str, group_type: str, colours: dict[str, str],
-                  scale: float = 100.0) -> None:
-    """Bars per group and scenario with 95% interval whiskers."""
+GROUP_AXES = {"age_band": "age band (years)",
+              "skill_quintile": "digital skill quintile (this week's skill distribution)"}
+"""Label of the group axis of each group type shown in the exclusion figures."""
+
+
+def _group_panel(ax: Axes, table: pd.DataFrame, group_type: str, colours: dict[str, str]) -> None:
+    """End-of-run exclusion per group and scenario: bars with 95% interval whiskers."""
     groups = GROUPS[group_type]
-    data = table[(table["metric"] == metric) & (table["group_type"] == group_type)]
+    data = table[(table["metric"] == "exclusion_rate") & (table["group_type"] == group_type)]
     width = 0.8 / max(len(colours), 1)
     x = np.arange(len(groups))
     for i, (s, colour) in enumerate(colours.items()):
         d = data[data["scenario"] == s].set_index("group").reindex(list(groups))
-        mean = d["mean"].to_numpy(float) * scale
-        err = np.vstack([mean - d["ci_low"].to_numpy(float) * scale, d["ci_high"].to_numpy(float) * scale - mean])
+        mean = d["mean"].to_numpy(float) * PERCENT
+        err = np.vstack([mean - d["ci_low"].to_numpy(float) * PERCENT,
+                         d["ci_high"].to_numpy(float) * PERCENT - mean])
         ax.bar(x + (i - (len(colours) - 1) / 2) * width, mean, width, color=colour, label=s,
-               yerr=np.clip(np.nan_to_num(err), 0, None), error_kw={"elinewidth": 0.8, "capsize": 1.5})
+               yerr=np.clip(np.nan_to_num(err), 0, None) if _n_reps(data) > 1 else None,
+               error_kw={"elinewidth": 0.8, "capsize": 1.5})
     ax.set_xticks(x, groups)
-    ax.set_ylim(bottom=0)
+    ax.set_xlabel(GROUP_AXES[group_type])
+    percent_axis(ax, "excluded", of="group")
+
+
+EXCLUSION_BY_GROUP = "Share with at least one failed task in the last 52 weeks of the run"
+"""What the exclusion-by-group figures show."""
 
 
 @styled
 def exclusion_by_group(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     """End-of-run exclusion rate by age band and by skill quintile, per scenario, with intervals."""
-    fig, axes = _figure(6.2, nrows=2)
-    _grouped_bars(axes[0], table, "exclusion_rate", "age_band", colours)
-    axes[0].set_xlabel("age band (years)")
-    _grouped_bars(axes[1], table, "exclusion_rate", "skill_quintile", colours)
-    axes[1].set_xlabel("digital skill quintile (this week's skill distribution)")
-    for ax in axes:
-        ax.set_ylabel("excluded (% of group)")
-    _legend(axes[1], len(colours))
-    _title(fig, "Who is excluded? Exclusion by age and by digital skill",
-           "Share with at least one failed task in the last 52 weeks of the run; "
-           f"bars: mean, whiskers: 95% interval over {_n_reps(table)} replications")
+    fig, axes = new_figure(6.2, nrows=2)
+    _group_panel(axes[0], table, "age_band", colours)
+    _group_panel(axes[1], table, "skill_quintile", colours)
+    legend_below(axes[1])
+    add_title(fig, "Who is excluded? Exclusion by age and by digital skill",
+              f"{EXCLUSION_BY_GROUP}; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
+    return fig
+
+
+@styled
+def exclusion_by_age(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
+    """End-of-run exclusion rate by age band, per scenario, with intervals."""
+    fig, (ax,) = new_figure(3.8)
+    _group_panel(ax, table, "age_band", colours)
+    legend_below(ax)
+    add_title(fig, "Who is excluded? Exclusion by age",
+              f"{EXCLUSION_BY_GROUP}; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
     return fig
 
 
@@ -200,7 +167,7 @@ def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 def _end(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     """Overall end-of-run rows of one metric, indexed by scenario."""
-    return table[(table["metric"] == metric) & (table["group_type"] == "all")].set_index("scenario")
+    return table[(table["metric"] == metric) & (table["group_type"] == OVERALL[0])].set_index("scenario")
 
 
 @styled
@@ -212,28 +179,27 @@ def cost_vs_exclusion(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     """
     ex, cost = _end(table, "exclusion_rate"), _end(table, "cost_per_citizen_year_dkk")
     names = [s for s in colours if s in ex.index and s in cost.index]
-    x = ex.loc[names, "mean"].to_numpy(float) * 100
+    x = ex.loc[names, "mean"].to_numpy(float) * PERCENT
     y = cost.loc[names, "mean"].to_numpy(float)
-    fig, (ax,) = _figure(4.6)
+    fig, (ax,) = new_figure(4.6)
     front = pareto_front(x, y)
     order = np.argsort(x[front])
     ax.plot(x[front][order], y[front][order], color="#999999", lw=1, ls="--", zorder=1,
             label="Pareto front (none cheaper and less excluding)")
     for i, s in enumerate(names):
-        xerr = [[x[i] - ex.loc[s, "ci_low"] * 100], [ex.loc[s, "ci_high"] * 100 - x[i]]]
+        xerr = [[x[i] - ex.loc[s, "ci_low"] * PERCENT], [ex.loc[s, "ci_high"] * PERCENT - x[i]]]
         yerr = [[y[i] - cost.loc[s, "ci_low"]], [cost.loc[s, "ci_high"] - y[i]]]
         ax.errorbar(x[i], y[i], xerr=np.clip(np.nan_to_num(xerr), 0, None), yerr=np.clip(np.nan_to_num(yerr), 0, None),
                     fmt="o", color=colours[s], ms=7 if front[i] else 5, mfc=colours[s] if front[i] else "white",
                     mew=1.5, elinewidth=0.9, capsize=2, label=s if len(names) <= 12 else None, zorder=2)
         if len(names) > 12 and front[i]:
             ax.annotate(s, (x[i], y[i]), textcoords="offset points", xytext=(6, 5), fontsize=7, color=colours[s])
-    ax.set_xlabel("citizens excluded at end of run (% of population 15+)")
+    percent_axis(ax, "citizens excluded at end of run", of="population 15+", axis="x")
     ax.set_ylabel("public cost (DKK per citizen-year)")
-    ax.set_xlim(left=0)
-    _legend(ax, len(names) + 1)
-    _title(fig, "What does lower exclusion cost?",
-           "Filled points are on the Pareto front: no other scenario is both cheaper and less excluding; "
-           f"whiskers: 95% intervals over {_n_reps(table)} replications")
+    legend_below(ax)
+    add_title(fig, "What does lower exclusion cost?",
+              "Filled points are on the Pareto front: no other scenario is both cheaper and less excluding; "
+              f"{interval_note(_n_reps(table), 'points', 'whiskers')}")
     return fig
 
 
@@ -245,7 +211,7 @@ def channel_cost_over_time(weekly: pd.DataFrame, colours: dict[str, str]) -> Fig
     n = len(colours)
     ncols = min(n, 3)
     nrows = -(-n // ncols)
-    fig, axes = _figure(2.4 * nrows + 1.2, ncols=ncols, nrows=nrows, sharey=True)
+    fig, axes = new_figure(2.4 * nrows + 1.2, ncols=ncols, nrows=nrows, sharey=True)
     for ax, (s, colour) in zip(axes, colours.items(), strict=False):
         stack = []
         for c in used:
@@ -258,45 +224,42 @@ def channel_cost_over_time(weekly: pd.DataFrame, colours: dict[str, str]) -> Fig
                          labels=[c.replace("_", " ") for c in used], lw=0)
         ax.set_title(s, color=colour, fontweight="bold", loc="left")
         ax.set_ylabel("DKK per citizen-year")
-        _date_axis(ax)
+        date_axis(ax)
     for ax in axes[n:]:
         ax.set_visible(False)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc="outside right center", frameon=False, fontsize=7,
                title="channel", title_fontsize=7)
-    _title(fig, "Where does the public money go? Cost by channel over time",
-           "Public cost of the last 52 weeks per citizen-year, mean over replications")
+    add_title(fig, "Where does the public money go? Cost by channel over time",
+              "Public cost of the last 52 weeks per citizen-year, mean over replications")
     return fig
 
 
 @styled
-def digital_share_over_time(weekly: pd.DataFrame, colours: dict[str, str]) -> Figure:
+def digital_share_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers = ()) -> Figure:
     """Share of procedures done by self-service alone, and share of citizens who only manage with help."""
-    fig, axes = _figure(3.8, ncols=2)
-    for ax, metric, label in ((axes[0], "digital_share", "procedures done by self-service alone (%)"),
-                              (axes[1], "assisted_share", "citizens whose tasks all needed help (%)")):
-        _warmup(ax, weekly)
-        _band(ax, weekly, metric, colours, 100)
-        ax.set_ylabel(label)
-        ax.set_ylim(0, 100)
-    _legend(axes[0], len(colours))
-    _title(fig, "How do citizens get things done? Self-service and assisted contact",
-           f"Last 52 weeks; line: mean, band: 95% interval over {_n_reps(weekly)} replications")
+    fig, axes = new_figure(3.8, ncols=2)
+    for ax, metric, quantity, of in ((axes[0], "digital_share", "done by self-service alone", "procedures"),
+                                     (axes[1], "assisted_share", "all tasks needed help", "citizens")):
+        _time_panel(ax, weekly, metric, colours, markers, windowed=True)
+        percent_axis(ax, quantity, of=of, top=PERCENT)
+    legend_below(axes[0])
+    add_title(fig, "How do citizens get things done? Self-service and assisted contact",
+              f"Last 52 weeks; {interval_note(_n_reps(_overall(weekly, 'digital_share')))}")
     return fig
 
 
 @styled
-def trust_over_time(weekly: pd.DataFrame, colours: dict[str, str]) -> Figure:
+def trust_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers = ()) -> Figure:
     """Mean trust and the alienated share over time, mean and 95% band per scenario."""
-    fig, axes = _figure(3.8, ncols=2)
-    _band(axes[0], weekly, "trust_mean", colours)
+    fig, axes = new_figure(3.8, ncols=2)
+    _time_panel(axes[0], weekly, "trust_mean", colours, markers, windowed=False)
     axes[0].set_ylabel("mean trust in public digital services (0-1)")
-    _band(axes[1], weekly, "alienated_share", colours, 100)
-    axes[1].set_ylabel("alienated: trust below threshold (% of citizens)")
-    axes[1].set_ylim(bottom=0)
-    _legend(axes[0], len(colours))
-    _title(fig, "Does digital by default erode trust?",
-           f"Line: mean, band: 95% interval over {_n_reps(weekly)} replications")
+    _time_panel(axes[1], weekly, "alienated_share", colours, markers, windowed=False)
+    percent_axis(axes[1], "alienated: trust below threshold", of="citizens")
+    legend_below(axes[0])
+    add_title(fig, "Does digital by default erode trust?",
+              interval_note(_n_reps(_overall(weekly, "trust_mean"))).capitalize())
     return fig
 
 
@@ -309,7 +272,7 @@ HELPER_USES = {"helper_minutes_casework": "casework\n(helper solves it)",
 @styled
 def helper_time(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     """Helper hours per year by use (casework, teaching, documentation), per scenario, with intervals."""
-    fig, (ax,) = _figure(3.8)
+    fig, (ax,) = new_figure(3.8)
     width = 0.8 / max(len(colours), 1)
     x = np.arange(len(HELPER_USES))
     for i, (s, colour) in enumerate(colours.items()):
@@ -323,21 +286,19 @@ def helper_time(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     ax.set_xticks(x, list(HELPER_USES.values()))
     ax.set_ylabel("helper time (thousand hours per year)")
     ax.set_ylim(bottom=0)
-    _legend(ax, len(colours))
-    _title(fig, "Warm or cold hands? Where citizen-service helpers' time goes",
-           f"Last 52 weeks of the run, whole population; whiskers: 95% interval over {_n_reps(table)} replications")
+    legend_below(ax)
+    add_title(fig, "Warm or cold hands? Where citizen-service helpers' time goes",
+              f"Last 52 weeks of the run, whole population; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
     return fig
 
 
 @styled
 def sweep_effects(summary: pd.DataFrame, keys: Sequence[str]) -> Figure:
     """Exclusion rate and public cost at each sweep point against each varied key, with intervals."""
-    metrics = (("exclusion_rate", 100, "excluded (% of population)"),
-               ("cost_per_citizen_year_dkk", 1, "public cost (DKK per citizen-year)"))
-    overall = summary[summary["group_type"] == "all"]
-    fig, axes = _figure(2.6 * len(keys) + 0.8, ncols=2, nrows=len(keys))
+    overall = summary[summary["group_type"] == OVERALL[0]]
+    fig, axes = new_figure(2.6 * len(keys) + 0.8, ncols=2, nrows=len(keys))
     for row, key in enumerate(keys):
-        for col, (metric, scale, label) in enumerate(metrics):
+        for col, (metric, scale) in enumerate((("exclusion_rate", PERCENT), ("cost_per_citizen_year_dkk", 1.0))):
             ax = axes[row * 2 + col]
             d = overall[overall["metric"] == metric]
             xs = d[key]
@@ -352,15 +313,18 @@ def sweep_effects(summary: pd.DataFrame, keys: Sequence[str]) -> Figure:
                 ax.set_xticks(range(len(levels)), levels)
                 ax.set_xlim(-0.5, len(levels) - 0.5)
             ax.set_xlabel(key)
-            ax.set_ylabel(label)
-    _title(fig, "How do exclusion and cost respond to each varied setting?",
-           f"One point per sweep point (other settings vary too); whiskers: 95% interval over "
-           f"{_n_reps(summary)} replications")
+            if metric == "exclusion_rate":
+                percent_axis(ax, "excluded", of="population 15+")
+            else:
+                ax.set_ylabel("public cost (DKK per citizen-year)")
+    add_title(fig, "How do exclusion and cost respond to each varied setting?",
+              "One point per sweep point (other settings vary too); "
+              f"{interval_note(_n_reps(summary), 'points', 'whiskers')}")
     return fig
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
-    """The figure encoded as PNG or SVG."""
+    """The figure encoded as PNG (at DPI) or SVG."""
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=DPI)
     return buf.getvalue()
@@ -368,19 +332,11 @@ def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:
 
 def save_figure(fig: Figure, directory: Path, stem: str, svg: bool = False) -> list[Path]:
     """Write ``<stem>.png`` (and ``<stem>.svg``) into ``directory``, each atomically; return the paths written."""
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for fmt in ("png", "svg") if svg else ("png",):
-        path = directory / f"{stem}.{fmt}"
-        tmp = directory / f".{stem}.{fmt}.tmp"
-        tmp.write_bytes(figure_bytes(fig, fmt))
-        os.replace(tmp, path)
-        paths.append(path)
-    return paths
+    return [write_bytes(directory / f"{stem}.{fmt}", figure_bytes(fig, fmt)) for fmt in ("png", "svg")[:1 + svg]]
 
 
 def comparison_figures(table: pd.DataFrame, weekly: pd.DataFrame, scenarios: Sequence[str],
-                       markers: Sequence[tuple[object, str]] = ()) -> dict[str, Figure]:
+                       markers: Markers = ()) -> dict[str, Figure]:
     """Every comparison figure, by file stem, in reading order."""
     colours = scenario_colours(scenarios)
     return {
@@ -388,7 +344,38 @@ def comparison_figures(table: pd.DataFrame, weekly: pd.DataFrame, scenarios: Seq
         "exclusion_by_group": exclusion_by_group(table, colours),
         "cost_vs_exclusion": cost_vs_exclusion(table, colours),
         "channel_cost_over_time": channel_cost_over_time(weekly, colours),
-        "digital_share_over_time": digital_share_over_time(weekly, colours),
-        "trust_over_time": trust_over_time(weekly, colours),
+        "digital_share_over_time": digital_share_over_time(weekly, colours, markers),
+        "trust_over_time": trust_over_time(weekly, colours, markers),
         "helper_time": helper_time(table, colours),
     }
+
+
+def weekly_overall(timeseries: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """A run's weekly mean and 95% interval over replications of one overall metric, per scenario.
+
+    ``timeseries`` is in the layout of timeseries.parquet; the result is in
+    the layout of a comparison's weekly summary, so the same figures draw it.
+    """
+    rows = timeseries[(timeseries["metric"] == metric) & (timeseries["group_type"] == OVERALL[0])]
+    rows = rows.assign(scenario=rows["scenario"].astype(str))
+    return summarise(rows, ["scenario", "week", "date"]).assign(metric=metric, group_type=OVERALL[0],
+                                                                group=OVERALL[1])
+
+
+def run_figures(timeseries: pd.DataFrame, summary_by_group: pd.DataFrame, markers: Markers = ()) -> dict[str, Figure]:
+    """The figures of ``digex run``, by file stem: exclusion over time and exclusion by age band.
+
+    ``summary_by_group`` is summary_by_group.csv (it has no replication count,
+    so the count is taken from the time series).
+    """
+    colours = scenario_colours(list(dict.fromkeys(timeseries["scenario"].astype(str))))
+    reps = int(timeseries.groupby("scenario", observed=True)["rep"].nunique().max())
+    return {"exclusion_over_time": exclusion_over_time(weekly_overall(timeseries, "exclusion_rate"), colours, markers),
+            "exclusion_by_age": exclusion_by_age(summary_by_group.assign(n_reps=reps), colours)}
+
+
+def write_run_figures(directory: Path, timeseries: pd.DataFrame, summary_by_group: pd.DataFrame,
+                      markers: Markers = ()) -> list[str]:
+    """Write the figures of ``digex run`` as PNG into ``directory``; return their file names."""
+    figures = run_figures(timeseries, summary_by_group, markers)
+    return [path.name for stem, fig in figures.items() for path in save_figure(fig, directory, stem)]

@@ -8,7 +8,11 @@ The output contract (README.md, "Output files"):
 - ``timeseries.parquet``: scenario, rep, week, date, metric, group_type, group, value
   (overall rows have group_type == group == "all");
 - ``manifest.json``: version, resolved configurations, seeds, times, platform, command;
-- PNG plots from ``sim/outputs/plots.py``.
+- PNG figures from ``sim.outputs.figures.write_run_figures``.
+
+``digex compare`` writes comparison.csv, end_values.csv,
+timeseries_summary.parquet, its figures and manifest.json
+(``write_comparison``).
 
 A directory is written atomically: everything goes into a temporary sibling
 that is renamed into place only when complete, so an interrupted command
@@ -30,10 +34,12 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
+from sim.experiments.compare import Comparison
 from sim.experiments.replication import Replication, stack
 from sim.experiments.stats import summarise
 from sim.model.metrics import GROUPS, METRICS, OVERALL
 from sim.model.params import Config
+from sim.model.series import end_of_run, metric_order
 
 SUMMARY_COLUMNS = ["scenario", "metric", "mean", "ci_low", "ci_high", "n_reps"]
 GROUP_SUMMARY_COLUMNS = ["scenario", "group_type", "group", "metric", "mean", "ci_low", "ci_high"]
@@ -75,34 +81,27 @@ def _plain(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({c: str for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)})
 
 
-def end_of_run(timeseries: pd.DataFrame) -> pd.DataFrame:
-    """The last week of each scenario and replication (windowed metrics cover its last 52 weeks)."""
-    last = timeseries.groupby(["scenario", "rep"], sort=False, observed=True)["week"].transform("max")
-    return _plain(timeseries[timeseries["week"] == last])
-
-
-def _metric_order(frame: pd.DataFrame, scenarios: Sequence[str]) -> pd.DataFrame:
-    out = frame.copy()
-    out["_s"] = out["scenario"].map({s: i for i, s in enumerate(scenarios)})
-    out["_m"] = out["metric"].map({m: i for i, m in enumerate(METRICS)})
-    keys = ["_s", "_m"] + [c for c in ("group_type", "group") if c in out.columns]
-    return out.sort_values(keys, kind="stable").drop(columns=["_s", "_m"]).reset_index(drop=True)
+def _in_order(table: pd.DataFrame, scenarios: Sequence[str]) -> pd.DataFrame:
+    """Rows by scenario (in the order given), then in metric order (``sim.model.series.metric_order``)."""
+    rank = {s: i for i, s in enumerate(scenarios)}
+    ordered = metric_order(table).sort_values("scenario", key=lambda col: col.map(rank), kind="stable")
+    return ordered.reset_index(drop=True)
 
 
 def summary_table(timeseries: pd.DataFrame) -> pd.DataFrame:
     """summary.csv: end-of-run mean and 95% interval over replications, per scenario and metric (overall rows)."""
-    last = end_of_run(timeseries)
+    last = _plain(end_of_run(timeseries, ["scenario", "rep"]))
     overall = last[(last["group_type"] == OVERALL[0]) & (last["group"] == OVERALL[1])]
     table = summarise(overall, ["scenario", "metric"])
-    return _metric_order(table, list(dict.fromkeys(timeseries["scenario"])))[SUMMARY_COLUMNS]
+    return _in_order(table, list(dict.fromkeys(timeseries["scenario"])))[SUMMARY_COLUMNS]
 
 
 def summary_by_group_table(timeseries: pd.DataFrame) -> pd.DataFrame:
     """summary_by_group.csv: end-of-run mean and 95% interval per scenario, group and metric."""
-    last = end_of_run(timeseries)
+    last = _plain(end_of_run(timeseries, ["scenario", "rep"]))
     groups = last[last["group_type"] != OVERALL[0]]
     table = summarise(groups, ["scenario", "group_type", "group", "metric"])
-    return _metric_order(table, list(dict.fromkeys(timeseries["scenario"])))[GROUP_SUMMARY_COLUMNS]
+    return _in_order(table, list(dict.fromkeys(timeseries["scenario"])))[GROUP_SUMMARY_COLUMNS]
 
 
 def platform_info() -> dict[str, str]:
@@ -141,7 +140,7 @@ def manifest(configs: Sequence[Config], sources: Sequence[str], replications: Se
 def write_run_outputs(directory: Path, configs: Sequence[Config], sources: Sequence[str],
                       replications: Sequence[Replication], command: str, started: dt.datetime) -> list[str]:
     """Write every file of the output contract into ``directory``; return their names."""
-    from sim.outputs import plots
+    from sim.outputs import figures
 
     ts = long_timeseries(replications)
     ts.to_parquet(directory / "timeseries.parquet", index=False)
@@ -150,8 +149,42 @@ def write_run_outputs(directory: Path, configs: Sequence[Config], sources: Seque
     by_group = summary_by_group_table(ts)
     by_group.to_csv(directory / "summary_by_group.csv", index=False)
     names = ["summary.csv", "summary_by_group.csv", "timeseries.parquet"]
-    names += plots.write_plots(directory, ts, by_group)
+    names += figures.write_run_figures(directory, ts, by_group, policy_markers(configs))
     names.append("manifest.json")
     info = manifest(configs, sources, replications, command, started, dt.datetime.now().astimezone(), names)
+    (directory / "manifest.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+    return names
+
+
+def policy_markers(configs: Sequence[Config]) -> list[tuple[object, str]]:
+    """Dated events shared by every scenario and inside the run, to mark on time plots (the mandate start)."""
+    dates = {c.policy.mandate_start for c in configs}
+    run = configs[0].run
+    if len(dates) == 1 and (d := dates.pop()) is not None and run.start <= d <= run.end:
+        return [(d, "mandate starts")]
+    return []
+
+
+def write_comparison(directory: Path, comparison: Comparison, sources: Sequence[str], command: str,
+                     started: dt.datetime, svg: bool = False) -> list[str]:
+    """Write comparison.csv, end_values.csv, timeseries_summary.parquet, the figures and manifest.json.
+
+    ``directory`` is the temporary directory of ``sim.atomic.output_dir``.
+    """
+    from sim.outputs.figures import comparison_figures, save_figure
+
+    comparison.table.to_csv(directory / "comparison.csv", index=False)
+    comparison.ends.to_csv(directory / "end_values.csv", index=False)
+    comparison.weekly.to_parquet(directory / "timeseries_summary.parquet", index=False)
+    names = ["comparison.csv", "end_values.csv", "timeseries_summary.parquet"]
+    figures = comparison_figures(comparison.table, comparison.weekly, comparison.scenarios,
+                                 policy_markers(comparison.configs))
+    for stem, fig in figures.items():
+        names += [f"plots/{p.name}" for p in save_figure(fig, directory / "plots", stem, svg)]
+    names.append("manifest.json")
+    info = manifest(comparison.configs, sources, comparison.replications, command, started,
+                    dt.datetime.now().astimezone(), names)
+    info = {"kind": "compare", "reference": comparison.scenarios[0], "reps": comparison.reps,
+            "seed": comparison.configs[0].run.seed, **info}
     (directory / "manifest.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return names

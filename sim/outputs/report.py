@@ -15,8 +15,6 @@ import datetime as dt
 import html
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from sim import __version__
+from sim.atomic import write_text
 from sim.errors import UserError
 from sim.model.metrics import GROUPS, METRICS
 
@@ -599,14 +598,4 @@ def write_report(directory: Path, target: Path | None = None) -> Path:
     """Render the report of ``directory`` and write it atomically (default ``<directory>/report.html``)."""
     out = read_output_dir(directory)
     page = render(out)
-    target = Path(target) if target else out.path / "report.html"
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(page)
-        os.chmod(tmp, 0o644)  # readable like any other result file (mkstemp creates 0600)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_text(Path(target) if target else out.path / "report.html", page)

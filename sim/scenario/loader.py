@@ -27,19 +27,17 @@ import copy
 import datetime as dt
 import difflib
 import re
-import types
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Union, get_args, get_origin
+from typing import Any, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
 from sim.errors import ConfigError
+from sim.model import keypath
+from sim.model.keypath import KeyPath, KeyPathError, format_key
 from sim.model.params import Config, PolicyConfig
-
-KeyPath = tuple[str | int, ...]
-"""A key path: mapping keys (str) and list indices (int), e.g. ('timeline', 0, 'date')."""
 
 Origin = tuple[str, int | None]
 """Where a key was set: a file (or '--set key.path') and a line (None when unknown)."""
@@ -71,14 +69,6 @@ class LineLoader(yaml.SafeLoader):
 
 
 LineLoader.add_constructor("tag:yaml.org,2002:timestamp", LineLoader.construct_yaml_timestamp)
-
-
-def format_key(path: KeyPath) -> str:
-    """A key path as users write it: ``policy.centre.helpers_per_10k``, ``timeline[0].date``."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
 
 
 def _short_tag(tag: str) -> str:
@@ -269,35 +259,6 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def _override_layer(data: dict, key: str, value: Any) -> tuple[dict, KeyPath]:
-    """``data`` with ``key.path`` set to ``value`` (creating mappings on the way); also the key path set."""
-    shown = f"--set {key}"
-    parts: list[str | int] = []
-    out = copy.deepcopy(data)
-    node: Any = out
-    names = key.split(".")
-    for i, name in enumerate(names):
-        last = i == len(names) - 1
-        if isinstance(node, list):
-            if not (name.isdigit() and int(name) < len(node)):
-                raise ConfigError(f"'{name}' is not an index of the list {format_key(tuple(parts))}",
-                                  file=shown, key=key)
-            index: str | int = int(name)
-        elif isinstance(node, dict):
-            index = name
-            if not last and name not in node:
-                node[name] = {}
-        else:
-            raise ConfigError(f"{format_key(tuple(parts))} is a single value, it has no key '{name}'",
-                              file=shown, key=key)
-        parts.append(index)
-        if last:
-            node[index] = value
-        else:
-            node = node[index]
-    return out, tuple(parts)
-
-
 def _normalise_timeline(data: dict, origins: dict[KeyPath, Origin]) -> None:
     """Drop a leading 'policy.' from timeline ``set`` keys (keys are relative to ``policy``)."""
     timeline = data.get("timeline")
@@ -319,37 +280,11 @@ def _normalise_timeline(data: dict, origins: dict[KeyPath, Origin]) -> None:
 # ------------------------------------------------------------------ validation errors
 
 
-def _unwrap(tp: Any) -> Any:
-    if get_origin(tp) in (Union, types.UnionType):
-        args = [a for a in get_args(tp) if a is not type(None)]
-        return args[0] if len(args) == 1 else tp
-    return tp
-
-
-def type_at(path: KeyPath) -> Any:
-    """The schema type at a key path of Config (a model class, dict, list, ...); None if there is none."""
-    tp: Any = Config
-    for part in path:
-        tp = _unwrap(tp)
-        if isinstance(tp, type) and issubclass(tp, BaseModel):
-            field = tp.model_fields.get(part) if isinstance(part, str) else None
-            if field is None:
-                return None
-            tp = field.annotation
-        elif get_origin(tp) is dict:
-            tp = get_args(tp)[1]
-        elif get_origin(tp) in (list, tuple):
-            tp = get_args(tp)[0]
-        else:
-            return None
-    return _unwrap(tp)
-
-
 def policy_key_paths(model: type[BaseModel] = PolicyConfig, prefix: str = "") -> list[str]:
     """Every key path a timeline change may set (relative to ``policy``), e.g. 'centre.helpers_per_10k'."""
     out = []
     for name, field in model.model_fields.items():
-        tp = _unwrap(field.annotation)
+        tp = keypath.schema_type(model, (name,))
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             out += policy_key_paths(tp, f"{prefix}{name}.")
             continue
@@ -385,42 +320,6 @@ def _data_path(loc: tuple, data: Any) -> KeyPath:
     return tuple(path)
 
 
-def _value_at(data: Any, path: KeyPath) -> Any:
-    node = data
-    for part in path:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return node
-
-
-_LEADING_PATH = re.compile(r"^([A-Za-z_]\w*(?:\[\d+\])?(?:\.[A-Za-z_]\w*(?:\[\d+\])?)*)(: | )")
-
-
-def _refine(path: KeyPath, msg: str) -> tuple[KeyPath, str]:
-    """Narrow a model-validator error to the key its message names ('timeline[0].set: unknown ...')."""
-    m = _LEADING_PATH.match(msg)
-    if not m:
-        return path, msg
-    named: KeyPath = tuple(
-        int(p) if p.isdigit() else p for p in re.split(r"\.|\[|\]\.?", m.group(1)) if p != ""
-    )
-    if type_at((*path, named[0])) is None:
-        return path, msg
-    path = (*path, *named)
-    rest = msg[m.end():] if m.group(2) == ": " else msg
-    quoted = re.match(r"'([^']+)': (.*)", rest)
-    unknown = re.search(r"unknown (?:policy key|procedure type) '([^']+)'", rest)
-    if quoted:
-        path, rest = (*path, quoted.group(1)), quoted.group(2)
-    elif unknown:
-        path = (*path, unknown.group(1))
-        if path[-2] == "set":
-            rest += suggest(unknown.group(1), policy_key_paths())
-    return path, rest
-
-
 def _origin(path: KeyPath, origins: dict[KeyPath, Origin], default: str) -> Origin:
     """Where the key at ``path`` (or its nearest ancestor, else a key below it) was set."""
     for k in range(len(path), 0, -1):
@@ -430,27 +329,41 @@ def _origin(path: KeyPath, origins: dict[KeyPath, Origin], default: str) -> Orig
     return below[0] if below else (default, None)
 
 
+def _got(data: dict, path: KeyPath, msg: str) -> str:
+    """' (got 1.5)': the rejected value, when it is a single value the message does not already show."""
+    try:
+        value = keypath.get(data, path)
+    except KeyPathError:
+        return ""
+    if not isinstance(value, str | int | float | dt.date) or str(value) in msg or msg.startswith("unknown"):
+        return ""
+    shown = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else value
+    return f" (got {shown})"
+
+
 def validation_error(exc: ValidationError, data: dict, origins: dict[KeyPath, Origin], file: str) -> ConfigError:
     """One ConfigError for the first problem pydantic found: file (or --set), key path, line, plain message."""
     errors = exc.errors()
     err = errors[0]
     path = _data_path(err["loc"], data)
     msg = err["msg"]
-    if err["type"] == "value_error":
-        path, msg = _refine(path, msg.removeprefix("Value error, "))
+    cause = err.get("ctx", {}).get("error")
+    if isinstance(cause, KeyPathError):  # a check of a whole block that names the key path it is about
+        path, msg = (*path, *cause.path), cause.detail
+        if cause.unknown and path[:1] == ("timeline",):
+            msg += suggest(str(path[-1]), policy_key_paths())
+    elif err["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
     elif err["type"] == "extra_forbidden":
-        parent = type_at(path[:-1])
+        parent = keypath.schema_type(Config, path[:-1])
         fields = list(parent.model_fields) if isinstance(parent, type) and issubclass(parent, BaseModel) else []
         msg = f"unknown key '{path[-1]}'" + suggest(str(path[-1]), fields + (["extends"] if not path[:-1] else []))
     elif err["type"] == "missing":
         msg = "this required key is missing"
     elif err["type"] in ("model_type", "model_attributes_type", "dict_type"):
         msg = "should be a mapping of keys to values"
-    value = _value_at(data, path)
-    if err["type"] not in ("extra_forbidden", "missing") and isinstance(value, str | int | float | dt.date):
-        shown = repr(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else value
-        if str(value) not in msg and not msg.startswith("unknown"):
-            msg += f" (got {shown})"
+    if err["type"] not in ("extra_forbidden", "missing"):
+        msg += _got(data, path, msg)
     if len(errors) > 1:
         msg += f" [{len(errors) - 1} more problem(s) may follow]"
     source, line = _origin(path, origins, file)
@@ -471,7 +384,11 @@ def resolve_scenario(path: str | Path, overrides: Sequence[str] = ()) -> tuple[d
     data = deep_merge(Config().model_dump(), data)
     for text in overrides:
         key, value = parse_override(text)
-        data, set_path = _override_layer(data, key, value)
+        try:
+            data = keypath.set_in(data, key, value, create=True)
+        except KeyPathError as exc:
+            raise ConfigError(exc.detail, file=f"--set {key}", key=key) from None
+        set_path = keypath.split(key)
         origins = {k: o for k, o in origins.items() if k[: len(set_path)] != set_path}
         origins[set_path] = (f"--set {key}", None)
     _normalise_timeline(data, origins)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sim.experiments.replication import run_replication
 from sim.model.params import analogue_reference
+from sim.model.series import end_of_run
 from sim.scenario.loader import load_scenario
 
 HERE = Path(__file__).resolve().parent
@@ -43,7 +44,7 @@ def compute(case: str) -> dict:
     if twin:
         config = analogue_reference(config)
     ts = run_replication(config).timeseries
-    last = ts[ts["week"] == ts["week"].max()]
+    last = end_of_run(ts)
     summary = {f"{r.metric}|{r.group_type}|{r.group}": _number(r.value) for r in last.itertuples()}
     overall = ts[ts["group_type"] == "all"]
     weekly = {m: [_number(overall.loc[(overall["metric"] == m) & (overall["week"] == w), "value"].iloc[0])

@@ -1,4 +1,4 @@
-"""Home internet and eID acquired over time (MODEL.md sections 2 and 3.8).
+"""Home internet and eID acquired over time (docs/ODD.md sections 2 and 7.13).
 
 Lacking home internet or an eID (NemID/MitID) is an exemption ground, so
 acquiring them is how exemption criteria lapse: an exempt citizen who gets

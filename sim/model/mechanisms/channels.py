@@ -1,4 +1,4 @@
-"""Channel choice and the attempts citizens make by themselves (MODEL.md section 3.4).
+"""Channel choice and the attempts citizens make by themselves (docs/ODD.md section 7.5).
 
 Every function works on arrays of open-task indices; none loops over citizens.
 Phone and centre attempts are capacity-limited and live in ``sim/model/mechanisms/services.py``.
@@ -10,20 +10,22 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.population import EXEMPT
-from sim.model.tasks import AFTER_FAILURE, FRESH, QUEUED_CENTRE, QUEUED_PHONE
+from sim.model.codes import (
+    AFTER_FAILURE,
+    CENTRE,
+    EXEMPT,
+    FRESH,
+    PAPER,
+    PHONE,
+    QUEUED_CENTRE,
+    QUEUED_PHONE,
+    RELATIVE,
+    SELF_SERVICE,
+)
+from sim.model.maths import logistic
 
 if TYPE_CHECKING:
     from sim.model.model import DigexModel
-
-SELF_SERVICE, PAPER, RELATIVE, PHONE, CENTRE, AUTOMATION = range(6)
-CHANNELS = ("self_service", "paper", "relative", "phone", "centre", "automation")
-ASSISTED = (RELATIVE, PHONE, CENTRE)
-
-
-def logistic(x: np.ndarray) -> np.ndarray:
-    """The logistic function."""
-    return 1.0 / (1.0 + np.exp(-x))
 
 
 def can_self_serve(m: DigexModel, owners: np.ndarray) -> np.ndarray:
@@ -55,7 +57,7 @@ def self_service_success(m: DigexModel, idx: np.ndarray) -> np.ndarray:
     """Chance that a self-service attempt succeeds.
 
     p = logistic(slope * (skill * usability + accessibility * impaired - complexity))
-    times the share of the week the platform is up (MODEL.md section 3.4).
+    times the share of the week the platform is up (docs/ODD.md section 7.5).
     """
     t, p, plat = m.tasks, m.pop, m.policy.platform
     o = t.owner[idx]
@@ -64,7 +66,7 @@ def self_service_success(m: DigexModel, idx: np.ndarray) -> np.ndarray:
 
 
 def give_up(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
-    """Tasks abandoned this week: only after a failure or while queuing (MODEL.md section 3.4).
+    """Tasks abandoned this week: only after a failure or while queuing (docs/ODD.md section 7.5).
 
     p = giveup_base + giveup_alienation * (1 - trust) + giveup_per_failure * attempts
     """
@@ -120,7 +122,7 @@ def attempt_self_service(m: DigexModel, idx: np.ndarray, rng: np.random.Generato
     """Self-service attempts: success completes the task, failure sends it back to choice.
 
     A digitally challenged citizen pushed into a mandatory-digital channel
-    loses trust ('forced digital contact', MODEL.md section 3.7).
+    loses trust ('forced digital contact', docs/ODD.md section 7.9).
     """
     t, p, b = m.tasks, m.pop, m.config.behaviour
     o = t.owner[idx]

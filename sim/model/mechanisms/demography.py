@@ -1,4 +1,4 @@
-"""Ageing, mortality, new 15-year-olds and age-related skill decline (MODEL.md section 3.2)."""
+"""Ageing, mortality, new 15-year-olds and age-related skill decline (docs/ODD.md section 7.3)."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def age_one_week(m: DigexModel) -> None:
 
 
 def schedule_deaths(m: DigexModel, rows: np.ndarray, first_week: int, rng: np.random.Generator) -> None:
-    """Mortality: each new citizen's week of death, drawn once at entry (MODEL.md section 3.2).
+    """Mortality: each new citizen's week of death, drawn once at entry (docs/ODD.md section 7.3).
 
     The annual Gompertz hazard exp(a + b * age) gives survival
     S(t) = exp(-e^(a + b age0) (e^(b t) - 1) / b) over t years from the entry

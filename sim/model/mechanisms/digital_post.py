@@ -1,4 +1,4 @@
-"""Public letters, Digital Post reading and enrolment (MODEL.md sections 3.3 and 3.9).
+"""Public letters, Digital Post reading and enrolment (docs/ODD.md sections 7.4 and 7.11).
 
 Letters are not kept one by one: for each letter kind, a ring of ``deadline``
 slots counts each citizen's unread letters by arrival week. A citizen who
@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.mechanisms.channels import has_proxy, logistic
+from sim.model.codes import ENROLLED, NOT_ENROLLED
+from sim.model.maths import logistic
+from sim.model.mechanisms.channels import has_proxy
 from sim.model.params import AGE_BANDS, LETTER_KINDS
-from sim.model.population import ENROLLED, NOT_ENROLLED
+from sim.model.population import NEVER
 from sim.model.tasks import draw_arrivals
 
 if TYPE_CHECKING:
@@ -22,13 +24,24 @@ if TYPE_CHECKING:
 
 
 class Mailboxes:
-    """Unread letters per kind, arrival slot and citizen (int16 counts)."""
+    """Unread letters per kind, arrival slot and citizen (int16 counts).
+
+    Attributes:
+        deadlines: reading chances of each letter kind (the ring sizes).
+        rings: per kind, unread letters by arrival slot (rows) and citizen (columns).
+        unread: each citizen's unread letters, all kinds together.
+        cleared: week each citizen last read everything (``NEVER`` if not yet).
+        unread_rows: citizens who had unread letters but did not read them in ``unread_week`` (``read_mail``).
+        unread_week: week of ``unread_rows`` (``NEVER`` before the first reading).
+    """
 
     def __init__(self, deadlines: list[int], capacity: int) -> None:
         self.deadlines = deadlines
         self.rings = [np.zeros((d, capacity), dtype=np.int16) for d in deadlines]
         self.unread = np.zeros(capacity, dtype=np.int16)
-        self.cleared = np.full(capacity, -(10**6), dtype=np.int32)  # week each citizen last read everything
+        self.cleared = np.full(capacity, NEVER, dtype=np.int32)
+        self.unread_rows = np.zeros(0, dtype=np.int64)
+        self.unread_week = NEVER
 
     def grow_to(self, capacity: int) -> None:
         """Make room for new citizens' rows."""
@@ -39,7 +52,7 @@ class Mailboxes:
                 self.rings[k] = new
         if len(self.unread) < capacity:
             self.unread = np.concatenate([self.unread, np.zeros(capacity - len(self.unread), dtype=np.int16)])
-            self.cleared = np.concatenate([self.cleared, np.full(capacity - len(self.cleared), -(10**6), np.int32)])
+            self.cleared = np.concatenate([self.cleared, np.full(capacity - len(self.cleared), NEVER, np.int32)])
 
     def add(self, kind: int, slot: int, owners: np.ndarray, n: int) -> None:
         """Deliver one letter to each entry of ``owners`` (rows below n; repeats allowed).
@@ -133,7 +146,7 @@ def read_mail(m: DigexModel, rng: np.random.Generator) -> None:
 def letters_expire(m: DigexModel) -> None:
     """Letters that had their last reading chance this week and are unread fail."""
     mail = m.mail
-    if getattr(mail, "unread_week", None) == m.week:
+    if mail.unread_week == m.week:
         cand = mail.unread_rows
     else:
         cand = np.flatnonzero(mail.unread[: m.pop.n] > 0)

@@ -1,4 +1,4 @@
-"""Learning, trust and skills courses (MODEL.md section 3.7).
+"""Learning, trust and skills courses (docs/ODD.md section 7.9).
 
 Gains move a value a share of its gap to 1; losses remove a share of it, so
 skill and trust stay in [0, 1]. A citizen gains at most once per mechanism

@@ -1,4 +1,4 @@
-"""Exemption from Digital Post (opt-out) under its three rules (MODEL.md section 3.8).
+"""Exemption from Digital Post (opt-out) under its three rules (docs/ODD.md section 7.13).
 
 Eligibility follows the Digital Post Act's criteria. Applying needs
 awareness and action; the default Danish rule needs a visit to the centre
@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.population import ENROLLED, EXEMPT, NOT_ENROLLED
+from sim.model.codes import ENROLLED, EXEMPT, NOT_ENROLLED
 
 if TYPE_CHECKING:
     from sim.model.model import DigexModel
@@ -53,7 +53,7 @@ def in_mandate_campaign(m: DigexModel) -> bool:
 
     Models the letters that announced the 2014 mandate to every citizen and
     named the exemption: for a while everyone eligible knows of it and many
-    apply at once (11% were exempt a year after the mandate, MODEL.md section 7).
+    apply at once (11% were exempt a year after the mandate, docs/ODD.md section 6).
     """
     pol = m.policy
     start = max(pol.mandate_start, m.launch_date)

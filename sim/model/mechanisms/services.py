@@ -1,4 +1,4 @@
-"""Capacity-limited human help: the phone line and citizen service centres (MODEL.md section 3.5).
+"""Capacity-limited human help: the phone line and citizen service centres (docs/ODD.md section 7.7).
 
 Centres and their helpers are array-backed like citizens (``HelperTable``);
 ``sim/model/agents.py`` gives each a ``mesa.Agent`` view. Queues are served earliest
@@ -12,15 +12,33 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.mechanisms.channels import CENTRE, PHONE, back_to_choice
-from sim.model.tasks import QUEUED_CENTRE, QUEUED_PHONE
+from sim.model.codes import CENTRE, PHONE, QUEUED_CENTRE, QUEUED_PHONE
+from sim.model.mechanisms.channels import back_to_choice
 
 if TYPE_CHECKING:
     from sim.model.model import DigexModel
 
 
+MAX_HELPERS_PER_CENTRE = 50
+"""At most this many helper rows (and Helper agents) per centre."""
+
+
+def helpers_per_centre(helpers_per_10k: float, size: int, n_centres: int) -> int:
+    """Helpers each centre has: the staffing for the starting population, spread evenly over the centres.
+
+    round(helpers_per_10k x size / 10,000 / centres), at least 1 and at
+    most ``MAX_HELPERS_PER_CENTRE`` (docs/ODD.md section 2).
+    """
+    return min(max(1, round(helpers_per_10k * size / 1e4 / n_centres)), MAX_HELPERS_PER_CENTRE)
+
+
 class HelperTable:
-    """Helpers of all centres: centre, casework expertise and this week's minutes by use."""
+    """Helpers of all centres: centre, casework expertise and this week's minutes by use.
+
+    Every centre has the same number of helpers (``per_centre``); rows are
+    the helpers, in order of hiring. ``overrun`` holds each centre's minutes
+    served beyond capacity last week (``serve_within_capacity``).
+    """
 
     def __init__(self, n_centres: int, per_centre: int, expertise: float = 1.0) -> None:
         self.n_centres = n_centres
@@ -30,6 +48,34 @@ class HelperTable:
         self.minutes_teaching = np.zeros(len(self.centre))
         self.minutes_documentation = np.zeros(len(self.centre))
         self.overrun = np.zeros(n_centres)
+
+    @property
+    def per_centre(self) -> int:
+        """Helpers at each centre."""
+        return len(self.centre) // self.n_centres
+
+    def staff(self, per_centre: int) -> np.ndarray:
+        """Hire or let go helpers so that every centre has ``per_centre``; return the rows kept (old numbering).
+
+        A centre lets go its most recently hired helpers. New helpers are
+        appended after the kept rows; they start at their centre's mean
+        casework expertise (a centre's helpers share its cases evenly, so
+        they have one expertise) and with no minutes booked this week.
+        """
+        order = np.argsort(self.centre, kind="stable")
+        first = np.searchsorted(self.centre[order], np.arange(self.n_centres))
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order)) - first[self.centre[order]]
+        kept = np.flatnonzero(rank < per_centre)
+        hired = np.repeat(np.arange(self.n_centres), per_centre - np.minimum(self.per_centre, per_centre))
+        mean = self.centre_expertise()
+        none = np.zeros(len(hired))
+        self.centre = np.concatenate([self.centre[kept], hired])
+        self.expertise = np.concatenate([self.expertise[kept], mean[hired]])
+        self.minutes_casework = np.concatenate([self.minutes_casework[kept], none])
+        self.minutes_teaching = np.concatenate([self.minutes_teaching[kept], none])
+        self.minutes_documentation = np.concatenate([self.minutes_documentation[kept], none])
+        return kept
 
     def centre_expertise(self) -> np.ndarray:
         """Mean casework expertise of each centre's helpers."""
@@ -138,11 +184,13 @@ def serve_phone(m: DigexModel, rng: np.random.Generator) -> None:
 def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     """Serve queued centre visits per centre up to its helpers' weekly minutes.
 
+    First the helpers follow this week's staffing (``m.staff_centres``).
     Each case is casework (helper completes it: success = casework_success *
     (0.5 + 0.5 * expertise)) or, with chance self_help_share, help to
     self-help (citizen does it while taught: success = self_help_success and a
     skill gain of learn_by_teaching). Both add documentation minutes.
     """
+    m.staff_centres()
     t, b, pol = m.tasks, m.config.behaviour, m.policy.centre
     idx = np.flatnonzero(t.route == QUEUED_CENTRE)
     o = t.owner[idx]

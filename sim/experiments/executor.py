@@ -1,0 +1,147 @@
+"""Where runs go: this process, a local process pool or a Dask distributed cluster (``--executor``).
+
+Workers receive plain data (a configuration dictionary, a replication index
+or seed, dates) and a reference to a top-level function of the installed
+digex package (``sim.experiments.replication.run_config_dict``,
+``sim.experiments.calibration.simulate_config_dict``), never pickled objects
+from outside the program, so every Dask worker needs digex installed (same
+version). A run lost with a dying Dask worker is rescheduled on another
+worker by the Dask scheduler (up to its ``allowed-failures``); each run is
+collected exactly once, by its position in the work list. Seeds do not
+depend on the worker, so results equal those of a run in this process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any
+
+from sim.errors import UserError
+
+EXECUTORS = ("local", "dask")
+"""Where replications run: local processes or a Dask distributed cluster."""
+
+
+def in_order(futures: list, finished: Callable[[list], Iterable], on_done: Callable[[Any], None] | None) -> list:
+    """The results of ``futures`` in their own order; ``on_done`` is called as each finishes.
+
+    ``finished`` yields the futures as they complete (``as_completed`` of
+    concurrent.futures or of Dask); each result is placed by its future's
+    position, so the list does not depend on which worker finished first.
+    """
+    position = {f: i for i, f in enumerate(futures)}
+    results: list = [None] * len(futures)
+    for fut in finished(futures):
+        i = position[fut]
+        results[i] = fut.result()
+        if on_done:
+            on_done(results[i])
+    return results
+
+
+def connect(scheduler: str | None, workers: int):
+    """A Dask client: to ``scheduler`` if given, else to a new LocalCluster of ``workers`` processes.
+
+    Returns (client, cluster-or-None); close both when done.
+    """
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:  # pragma: no cover - dask is a dependency
+        raise UserError("--executor dask needs the 'dask[distributed]' package") from None
+    if scheduler is None:
+        cluster = LocalCluster(n_workers=max(1, workers), threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+        return Client(cluster), cluster
+    try:
+        return Client(scheduler, timeout="20s"), None
+    except OSError as exc:
+        raise UserError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
+
+
+class DaskPool:
+    """A Dask client (and the LocalCluster digex started, if any) used like a process pool by ``Executor``."""
+
+    def __init__(self, scheduler: str | None, workers: int) -> None:
+        self.client, self.cluster = connect(scheduler, workers)
+
+    def submit(self, fn: Callable[..., Any], *args: Any):
+        """Schedule ``fn(*args)``; never cached by Dask (``pure=False``), so every run really runs."""
+        return self.client.submit(fn, *args, pure=False)
+
+    @staticmethod
+    def finished(futures: list) -> Iterable:
+        """The futures as they complete."""
+        from dask.distributed import as_completed as dask_as_completed
+
+        return dask_as_completed(futures)
+
+    def close(self) -> None:
+        """Close the client (its queued runs are dropped with it) and the LocalCluster if digex started it."""
+        try:
+            self.client.close()
+        finally:
+            if self.cluster is not None:
+                self.cluster.close()
+
+
+class Executor:
+    """Where runs go, kept open for many batches: this process, a local process pool or a Dask cluster.
+
+    ``map(fn, args)`` calls the top-level function ``fn`` on each argument
+    tuple and returns the results in input order, whatever order they finish
+    in. Arguments and results must be plain data (configuration
+    dictionaries, seeds, dates, DataFrames): workers receive nothing else
+    but a reference to ``fn`` in the installed package. ``local`` with one job
+    runs in this process (no ``with`` needed); ``local`` with more jobs starts
+    a pool of ``jobs`` processes and ``dask`` connects to ``scheduler`` (or
+    starts a LocalCluster of ``jobs`` workers) when the ``with`` block is
+    entered, and both are closed when it ends, so a calibration of hundreds
+    of evaluations starts them once.
+    """
+
+    def __init__(self, kind: str = "local", jobs: int = 1, scheduler: str | None = None) -> None:
+        if kind not in EXECUTORS:
+            raise ValueError(f"executor: unknown executor '{kind}'; use one of {EXECUTORS}")
+        self.kind, self.jobs, self.scheduler = kind, jobs, scheduler
+        self._pool = None
+        self._finished: Callable[[list], Iterable] = as_completed
+
+    @property
+    def in_process(self) -> bool:
+        """Runs happen in this process, one after the other."""
+        return self.kind == "local" and self.jobs <= 1
+
+    def __enter__(self) -> Executor:
+        if self.kind == "dask":
+            self._pool = DaskPool(self.scheduler, self.jobs)
+            self._finished = self._pool.finished
+        elif not self.in_process:
+            # forkserver: workers do not inherit the parent's threads (fork would risk deadlocks).
+            self._pool = ProcessPoolExecutor(max_workers=self.jobs,
+                                             mp_context=multiprocessing.get_context("forkserver"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if self.kind == "dask":
+            pool.close()
+        else:
+            pool.shutdown(cancel_futures=True)
+
+    def map(self, fn: Callable[..., Any], args: Iterable[tuple], on_done: Callable[[Any], None] | None = None) -> list:
+        """``fn(*a)`` for each ``a`` in ``args``, in input order; ``on_done(result)`` as each finishes."""
+        work = list(args)
+        if self.in_process:
+            results = []
+            for a in work:
+                results.append(fn(*a))
+                if on_done:
+                    on_done(results[-1])
+            return results
+        if self._pool is None:
+            raise RuntimeError(f"a {self.kind} executor with {self.jobs} jobs runs only inside its 'with' block")
+        return in_order([self._pool.submit(fn, *a) for a in work], self._finished, on_done)
