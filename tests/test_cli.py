@@ -234,11 +234,11 @@ def test_a_directory_not_written_by_digex_is_never_replaced(tmp_path, capsys):
 
 def test_output_dir_removes_the_partial_directory_on_error(tmp_path):
     target = tmp_path / "x"
-    with pytest.raises(RuntimeError), output_dir(target) as tmp:
+    with pytest.raises(RuntimeError), output_dir(target, kind="run") as tmp:
         (tmp / "summary.csv").write_text("half")
         raise RuntimeError("boom")
     assert list(tmp_path.iterdir()) == []
-    with output_dir(target) as tmp:
+    with output_dir(target, kind="run") as tmp:
         (tmp / "a.txt").write_text("done")
         assert not target.exists()
     assert (target / "a.txt").read_text() == "done" and (target / MARKER).exists()
@@ -267,7 +267,7 @@ def test_describe_everything_lists_every_parameter(capsys):
     assert len(params) > 100
     for e in params:
         assert f"  {e.path}\n" in text
-    assert "policy.centre.helpers_per_10k\n      number >= 0; default 2.0; unit: FTE" in text
+    assert "policy.centre.helpers_per_10k\n      number in [0, 1000]; default 2.0; unit: FTE" in text
 
 
 @pytest.mark.parametrize(

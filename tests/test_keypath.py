@@ -127,3 +127,23 @@ def test_schema_type_follows_models_mappings_and_lists():
     assert keypath.schema_type(Config, "policy") is PolicyConfig
     assert keypath.schema_type(Config, "policy.nope") is None
     assert keypath.schema_type(Config, "run.weeks.x") is None
+
+
+def test_keypath_merge_merges_mappings_and_replaces_the_rest():
+    replaced: list = []
+    base = {"a": {"b": 1, "c": [1, 2]}, "d": 4}
+    out = keypath.merge(base, {"a": {"c": [3]}, "e": {"f": 5}}, (), replaced)
+    assert out == {"a": {"b": 1, "c": [3]}, "d": 4, "e": {"f": 5}}
+    assert replaced == [("a", "c"), ("e",)] and base == {"a": {"b": 1, "c": [1, 2]}, "d": 4}
+    assert keypath.merge({"a": 1}, 5) == 5 and keypath.merge(1, {"a": 1}) == {"a": 1}
+    policy = keypath.with_values(Config().policy, {"centre": {"helpers_per_10k": 7.0}})
+    assert (policy.centre.helpers_per_10k, policy.centre.hours_per_week) == (7.0, Config().policy.centre.hours_per_week)
+    data = {"policy": {"optout": {"rule": "none", "awareness": 0.2}}, "0": 1}
+    replaced = []
+    out = keypath.set_in(data, "policy.optout", {"rule": "remote"}, replaced=replaced)
+    assert out["policy"]["optout"] == {"rule": "remote", "awareness": 0.2}
+    assert replaced == [("policy", "optout", "rule")]
+    replaced = []
+    keypath.set_in(data, "0", 2, replaced=replaced)
+    assert replaced == [("0",)]  # as the key is in the data (text), not as the part (a number)
+

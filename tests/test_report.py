@@ -73,7 +73,8 @@ def test_markdown_tables_of_a_compare_directory_for_the_docs(compare_dir, tmp_pa
     assert "| group | base | easy |" in md and "| age band: 80+ |" in md
     assert "easy − base" in md and "Made by: `digex compare" in md
     (tmp_path / "manifest.json").write_text('{"kind": "sweep"}')
-    (tmp_path / "summary.csv").write_text("point,metric,group_type,group,mean,ci_low,ci_high,n_reps\n")
+    (tmp_path / "summary.csv").write_text("point,metric,group_type,group,mean,ci_low,ci_high,n_reps\n"
+                                          "0,exclusion_rate,all,all,0.1,0.1,0.1,1\n")
     assert main(["report", str(tmp_path), "--markdown"]) == 2
     assert "needs a compare directory" in capsys.readouterr().err
 

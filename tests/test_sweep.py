@@ -108,7 +108,7 @@ def test_plan_validates_every_point_and_names_the_vary_option(base):
     plan = plan_sweep(resolve, [parse_vary("policy.centre.helpers_per_10k=1,2")], reps=2, seed=11)
     assert [c.run.seed for c in plan.configs] == [11, 11]
     assert [c.policy.centre.helpers_per_10k for c in plan.configs] == [1.0, 2.0]
-    assert len(plan.runs()) == 4
+    assert len(plan.runs) == 4
 
 
 # ------------------------------------------------------------------ resuming
@@ -130,20 +130,20 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(base, tmp_path):
             raise KilledError
 
     with pytest.raises(KilledError):
-        run_sweep(plan, out, on_done=kill_after_two)
+        run_sweep(plan, RunStore(out), on_done=kill_after_two)
     stored = sorted(p.name for p in (out / "runs").iterdir())
     assert len(stored) == 2 and all(name.endswith(".json") for name in stored)  # no temporary files left
 
     computed = []
-    result = run_sweep(plan, out, on_done=lambda rep: computed.append((rep.scenario, rep.rep)))
+    result = run_sweep(plan, RunStore(out), on_done=lambda rep: computed.append((rep.scenario, rep.rep)))
     assert (result.computed, result.reused) == (4, 2)
     assert len(computed) == 4 and not set(computed) & set(finished)
     assert len(list((out / "runs").iterdir())) == 6
 
-    again = run_sweep(plan, out, on_done=lambda rep: pytest.fail("nothing should run"))
+    again = run_sweep(plan, RunStore(out), on_done=lambda rep: pytest.fail("nothing should run"))
     assert (again.computed, again.reused) == (0, 6)
 
-    fresh = run_sweep(plan, tmp_path / "fresh")
+    fresh = run_sweep(plan, RunStore(tmp_path / "fresh"))
     cols = [c for c in fresh.results.columns if c != "run_key"]
     pd.testing.assert_frame_equal(result.results[cols], fresh.results[cols])
     pd.testing.assert_frame_equal(result.summary, fresh.summary)
@@ -151,7 +151,7 @@ def test_killed_sweep_resumes_without_redoing_finished_runs(base, tmp_path):
 
 def test_tables_have_parameters_as_columns_and_a_summary_per_point(base, tmp_path):
     plan = plan_sweep(resolver(base, TINY, []), [parse_vary("policy.optout.rule=in_person,automatic")], reps=2)
-    result = run_sweep(plan, tmp_path / "s")
+    result = run_sweep(plan, RunStore(tmp_path / "s"))
     r = result.results
     assert list(r.columns[:6]) == ["point", "policy.optout.rule", "rep", "seed", "run_key", "exclusion_rate"]
     assert len(r) == 4 and sorted(r["seed"].unique()) == [4, 5]
@@ -171,7 +171,7 @@ def test_stored_runs_follow_the_umask(base, tmp_path):
     plan = plan_sweep(resolver(base, TINY, []), [parse_vary("policy.optout.rule=in_person")], reps=1)
     old = os.umask(0o027)
     try:
-        run_sweep(plan, tmp_path / "s")
+        run_sweep(plan, RunStore(tmp_path / "s"))
     finally:
         os.umask(old)
     stored = list((tmp_path / "s" / "runs").iterdir())

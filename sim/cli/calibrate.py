@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from sim.cli.run import add_executor_arguments, check_executor
-
-DEFAULT_OUT = Path("results/calibration")
-"""Report folder when --out is not given: results/calibration/<calibration file stem>."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,13 +21,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "fit table (fit.csv, fit.md), the optimiser trace and plots to DIR. See docs/calibration.md.",
     )
     p.add_argument("config", metavar="CONFIG.yaml", help="calibration file, e.g. calibration/denmark.yaml")
-    p.add_argument("--out", metavar="DIR", type=Path, default=None,
-                   help=f"report folder (default: {DEFAULT_OUT}/<CONFIG stem>); replaced as a whole")
+    p.add_argument("--out", metavar="DIR", default=None,
+                   help="report folder (default: results/calibration/<CONFIG stem>); replaced as a whole, and only "
+                   "if it is empty or an earlier digex calibrate wrote it; checked before anything runs")
     p.add_argument("--report-only", action="store_true",
                    help="do not fit: report the fit of the current calibrated YAML (the base scenario as it is)")
     add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run)
+
+
+def check_fitted_output(path: Path, config: str) -> None:
+    """Refuse, before fitting, a fitted-YAML path ('output' of CONFIG) that is not a file in a writable folder."""
+    from sim.atomic import shown
+    from sim.errors import UserError
+
+    folder = path.parent
+    if (path.exists() or path.is_symlink()) and not path.is_file():
+        raise UserError(f"{shown(config)}: output {shown(path)} exists and is not a file; name a YAML file")
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise UserError(f"{shown(config)}: cannot write output {shown(path)}: {shown(folder)} is not a writable "
+                        "folder")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -42,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     import pandas as pd
     from tqdm import tqdm
 
-    from sim.atomic import check_replaceable, output_dir, write_text
+    from sim.atomic import check_replaceable, default_output, output_dir, write_text
     from sim.experiments import calibration as cal
     from sim.experiments.executor import Executor
     from sim.outputs.calibration_figures import write_calibration_figures
@@ -51,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
 
     check_executor(args)
     spec = cal.load_spec(args.config)
-    out = args.out if args.out is not None else DEFAULT_OUT / Path(args.config).stem
-    check_replaceable(out)
+    out = args.out if args.out is not None else str(default_output("calibration", Path(args.config).stem))
+    check_replaceable(out, kind="calibrate")
+    if not args.report_only:
+        check_fitted_output(Path(spec.output), args.config)
     base = load_scenario(spec.base) if args.report_only else spec.base_config()
     fit_runs = 0 if args.report_only else spec.sweeps * sum(s.max_evaluations * (s.replications or spec.replications)
                                                             for s in spec.stages)
@@ -83,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     table = cal.fit_table(targets, stats)
     command = f"digex calibrate {Path(args.config).as_posix()}"
     yaml_text = cal.fitted_yaml(spec, values, command)
-    with output_dir(out) as folder:
+    with output_dir(out, kind="calibrate") as folder:
         table.to_csv(folder / "fit.csv", index=False)
         header = (f"Fit of `{config.name}` ({config.population.size:,} citizens, {len(seeds)} replications, "
                   f"seeds {seeds[0]}-{seeds[-1]}), produced by `{command}"

@@ -1,6 +1,7 @@
 """``digex compare``: scenarios under common random numbers, with paired intervals and plots.
 
-Every scenario is loaded and validated before anything runs; all share one
+Every scenario is loaded and validated, and the output directory checked,
+before anything runs; all share one
 base seed (``--seed`` or the first scenario's run.seed), so replication r of
 each meets the same citizens and needs. Results are written atomically
 (``sim.atomic.output_dir``).
@@ -15,8 +16,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.atomic import check_replaceable, output_dir
-from sim.cli.run import add_executor_arguments, check_executor, load_all, positive_int, repeat_options, seed_int
+from sim.atomic import check_replaceable, default_output, output_dir
+from sim.cli.run import (
+    MAX_REPS,
+    MAX_SERIES_WEEKS,
+    add_executor_arguments,
+    check_executor,
+    check_workload,
+    load_all,
+    repeat_options,
+    reps_int,
+    seed_int,
+)
 from sim.errors import UserError
 
 if TYPE_CHECKING:
@@ -28,8 +39,8 @@ HEADLINE = ("exclusion_rate", "non_take_up_rate", "alienated_share", "cost_per_c
 
 def add_common_arguments(p: argparse.ArgumentParser, reps_default: int) -> None:
     """--reps, --seed, --set, --jobs, --executor, --scheduler, --svg and --quiet, shared by compare and sweep."""
-    p.add_argument("--reps", type=positive_int, default=reps_default, metavar="N",
-                   help=f"replications per scenario or point (default {reps_default})")
+    p.add_argument("--reps", type=reps_int, default=reps_default, metavar="N",
+                   help=f"replications per scenario or point (default {reps_default}, at most {MAX_REPS:,})")
     p.add_argument("--seed", type=seed_int, metavar="S",
                    help="common base seed (replication r uses S + r); default: run.seed of the first/base scenario")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
@@ -47,11 +58,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Run every scenario with the same seeds (common random numbers) and compare each with the "
         "first. Writes comparison.csv (mean and 95% interval per scenario, metric and group, and the paired "
         "difference from the first scenario), end_values.csv, timeseries_summary.parquet, plots/ and "
-        "manifest.json into --out. Then `digex report DIR` makes a one-file HTML report.",
+        "manifest.json into --out. Then `digex report DIR` makes a one-file HTML report. --reps x run.weeks, summed "
+        f"over the scenarios, is at most {MAX_SERIES_WEEKS:,} (every weekly series is held in memory).",
     )
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML files; the first is the reference")
     p.add_argument("--out", metavar="DIR", help="results directory (default results/compare); replaced only "
-                   "when the new one is complete")
+                   "when the new one is complete, and only if it is empty or an earlier digex compare wrote it; "
+                   "checked before anything runs")
     add_common_arguments(p, reps_default=10)
     p.set_defaults(func=compare_command)
 
@@ -72,16 +85,18 @@ def compare_command(args: argparse.Namespace) -> int:
         raise UserError("compare needs at least two scenario files (the first is the reference)")
     check_executor(args)
     configs = common_seed(load_all(args.scenarios, args.overrides, args.seed))
-    args.out = args.out or str(Path("results") / "compare")
+    check_workload(configs, args.reps)
+    if args.out is None:
+        args.out = str(default_output("compare"))
+    check_replaceable(args.out, kind="compare")
     out = Path(args.out)
-    check_replaceable(out)
     started = dt.datetime.now().astimezone()
     quiet = args.quiet or not sys.stderr.isatty()
     with tqdm(total=len(configs) * args.reps, unit="run", disable=quiet, file=sys.stderr, dynamic_ncols=True,
               desc=f"{len(configs)} scenarios x {args.reps} reps") as bar:
         comparison = run_comparison(configs, args.reps, args.jobs, lambda _r: bar.update(1), args.executor,
                                     args.scheduler)
-    with output_dir(out) as tmp:
+    with output_dir(out, kind="compare") as tmp:
         write_comparison(tmp, comparison, args.scenarios, command_line(args), started, args.svg)
     if not args.quiet:
         print_headline(comparison, out)

@@ -5,8 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sim.errors import UserError
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``report`` subcommand."""
@@ -15,10 +13,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="write a self-contained HTML report of a run, compare or sweep directory",
         description="Write one HTML file (figures embedded) that explains a results directory to someone who "
         "never used digex: the question, the scenarios and how they differ, the headline table with 95% "
-        "intervals, the figures, the caveats and the model version. Nothing is simulated.",
+        "intervals, the figures, the caveats and the model version. Nothing is simulated. A report never "
+        "overwrites a file digex did not write: its name must end in .html, and an existing file is replaced only "
+        "if it is a report digex wrote (it starts with the comment '<!-- written by digex report -->').",
     )
     p.add_argument("directory", metavar="DIR", help="directory written by digex run, compare or sweep")
-    p.add_argument("--out", metavar="FILE", help="HTML file to write (default DIR/report.html)")
+    p.add_argument("--out", metavar="FILE", help="HTML file to write, ending in .html, in an existing folder "
+                   "(default DIR/report.html); an existing file is replaced only if digex report wrote it")
     p.add_argument("--markdown", action="store_true",
                    help="instead, print the headline tables of a compare directory as Markdown (for docs)")
     p.add_argument("--quiet", action="store_true", help="do not print where the report is")
@@ -32,10 +33,7 @@ def report_command(args: argparse.Namespace) -> int:
     if args.markdown:
         print(compare_markdown(read_output_dir(Path(args.directory))), end="")
         return 0
-    target = Path(args.out) if args.out else None
-    if target is not None and not target.parent.is_dir():
-        raise UserError(f"--out {target}: folder {target.parent} does not exist")
-    path = write_report(Path(args.directory), target)
+    path = write_report(Path(args.directory), Path(args.out) if args.out is not None else None)
     if not args.quiet:
         print(f"Report written to {path}")
     return 0

@@ -1,8 +1,9 @@
 """``digex run``: run scenarios with replications and write the results directory.
 
-Every scenario is loaded and validated before anything runs; the results are
-written atomically (``sim.atomic.output_dir``), so a bad scenario or an
-interrupted run leaves no output behind.
+Every scenario is loaded and validated, and the output directory checked
+(``sim.atomic.check_replaceable``), before anything runs; the results are
+written atomically (``sim.atomic.output_dir``), so a bad scenario, a full disk
+or an interrupted run leaves no output behind.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.atomic import check_replaceable, output_dir
+from sim.atomic import check_replaceable, default_output, output_dir
 from sim.errors import UserError
-from sim.experiments.executor import EXECUTORS
+from sim.experiments.executor import EXECUTORS, check_scheduler
 
 if TYPE_CHECKING:
     from sim.experiments.replication import Replication
@@ -26,31 +27,48 @@ if TYPE_CHECKING:
 HEADLINE = ("exclusion_rate", "non_take_up_rate", "exempt_share", "cost_per_citizen_year_dkk")
 """Metrics printed after a run (all metrics are in summary.csv)."""
 
+MAX_REPS = 10_000
+"""Most replications per scenario (--reps): intervals narrow as 1/sqrt(reps), so 10,000 replications resolve
+differences a hundred times smaller than the spread of one run, far below what the model's parameters can
+support; more only fills memory and time."""
 
-def int_at_least(minimum: int, hint: str) -> Callable[[str], int]:
-    """An argparse type: a whole number >= ``minimum`` (``hint`` words the bound in the error)."""
+MAX_JOBS = 256
+"""Most worker processes (--jobs): more than the cores of one machine, and each worker holds a model of its own."""
+
+MAX_SERIES_WEEKS = 250_000
+"""Most replication-weeks of a run or compare (--reps x run.weeks, summed over the scenarios): every
+replication's weekly series (337 values a week, about 9 KB in a run and 26 KB in a compare) is held in memory
+until the tables are written, so the limit keeps them below about 2.3 GB (run) and 6.5 GB (compare); 342
+replications of a 730-week scenario fit."""
+
+
+def int_between(minimum: int, maximum: int | None, hint: str) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``minimum`` to ``maximum`` (``hint`` words the bounds in the error)."""
 
     def parse(text: str) -> int:
+        quoted = text if len(text) <= 20 else f"{text[:17]}..."
         try:
             value = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be {hint}, got {value}")
+            raise argparse.ArgumentTypeError(f"'{quoted}' is not a whole number") from None
+        if value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"must be {hint}, got {quoted}")
         return value
 
     return parse
 
 
-positive_int = int_at_least(1, "at least 1")
-seed_int = int_at_least(0, "0 or more")
+positive_int = int_between(1, None, "at least 1")
+seed_int = int_between(0, None, "0 or more")
+reps_int = int_between(1, MAX_REPS, f"from 1 to {MAX_REPS:,} (more cannot narrow the intervals usefully)")
+jobs_int = int_between(1, MAX_JOBS, f"from 1 to {MAX_JOBS} (each worker holds a model of its own)")
 
 
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
     """--jobs, --executor and --scheduler: where replications run (local processes or a Dask cluster)."""
-    p.add_argument("--jobs", type=positive_int, default=1, metavar="J",
-                   help="worker processes, or LocalCluster workers with --executor dask (default 1); "
-                   "results do not depend on it")
+    p.add_argument("--jobs", type=jobs_int, default=1, metavar="J",
+                   help=f"worker processes, or LocalCluster workers with --executor dask (default 1, at most "
+                   f"{MAX_JOBS}); results do not depend on it")
     p.add_argument("--executor", choices=EXECUTORS, default="local",
                    help="local worker processes (default) or a Dask distributed cluster (docs/scaling.md)")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -59,9 +77,19 @@ def add_executor_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def check_executor(args: argparse.Namespace) -> None:
-    """--scheduler only makes sense with --executor dask."""
+    """--scheduler only makes sense with --executor dask, and must be a Dask address."""
     if args.scheduler and args.executor != "dask":
         raise UserError("--scheduler needs --executor dask")
+    check_scheduler(args.scheduler)
+
+
+def check_workload(configs: list[Config], reps: int) -> None:
+    """Refuse more replication-weeks than MAX_SERIES_WEEKS (their weekly series are all held in memory)."""
+    weeks = sum(c.run.weeks for c in configs)
+    if reps * weeks > MAX_SERIES_WEEKS:
+        raise UserError(f"--reps {reps} x {weeks:,} weeks ({len(configs)} scenario(s)) = {reps * weeks:,} "
+                        f"replication-weeks, above the limit of {MAX_SERIES_WEEKS:,} (every weekly series is "
+                        f"held in memory); use at most --reps {max(1, MAX_SERIES_WEEKS // weeks):,} or fewer weeks")
 
 
 def repeat_options(args: argparse.Namespace) -> list[str]:
@@ -87,14 +115,16 @@ def register(sub: argparse._SubParsersAction) -> None:
         "summary_by_group.csv, timeseries.parquet, manifest.json and PNG plots into --out.",
     )
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML file(s)")
-    p.add_argument("--reps", type=positive_int, default=1, metavar="N",
-                   help="replications per scenario (default 1; use 10 or more for intervals)")
+    p.add_argument("--reps", type=reps_int, default=1, metavar="N",
+                   help=f"replications per scenario (default 1; use 10 or more for intervals; at most {MAX_REPS:,}, "
+                   f"and --reps x run.weeks summed over the scenarios at most {MAX_SERIES_WEEKS:,})")
     p.add_argument("--seed", type=seed_int, metavar="S", help="base seed (replication r uses S + r); "
                    "default: run.seed of each scenario")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY.PATH=VALUE",
                    help="override a scenario key for this run, e.g. --set population.size=2000 (repeatable)")
     p.add_argument("--out", metavar="DIR", help="results directory (default: results/<scenario name>, "
-                   "or results/run for several scenarios); replaced only when the new one is complete")
+                   "or results/run for several scenarios); replaced only when the new one is complete, and only "
+                   "if it is empty or an earlier digex run wrote it; checked before anything runs")
     add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on the terminal")
     p.set_defaults(func=run_command)
@@ -155,17 +185,18 @@ def run_command(args: argparse.Namespace) -> int:
 
     check_executor(args)
     configs = load_all(args.scenarios, args.overrides, args.seed)
+    check_workload(configs, args.reps)
     if args.out is None:
-        args.out = str(Path("results") / (configs[0].name if len(configs) == 1 else "run"))
+        args.out = str(default_output(configs[0].name if len(configs) == 1 else "run"))
+    check_replaceable(args.out, kind="run")
     out = Path(args.out)
-    check_replaceable(out)
     started = dt.datetime.now().astimezone()
     total = sum(c.run.weeks for c in configs) * args.reps
     quiet = args.quiet or not sys.stderr.isatty()
     with tqdm(total=total, unit="week", disable=quiet, file=sys.stderr, dynamic_ncols=True,
               desc=f"{len(configs)} scenario(s) x {args.reps} rep(s)") as bar:
         replications = replicate(configs, args.reps, args.jobs, bar.update, args.executor, args.scheduler)
-    with output_dir(out) as tmp:
+    with output_dir(out, kind="run") as tmp:
         write_run_outputs(tmp, configs, args.scenarios, replications, command_line(args), started)
     if not args.quiet:
         print_headline(out)

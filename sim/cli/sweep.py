@@ -3,13 +3,20 @@
 Every point is resolved and validated before anything runs. Each finished
 run is stored at once in ``DIR/runs`` (one small file per run); rerunning the
 same command computes only the runs that are missing, so an interrupted
-sweep loses at most the runs in flight.
+sweep loses at most the runs in flight. A stored run that cannot be used
+(damaged, or made by another digex version) is recomputed, with a warning.
+
+The tables, figures, manifest.json and the runs they use are written as one
+set (``sim.atomic.output_dir``): a sweep killed while finishing leaves the
+directory as the previous sweep left it, never a mix of both, and the
+manifest lists the SHA-256 of every table and figure.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import shlex
 import sys
@@ -17,14 +24,17 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sim.atomic import MARKER, check_replaceable, write_file, write_text
+from sim.atomic import MARKER, check_replaceable, default_output, output_dir, write_file
 from sim.cli.compare import add_common_arguments
 from sim.cli.run import check_executor, positive_int, repeat_options
 from sim.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sim.experiments.sweep import SweepPlan, SweepResult
+    from sim.experiments.sweep import RunStore, SweepPlan, SweepResult
     from sim.model.params import Config
+
+SINGLE_VALUES = (bool, int, float, str, dt.date, type(None))
+"""Values of a --vary setting that a point sets directly on the base configuration (not lists or mappings)."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,7 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--samples points of a seeded Latin hypercube over the --vary ranges. All points share the same seeds. "
         "Writes results.csv (one row per run: settings and end-of-run metrics), results_by_group.csv, "
         "summary.csv (mean and 95% interval per point), points.csv, plots/ and manifest.json; each finished "
-        "run is kept in runs/, and rerunning the same command skips runs already there.",
+        "run is kept in runs/, and rerunning the same command skips runs already there (a damaged stored run "
+        "is recomputed, with a warning). A sweep too large to plan or tabulate is refused at once, with the limit.",
     )
     p.add_argument("base", metavar="BASE", help="base scenario YAML file")
     p.add_argument("--vary", action="append", default=[], metavar="KEY=VALUES",
@@ -45,7 +56,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--samples", type=positive_int, metavar="K",
                    help="Latin hypercube of K points over the --vary ranges instead of the full grid")
     p.add_argument("--out", metavar="DIR", help="sweep directory (default results/sweep-<base name>); "
-                   "rerunning into the same directory resumes")
+                   "rerunning into the same directory resumes; a directory of another digex command is refused")
     add_common_arguments(p, reps_default=3)
     p.set_defaults(func=sweep_command)
 
@@ -61,10 +72,21 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def resolver(base: str, overrides: Sequence[str], vary_keys: Sequence[str]) -> Callable[[Sequence[str]], Config]:
-    """Load the base scenario with --set overrides and a point's settings; errors name the --vary option."""
-    from sim.scenario.loader import load_scenario
+    """Load the base scenario with --set overrides and a point's settings; errors name the --vary option.
 
-    def resolve(point: Sequence[str]) -> Config:
+    The base scenario is read once: a point whose settings are single values
+    outside the timeline is the base configuration with those values set
+    (``sim.model.keypath.with_values``), which equals reading the file with
+    them as extra overrides; any other point, or one that fails validation,
+    is read in full so that its error names the file, key and line.
+    """
+    from sim.model import keypath
+    from sim.scenario.loader import load_scenario, parse_override
+
+    config = load_scenario(base, overrides)
+    parse = functools.cache(parse_override)  # a grid repeats each value at many points
+
+    def load(point: Sequence[str]) -> Config:
         try:
             return load_scenario(base, [*overrides, *point])
         except ConfigError as exc:
@@ -73,11 +95,20 @@ def resolver(base: str, overrides: Sequence[str], vary_keys: Sequence[str]) -> C
                 raise ConfigError(exc.detail, file=f"--vary {key}", key=exc.key, line=None) from None
             raise
 
+    def resolve(point: Sequence[str]) -> Config:
+        try:
+            values = dict(parse(text) for text in point)
+            if all(isinstance(v, SINGLE_VALUES) and not k.startswith("timeline") for k, v in values.items()):
+                return keypath.with_values(config, values)
+        except (ConfigError, ValueError):  # a bad value: reading the file in full names the file, key and line
+            pass
+        return load(point)
+
     return resolve
 
 
 def write_tables(directory: Path, plan: SweepPlan, result: SweepResult, svg: bool) -> list[str]:
-    """points.csv, results.csv, results_by_group.csv, summary.csv and the sweep figures, each atomically."""
+    """points.csv, results.csv, results_by_group.csv, summary.csv and the sweep figures, into ``directory``."""
     from sim.experiments.compare import KEYS
     from sim.outputs.figures import cost_vs_exclusion, save_figure, scenario_colours, sweep_effects
 
@@ -96,45 +127,78 @@ def write_tables(directory: Path, plan: SweepPlan, result: SweepResult, svg: boo
     return names
 
 
+def write_sweep(out: Path, args: argparse.Namespace, plan: SweepPlan, result: SweepResult, store: RunStore,
+                base: Config, started: dt.datetime) -> None:
+    """Write the tables, figures, the runs they use and manifest.json as one set that replaces ``out``.
+
+    The runs are hard links to those in ``out/runs`` (copies where links are
+    not possible), so the set is complete before it replaces the directory;
+    runs of other sweeps left in ``out/runs`` are dropped with it.
+    """
+    from sim.experiments.sweep import file_digests
+    from sim.outputs.files import manifest
+
+    with output_dir(out, kind="sweep") as tmp:
+        names = write_tables(tmp, plan, result, args.svg)
+        store.link_into(tmp, (key for *_, key in plan.runs))
+        info = manifest([base], [args.base], [], command_line(args), started, dt.datetime.now().astimezone(),
+                        [*names, "runs/", "manifest.json"])
+        info = {"kind": "sweep", "design": plan.design, "vary": args.vary, "keys": plan.keys,
+                "samples": args.samples, "reps": args.reps, "seed": plan.configs[0].run.seed,
+                "points": len(plan.points), "runs_computed": result.computed, "runs_reused": result.reused, **info,
+                "replications": {"per point": args.reps}, "sha256": file_digests(tmp, names)}
+        info["scenarios"][0]["seeds"] = [plan.configs[0].run.seed + r for r in range(args.reps)]
+        (tmp / "manifest.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+
+
+def open_store(out: Path, plan: SweepPlan) -> RunStore:
+    """The run store of ``out`` (a new directory is created empty first), its stored runs read and checked.
+
+    Unusable stored runs are recomputed, with one warning line that names the first.
+    """
+    from sim.experiments.sweep import RunStore
+
+    if not (out / MARKER).exists():  # a new sweep directory: created (empty, marked) to hold runs/ as they finish
+        with output_dir(out, kind="sweep"):
+            pass
+    store = RunStore(out)
+    problems = store.check(key for *_, key in plan.runs)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        print(f"digex: warning: {problems[0]}{more}; recomputing {'it' if len(problems) == 1 else 'them'}",
+              file=sys.stderr)
+    return store
+
+
 def sweep_command(args: argparse.Namespace) -> int:
     """Plan and validate every point, run the missing replications, write the tables and figures."""
     from tqdm import tqdm
 
-    from sim.experiments.sweep import RunStore, parse_vary, plan_sweep, run_sweep
-    from sim.outputs.files import manifest
+    from sim.experiments.sweep import parse_vary, plan_sweep, run_sweep
 
     check_executor(args)
     varies = [parse_vary(v) for v in args.vary]
     resolve = resolver(args.base, args.overrides, [v.key for v in varies])
-    plan = plan_sweep(resolve, varies, args.reps, args.samples, args.seed)
     base = resolve(())
-    args.out = args.out or str(Path("results") / f"sweep-{base.name}")
+    if args.out is None:
+        args.out = str(default_output(f"sweep-{base.name}"))
     out = Path(args.out)
-    check_replaceable(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / MARKER).touch()
+    check_replaceable(out, kind="sweep")
+    plan = plan_sweep(resolve, varies, args.reps, args.samples, args.seed)
     started = dt.datetime.now().astimezone()
     quiet = args.quiet or not sys.stderr.isatty()
-    store = RunStore(out)
-    pending = {key for *_, key in plan.runs() if not store.has(key)}
+    store = open_store(out, plan)
+    pending = {key for *_, key in plan.runs if not store.has(key)}
     try:
         with tqdm(total=len(pending), unit="run", disable=quiet, file=sys.stderr, dynamic_ncols=True,
                   desc=f"{len(plan.points)} points x {args.reps} reps") as bar:
-            result = run_sweep(plan, out, args.jobs, lambda _r: bar.update(1), args.executor, args.scheduler)
+            result = run_sweep(plan, store, args.jobs, lambda _r: bar.update(1), args.executor, args.scheduler)
     except KeyboardInterrupt:
-        stored = len(list((out / "runs").glob("*.json"))) if (out / "runs").is_dir() else 0
+        stored = len(list(store.dir.glob("*.json"))) if store.dir.is_dir() else 0
         print(f"digex: interrupted; {stored} finished run(s) are kept in {out}/runs; rerun the same command "
               "to continue", file=sys.stderr)
         return 130
-    names = write_tables(out, plan, result, args.svg)
-    info = manifest([base], [args.base], [], command_line(args), started, dt.datetime.now().astimezone(),
-                    [*names, "runs/", "manifest.json"])
-    info = {"kind": "sweep", "design": plan.design, "vary": args.vary, "keys": plan.keys, "samples": args.samples,
-            "reps": args.reps, "seed": plan.configs[0].run.seed, "points": len(plan.points),
-            "runs_computed": result.computed, "runs_reused": result.reused, **info,
-            "replications": {"per point": args.reps}}
-    info["scenarios"][0]["seeds"] = [plan.configs[0].run.seed + r for r in range(args.reps)]
-    write_text(out / "manifest.json", json.dumps(info, indent=2) + "\n")
+    write_sweep(out, args, plan, result, store, base, started)
     if not args.quiet:
         print_summary(result, plan.keys, out)
     return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from sim.errors import ConfigError
+from sim.errors import UserError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,14 +20,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def validate_command(args: argparse.Namespace) -> int:
-    """Validate each file; report every file, return 2 if any failed."""
+    """Validate each file; report every file (one line each), return 2 if any failed."""
     from sim.scenario.loader import load_scenario
 
     failed = 0
     for path in args.files:
         try:
             c = load_scenario(path)
-        except ConfigError as exc:
+        except UserError as exc:  # a ConfigError, or a file that cannot be read
             failed += 1
             print(f"digex: error: {exc}", file=sys.stderr)
             continue

@@ -9,19 +9,89 @@ version). A run lost with a dying Dask worker is rescheduled on another
 worker by the Dask scheduler (up to its ``allowed-failures``); each run is
 collected exactly once, by its position in the work list. Seeds do not
 depend on the worker, so results equal those of a run in this process.
+
+Local worker processes end with the digex process that started them, even
+when it is killed with SIGKILL (``end_with``): they are children of the
+multiprocessing forkserver, which lives as long as they do, so a check of the
+parent process (PR_SET_PDEATHSIG, ``os.getppid``) would never fire; each worker
+watches the digex process itself instead.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import select
+import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any
+from urllib.parse import urlsplit
 
+from sim.atomic import shown
 from sim.errors import UserError
 
 EXECUTORS = ("local", "dask")
 """Where replications run: local processes or a Dask distributed cluster."""
+
+SCHEDULER_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")
+"""Protocols of a Dask scheduler address (``--scheduler``)."""
+
+POLL_SECONDS = 0.5
+"""How often a worker without ``os.pidfd_open`` checks that the digex process is still there."""
+
+
+def check_scheduler(address: str | None) -> None:
+    """Refuse a ``--scheduler`` value that is not a Dask address ``tcp://host:port`` (before any work).
+
+    Other protocols of Dask (tls, ws, wss, ucx) are accepted, and ``host:port`` means tcp.
+    """
+    if address is None:
+        return
+    text = address if "://" in address else f"tcp://{address}"
+    try:
+        parts = urlsplit(text)
+        valid = (parts.scheme in SCHEDULER_SCHEMES and bool(parts.hostname) and not parts.path
+                 and (parts.port or 0) > 0)
+    except ValueError:  # a port that is not a number below 65536, or a broken IPv6 address
+        valid = False
+    if not valid:
+        raise UserError(f"--scheduler '{shown(address)}': expected a Dask scheduler address tcp://host:port "
+                        f"(or {', '.join(f'{s}://' for s in SCHEDULER_SCHEMES[1:])})")
+
+
+def end_with(parent: int) -> None:
+    """Worker initializer: end this process as soon as the process ``parent`` has ended (even by SIGKILL).
+
+    A daemon thread waits on a pidfd of ``parent`` (Linux), or else checks
+    every POLL_SECONDS that ``parent`` still exists, then exits at once: the
+    worker's current run is lost with the process that wanted it.
+    """
+    threading.Thread(target=_wait_for_end, args=(parent,), name="digex-parent-watch", daemon=True).start()
+
+
+def _wait_for_end(parent: int) -> None:
+    """Block until the process ``parent`` ends, then end this process without cleanup."""
+    try:
+        fd = os.pidfd_open(parent)
+    except (AttributeError, OSError):  # not Linux (or an old kernel), or the parent is gone already
+        while _exists(parent):
+            time.sleep(POLL_SECONDS)
+    else:
+        select.select([fd], [], [])  # readable once the parent has ended
+    os._exit(1)
+
+
+def _exists(pid: int) -> bool:
+    """Whether a process ``pid`` exists (signal 0 checks without sending anything)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, but belongs to another user
+        pass
+    return True
 
 
 def in_order(futures: list, finished: Callable[[list], Iterable], on_done: Callable[[Any], None] | None) -> list:
@@ -104,6 +174,7 @@ class Executor:
     def __init__(self, kind: str = "local", jobs: int = 1, scheduler: str | None = None) -> None:
         if kind not in EXECUTORS:
             raise ValueError(f"executor: unknown executor '{kind}'; use one of {EXECUTORS}")
+        check_scheduler(scheduler)
         self.kind, self.jobs, self.scheduler = kind, jobs, scheduler
         self._pool = None
         self._finished: Callable[[list], Iterable] = as_completed
@@ -119,8 +190,10 @@ class Executor:
             self._finished = self._pool.finished
         elif not self.in_process:
             # forkserver: workers do not inherit the parent's threads (fork would risk deadlocks).
+            # end_with: a killed digex takes its workers with it.
             self._pool = ProcessPoolExecutor(max_workers=self.jobs,
-                                             mp_context=multiprocessing.get_context("forkserver"))
+                                             mp_context=multiprocessing.get_context("forkserver"),
+                                             initializer=end_with, initargs=(os.getpid(),))
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,16 +6,24 @@ replication r of every point uses seed ``run.seed + r`` (common random
 numbers, as in ``sim/experiments/compare.py``). Each finished replication is stored as
 its own small JSON file named by a hash of its resolved configuration and
 seed, written atomically; rerunning the same sweep skips every run already on
-disk, so a killed sweep loses at most the runs that were in flight.
+disk, so a killed sweep loses at most the runs that were in flight. A stored
+run that cannot be read, does not match its name or was made by another
+digex version is recomputed (``RunStore.check`` says which and why).
+
+A sweep has at most MAX_POINTS points and MAX_RUNS runs, checked before any
+point is resolved (``check_size``).
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
 import math
-from collections.abc import Callable, Sequence
+import os
+import shutil
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.atomic import write_text
+from sim.atomic import shown, write_text
 from sim.errors import UserError
 from sim.experiments.compare import KEYS
 from sim.experiments.replication import Replication, replication_seed, run_many
@@ -32,11 +40,22 @@ from sim.experiments.stats import summarise
 from sim.experiments.varied import Varied
 from sim.model.keypath import KeyPathError
 from sim.model.metrics import METRICS
-from sim.model.params import Config
+from sim.model.params import Config, derived_name
 from sim.model.series import metric_order
 
 RESULT_FIELDS = ("name", "description")
 """Configuration fields that do not change results and are left out of a run's key."""
+
+MAX_POINTS = 10_000
+"""Most points of a sweep (grid points or --samples): each point's configuration is resolved, validated and
+held in memory (about 25 kB) before anything runs, about a second per thousand points."""
+
+MAX_RUNS = 10_000
+"""Most runs of a sweep (points times --reps): the tables are made in memory from every run, about 200 kB per
+run at the peak (2 GB at the limit); runs/ takes about 18 kB and results_by_group.csv about 25 kB per run."""
+
+MAX_RUN_FILE = 1_000_000
+"""Largest stored run file read, in bytes (a run takes about 18 kB); a larger one is not a run and is recomputed."""
 
 
 def parse_vary(text: str) -> Varied:
@@ -84,6 +103,34 @@ def _number_text(v: Varied, x: float, base: Config) -> str:
     return repr(v.number(x, base))
 
 
+def check_size(varies: Sequence[Varied], samples: int | None, reps: int) -> int:
+    """The number of points of the sweep; a UserError if it exceeds MAX_POINTS or its runs exceed MAX_RUNS.
+
+    Counted from the options alone (before any value is listed), so a huge
+    grid is refused at once: a grid has the product of each key's number
+    of values (listed values, or n of a range) points, a Latin hypercube
+    ``samples``.
+    """
+    if samples is None:
+        sizes = [len(v.values) if not v.is_range else v.n or 1 for v in varies]
+        points = math.prod(sizes)
+        what = f"a grid of {' x '.join(_count(n) for n in sizes)} values"
+        advice = "vary fewer values, or sample the ranges with --samples"
+    else:
+        points, what, advice = samples, "--samples", "use fewer --samples"
+    if points > MAX_POINTS:
+        raise UserError(f"the sweep has {_count(points)} points ({what}); at most {MAX_POINTS:,} are allowed: {advice}")
+    if points * reps > MAX_RUNS:
+        raise UserError(f"the sweep has {points:,} points x {reps:,} reps = {points * reps:,} runs; at most "
+                        f"{MAX_RUNS:,} are allowed: use fewer points or --reps")
+    return points
+
+
+def _count(n: int) -> str:
+    """A count for a message: digits grouped by thousands, or, when huge, a float of three digits."""
+    return f"{n:,}" if n < 10**15 else f"{float(n):.3g}"
+
+
 def grid_points(varies: Sequence[Varied], base: Config) -> list[dict[str, str]]:
     """Full factorial grid: every combination of every key's values (override text per key)."""
     axes = []
@@ -117,26 +164,88 @@ def latin_hypercube_points(varies: Sequence[Varied], base: Config, samples: int,
              for v, x in zip(varies, row, strict=True)} for row in u]
 
 
+def run_keys(config: Config, seeds: Iterable[int]) -> list[str]:
+    """``run_key`` of a configuration for each seed, dumping the configuration once."""
+    data = json.dumps(config.model_dump(mode="json", exclude=set(RESULT_FIELDS)), sort_keys=True,
+                      separators=(",", ":"))
+    # the text json.dumps({"config": data, "seed": seed}, sort_keys=True) would give, without dumping each time
+    return [hashlib.sha256(f'{{"config":{data},"seed":{int(seed)}}}'.encode()).hexdigest()[:24] for seed in seeds]
+
+
 def run_key(config: Config, seed: int) -> str:
     """Hash of a resolved configuration (sorted JSON, without name and description) and a seed."""
-    data = config.model_dump(mode="json", exclude=set(RESULT_FIELDS))
-    text = json.dumps({"config": data, "seed": seed}, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+    return run_keys(config, [seed])[0]
+
+
+def _record_frame(record: Any, key: str) -> pd.DataFrame:
+    """The end-of-run values of a stored run's record; ValueError saying what is wrong with it."""
+    if not isinstance(record, dict):
+        raise ValueError("not a JSON object")
+    if record.get("key") != key:
+        raise ValueError("its key does not match its file name")
+    if record.get("version") != __version__:
+        raise ValueError(f"made by digex {shown(str(record.get('version')))}, not {__version__}")
+    columns = {k: record.get(k) for k in (*KEYS, "value")}
+    if not all(isinstance(c, list) for c in columns.values()) or len({len(c) for c in columns.values()}) != 1:
+        raise ValueError(f"needs lists {', '.join(columns)} of one length")
+    if not all(isinstance(x, str) for k in KEYS for x in columns[k]):
+        raise ValueError(f"{', '.join(KEYS)} must be text")
+    if not all(x is None or (isinstance(x, (int, float)) and not isinstance(x, bool)) for x in columns["value"]):
+        raise ValueError("value must hold numbers or null")
+    frame = pd.DataFrame(columns)
+    frame["value"] = frame["value"].astype(float)
+    return frame
 
 
 class RunStore:
-    """Finished runs of a sweep: one JSON file per run in ``<dir>/runs``, named by its run key."""
+    """Finished runs of a sweep: one JSON file per run in ``<dir>/runs``, named by its run key.
+
+    Runs read (``check``) or saved are kept in memory for the tables.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.dir = Path(directory) / "runs"
+        self._frames: dict[str, pd.DataFrame] = {}
+        self._unusable: set[str] = set()
 
     def path(self, key: str) -> Path:
         """File of the run with this key."""
         return self.dir / f"{key}.json"
 
     def has(self, key: str) -> bool:
-        """Whether the run with this key is on disk."""
-        return self.path(key).is_file()
+        """Whether the run with this key is stored and usable (read by ``check``, or saved)."""
+        return key in self._frames
+
+    def check(self, keys: Iterable[str]) -> list[str]:
+        """Read the stored runs among ``keys`` not read yet; an unusable one is left to be recomputed.
+
+        Returns one problem per unusable file, ``<file>: <what is wrong>``, the
+        first time it is found; a missing file is no problem.
+        """
+        problems = []
+        for key in dict.fromkeys(keys):
+            if key in self._frames or key in self._unusable or not self.path(key).is_file():
+                continue
+            try:
+                self._frames[key] = self._read(key)
+            except ValueError as exc:
+                self._unusable.add(key)
+                problems.append(f"{shown(self.path(key))}: {exc}")
+        return problems
+
+    def _read(self, key: str) -> pd.DataFrame:
+        """A stored run's values; ValueError if the file cannot be read or is not a run of this key."""
+        try:
+            if self.path(key).stat().st_size > MAX_RUN_FILE:
+                raise ValueError(f"larger than {MAX_RUN_FILE:,} bytes, so not a stored run")
+            data = self.path(key).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"unreadable ({exc.strerror or exc})") from None
+        try:
+            record = json.loads(data)
+        except ValueError:  # also bytes that are not text
+            raise ValueError("not valid JSON") from None
+        return _record_frame(record, key)
 
     def save(self, key: str, rep: Replication) -> None:
         """Store a run's end-of-run values (``sim.atomic``: whole or not at all, permissions by the umask)."""
@@ -144,17 +253,29 @@ class RunStore:
         values = [None if pd.isna(v) else float(v) for v in s["value"]]
         record = {"key": key, "seed": rep.seed, "version": __version__,
                   **{k: s[k].astype(str).tolist() for k in KEYS}, "value": values}
-        write_text(self.path(key), json.dumps(record, separators=(",", ":")))
+        text = json.dumps(record, separators=(",", ":"))
+        write_text(self.path(key), text)
+        self._frames[key] = _record_frame(json.loads(text), key)  # exactly what reading the file gives
+        self._unusable.discard(key)
 
     def load(self, key: str) -> pd.DataFrame:
         """End-of-run values of a stored run: metric, group_type, group, value."""
-        try:
-            record = json.loads(self.path(key).read_text())
-            frame = pd.DataFrame({k: record[k] for k in (*KEYS, "value")})
-        except (OSError, ValueError, KeyError) as exc:
-            raise UserError(f"{self.path(key)}: unreadable stored run ({exc}); delete it to recompute") from None
-        frame["value"] = frame["value"].astype(float)
-        return frame
+        if key not in self._frames:
+            try:
+                self._frames[key] = self._read(key)
+            except ValueError as exc:
+                raise UserError(f"{shown(self.path(key))}: {exc}; delete it to recompute the run") from None
+        return self._frames[key].copy()
+
+    def link_into(self, directory: Path, keys: Iterable[str]) -> None:
+        """Put the runs ``keys`` into ``directory/runs``: hard links (no copy) where the file system allows."""
+        target = Path(directory) / "runs"
+        target.mkdir(exist_ok=True)
+        for key in dict.fromkeys(keys):
+            try:
+                os.link(self.path(key), target / self.path(key).name)
+            except OSError:  # no hard links here (another file system, FAT, some network shares)
+                shutil.copy2(self.path(key), target / self.path(key).name)
 
 
 @dataclass
@@ -178,10 +299,11 @@ class SweepPlan:
                 for i, c in enumerate(self.configs)]
         return pd.DataFrame(rows)
 
+    @functools.cached_property
     def runs(self) -> list[tuple[int, int, Config, str]]:
-        """(point, rep, config, run key) of every replication of every point."""
-        return [(i, r, c, run_key(c, replication_seed(c, r)))
-                for i, c in enumerate(self.configs) for r in range(self.reps)]
+        """(point, rep, config, run key) of every replication of every point (computed once)."""
+        return [(i, r, c, key) for i, c in enumerate(self.configs)
+                for r, key in enumerate(run_keys(c, (replication_seed(c, r) for r in range(self.reps))))]
 
 
 def _cell(value: Any) -> Any:
@@ -213,6 +335,7 @@ def plan_sweep(
         raise UserError(f"--vary: a key is given twice ({', '.join(keys)})")
     if "run.seed" in keys:
         raise UserError("--vary run.seed: every point uses the same seeds; set them with --seed and --reps")
+    check_size(varies, samples, reps)
     base = resolve(())
     base_seed = base.run.seed if seed is None else seed
     if base_seed < 0:
@@ -224,7 +347,7 @@ def plan_sweep(
     configs = []
     for i, p in enumerate(points):
         c = resolve([f"{k}={v}" for k, v in p.items()])
-        c.name = f"{base.name} point {i}"  # names runs for the store; not part of the run key
+        c.name = derived_name(base.name, f" point {i}")  # names runs for the store; not part of the run key
         c.run.seed = base_seed
         configs.append(c)
     return SweepPlan(list(varies), points, configs, reps, design)
@@ -243,19 +366,21 @@ class SweepResult:
 
 def run_sweep(
     plan: SweepPlan,
-    directory: Path,
+    store: RunStore,
     jobs: int = 1,
     on_done: Callable[[Replication], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
 ) -> SweepResult:
-    """Run the replications not yet stored under ``directory``, store each as it finishes, and tabulate.
+    """Run the replications not yet in ``store``, store each as it finishes, and tabulate.
 
-    ``on_done`` is called after each new run is stored (for progress); ``jobs``,
-    ``executor`` and ``scheduler`` say where runs go (``sim.experiments.replication.run_many``).
+    Stored runs are read first (``RunStore.check``; call it before to learn
+    which stored runs are unusable and get recomputed). ``on_done`` is called
+    after each new run is stored (for progress); ``jobs``, ``executor`` and
+    ``scheduler`` say where runs go (``sim.experiments.replication.run_many``).
     """
-    store = RunStore(directory)
-    runs = plan.runs()
+    runs = plan.runs
+    store.check(key for *_, key in runs)
     todo: dict[str, tuple[Config, int]] = {}
     for _, rep, c, key in runs:
         if key not in todo and not store.has(key):
@@ -277,7 +402,7 @@ def tabulate(plan: SweepPlan, store: RunStore, computed: int = 0, reused: int = 
     """Results per run (wide, overall metrics), by group per run (long) and a summary per point with CI."""
     params = plan.params()
     frames = []
-    for point, rep, c, key in plan.runs():
+    for point, rep, c, key in plan.runs:
         f = store.load(key)
         f.insert(0, "run_key", key)
         f.insert(0, "seed", replication_seed(c, rep))
@@ -293,3 +418,30 @@ def tabulate(plan: SweepPlan, store: RunStore, computed: int = 0, reused: int = 
     by_group = params.merge(long[~overall], on="point")
     summary = params.merge(metric_order(summarise(long, ["point", *KEYS])), on="point")
     return SweepResult(results, by_group, summary, computed, reused)
+
+
+def file_digests(directory: Path, names: Iterable[str]) -> dict[str, str]:
+    """SHA-256 of each file ``names`` (paths relative to ``directory``), for manifest.json."""
+    return {name: hashlib.sha256((Path(directory) / name).read_bytes()).hexdigest() for name in names}
+
+
+def check_digests(directory: Path, digests: Any) -> None:
+    """Refuse a directory whose files are not those its manifest.json lists (``digests``: name -> SHA-256).
+
+    A file missing or changed since the manifest was written means the
+    directory mixes outputs of more than one command (or was edited).
+    """
+    directory = Path(directory)
+    if not isinstance(digests, dict) or not all(isinstance(v, str) for v in digests.values()):
+        raise UserError(f"{shown(directory / 'manifest.json')}: 'sha256' must map file names to SHA-256 digests; "
+                        "rerun the command that made the directory")
+    for name, digest in digests.items():
+        try:
+            inside = not Path(name).is_absolute() and ".." not in Path(name).parts
+            same = inside and hashlib.sha256((directory / name).read_bytes()).hexdigest() == digest
+        except OSError:
+            same = False
+        if not same:
+            raise UserError(f"{shown(directory)}: '{shown(name)}' is missing or differs from the file manifest.json "
+                            "lists, so the directory mixes outputs of different commands; rerun the command "
+                            "that made it")

@@ -7,6 +7,9 @@ dots; an all-digit part is a list index (``timeline.0.date``). As a tuple
 (``KeyPath``) a part may itself contain dots, as the keys of a timeline change's
 ``set`` do. Every problem raises ``KeyPathError``, which carries the path and the
 problem as attributes, so that callers name the key without reading the message.
+Setting a value merges it in (``merge``, the README's deep-merge rule): a mapping
+merges key by key into the mapping or block at the path, anything else replaces
+what is there.
 """
 
 from __future__ import annotations
@@ -86,39 +89,66 @@ def get(obj: Any, path: str | KeyPath) -> Any:
     return node
 
 
-def _assign(data: dict, parts: KeyPath, value: Any, create: bool) -> None:
-    """Set ``parts`` to ``value`` in plain data, in place (``create``: add missing mapping keys on the way)."""
+def merge(base: Any, over: Any, path: KeyPath = (), replaced: list[KeyPath] | None = None) -> Any:
+    """``over`` merged into ``base`` (plain data; neither is changed): the deep merge of every layer of settings.
+
+    A mapping merges into a mapping key by key, recursively; anything else
+    (a number, a string, a list, a mapping over a single value) replaces what
+    was there. ``path`` is where ``base`` sits; the key paths that ``over``
+    replaced rather than merged into are appended to ``replaced``.
+    """
+    if not (isinstance(over, Mapping) and isinstance(base, Mapping)):
+        if replaced is not None:
+            replaced.append(path)
+        return copy.deepcopy(over)
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merge(out.get(key), value, (*path, key), replaced)
+    return out
+
+
+def _assign(data: dict, parts: KeyPath, value: Any, create: bool, replaced: list[KeyPath] | None = None) -> None:
+    """Merge ``value`` into plain data at ``parts``, in place (``create``: add missing mapping keys on the way).
+
+    ``replaced`` receives the key paths the value replaced, as they are in
+    the data (a mapping key is text even when its part is a number).
+    """
     node: Any = data
+    at: KeyPath = ()
     for i, part in enumerate(parts):
         last = i == len(parts) - 1
         if create and isinstance(node, dict) and str(part) not in node:
             node[str(part)] = None if last else {}
         slot = _slot(node, parts, i, (list,))  # a tuple cannot be changed in place: it is a single value here
+        at = (*at, slot)
         if last:
-            node[slot] = value
+            node[slot] = merge(node[slot], value, at, replaced)
         else:
             node = node[slot]
 
 
-def set_in(data: dict, path: str | KeyPath, value: Any, create: bool = False) -> dict:
-    """A deep copy of plain data (mappings and lists) with ``path`` set to ``value``.
+def set_in(data: dict, path: str | KeyPath, value: Any, create: bool = False,
+           replaced: list[KeyPath] | None = None) -> dict:
+    """A deep copy of plain data (mappings and lists) with ``value`` merged in at ``path`` (see ``merge``).
 
     With ``create``, missing mapping keys are added on the way (what a ``--set``
     override does: an unknown key is left for validation to name); without it,
-    every key must exist. A list takes only an existing index.
+    every key must exist. A list takes only an existing index. The key paths
+    the value replaced are appended to ``replaced``.
     """
     out = copy.deepcopy(data)
-    _assign(out, split(path), value, create)
+    _assign(out, split(path), value, create, replaced)
     return out
 
 
 def with_values[M: BaseModel](model: M, values: Mapping[str | KeyPath, Any]) -> M:
-    """A validated copy of a pydantic model with each key path of ``values`` set to its value.
+    """A validated copy of a pydantic model with each value of ``values`` merged in at its key path.
 
-    The model is dumped to plain data, the values are set in turn (every key
-    must exist) and the result is validated as a whole. A KeyPathError names
-    the key path of ``values`` the first problem lies at or below (else the
-    place validation reports).
+    The model is dumped to plain data, the values are merged in turn (every
+    key must exist; a mapping merges key by key into the block or mapping
+    there, see ``merge``) and the result is validated as a whole. A
+    KeyPathError names the key path of ``values`` the first problem lies at
+    or below (else the place validation reports).
     """
     data = model.model_dump()
     for path, value in values.items():

@@ -10,6 +10,8 @@ optout, learning, costs, metrics). Citizens are rows of NumPy columns
 from __future__ import annotations
 
 import datetime as dt
+import numbers
+import reprlib
 
 import mesa
 import numpy as np
@@ -32,7 +34,7 @@ from sim.model.codes import (
     STREAMS,
 )
 from sim.model.costs import CostLedger
-from sim.model.keypath import with_values
+from sim.model.keypath import KeyPathError, with_values
 from sim.model.mechanisms import access, channels, demography, digital_post, learning, optout, services
 from sim.model.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS, Metrics
 from sim.model.params import AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config
@@ -45,6 +47,34 @@ class DigexScenario(mesa.experimental.scenarios.Scenario):
     """Mesa scenario holding the validated configuration and the seed."""
 
     config: Config = Config()
+
+
+MAX_MODEL_SEED = 2**63 - 1
+"""Largest seed of a model run (a 64-bit integer, as seeds are stored in the result tables)."""
+
+
+def _validated_config(config: object) -> Config:
+    """A validated copy of ``config`` (``Config()`` for None); a ValueError naming ``config`` otherwise.
+
+    The same checks as a scenario file gets, so a Config changed in place
+    (e.g. a NaN put into one of its mappings) is refused here.
+    """
+    if config is None:
+        return Config()
+    if not isinstance(config, Config):
+        raise ValueError(f"config: must be a sim.model.params.Config (e.g. Config.model_validate(data)), "
+                         f"not a {type(config).__name__}")
+    try:
+        return with_values(config, {})
+    except KeyPathError as exc:
+        raise ValueError(f"config: {exc}") from None
+
+
+def _checked_seed(seed: object) -> int:
+    """``seed`` as an int if an integer from 0 to MAX_MODEL_SEED (not true/false); else a ValueError naming it."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not 0 <= seed <= MAX_MODEL_SEED:
+        raise ValueError(f"seed: must be an integer from 0 to {MAX_MODEL_SEED:,}, got {reprlib.repr(seed)}")
+    return int(seed)
 
 
 def _require(holds: bool | np.bool_, message: str) -> None:
@@ -61,14 +91,16 @@ class DigexModel(mesa.Model):
         seed: random seed; default ``config.run.seed``.
         check_invariants: verify the accounting invariants after every week.
         group_metrics: compute the breakdown by group (off for the analogue twin, whose costs alone are used).
+
+    Raises:
+        ValueError: naming ``config`` (not a Config, or one that fails validation) or ``seed`` (not an
+            integer from 0 to MAX_MODEL_SEED).
     """
 
     def __init__(self, config: Config | None = None, seed: int | None = None, check_invariants: bool = False,
                  group_metrics: bool = True):
-        config = Config() if config is None else Config.model_validate(config.model_dump())
-        seed = config.run.seed if seed is None else seed
-        if seed < 0:
-            raise ValueError(f"seed: must be non-negative, got {seed}")
+        config = _validated_config(config)
+        seed = config.run.seed if seed is None else _checked_seed(seed)
         super().__init__(scenario=DigexScenario(rng=seed, config=config))
         self.config = config
         self.seed = seed
@@ -80,8 +112,7 @@ class DigexModel(mesa.Model):
         self.weight = config.population.weight
 
         pc = config.population
-        expected = pc.size * (1 + pc.entrants_per_year * config.run.weeks / 52 * 1.2) + 64
-        self.pop = Population(int(expected))
+        self.pop = Population(config.rows)
         r = self.streams["population"]
         ages = draw_ages(pc, pc.size, r)
         add_citizens(self.pop, draw_citizens(pc, ages, r, self.policy.centre.centres), week=0)

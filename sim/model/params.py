@@ -10,11 +10,15 @@ Defaults describe the Danish baseline; calibrated values live in
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+import functools
+import types
+from collections.abc import Mapping
+from typing import Any, Literal, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from sim.model.keypath import KeyPathError, with_values
+from sim.model.codes import CHANNELS
+from sim.model.keypath import KeyPath, KeyPathError, split, with_values
 
 AGE_BANDS: tuple[str, ...] = (
     "15-24",
@@ -37,6 +41,52 @@ PROCEDURE_TYPES: tuple[str, ...] = ("tax", "benefit", "moving", "family")
 LETTER_KINDS: tuple[str, ...] = ("post", "health")
 """Digital Post letters and health/appointment letters (docs/ODD.md section 7.4)."""
 
+# Limits on what sizes memory and time. Each is far above real use: the national scale is
+# 5,000,000 citizens x 730 weeks (about 2 GB and 5 minutes for a whole `digex run`, benchmarks/RESULTS.md),
+# and a row of the population costs about 300 bytes at the peak of a run.
+
+MAX_WEEKS = 5_200
+"""Longest run: 100 years of weekly steps (also the bound on other counts of weeks)."""
+
+MAX_CITIZENS = 20_000_000
+"""Largest starting population: about four times Denmark's 15+ population at one simulated citizen per person."""
+
+MAX_CITIZEN_WEEKS = 20_000_000_000
+"""Largest population.size x run.weeks: 20,000,000 x 1,000 (about 30 minutes per model run at 12 million
+citizen-weeks a second); the national scale, 5,000,000 x 730, is 3.65e9."""
+
+MAX_ROWS = 25_000_000
+"""Largest number of citizen rows allocated (the start plus the expected entrants with 20% room): about 7.5 GB
+per model at 300 bytes a row, so that two replications at once (``--jobs 2``) fit a 24 GB machine."""
+
+MAX_REAL_SIZE = 10_000_000_000
+"""Largest population represented (population.real_size): more than the world's population."""
+
+MAX_MATERIALISED = 1_000_000
+"""Largest population that may be given a mesa.Agent per citizen (about 250 bytes each: 250 MB at the limit)."""
+
+MAX_WEEKLY_ARRIVALS = 1.0
+"""Largest expected number of procedures (or letters) of one type per citizen in a week."""
+
+MAX_SEED = 2**32 - 1
+"""Largest run.seed (replication r uses seed + r, so the seeds of a run stay within 64-bit integers)."""
+
+MAX_DKK = 1e12
+"""Largest amount of money in one parameter (a unit cost, a value, a budget): a trillion DKK, so that sums over
+every citizen and week stay finite."""
+
+MAX_LOGIT = 50.0
+"""Largest absolute value of a skill logit or logit shift: logistic(50) differs from 1 by 2e-22."""
+
+FIRST_DATE, LAST_DATE = dt.date(1900, 1, 1), dt.date(2200, 12, 31)
+"""Dates of a scenario (run start, launch, mandate, timeline) lie in this range."""
+
+NAME_MAX = 100
+"""Longest scenario name (it names the output directory ``results/<name>``)."""
+
+NAME_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 ._-()")
+"""Characters a scenario name may hold: a safe file name on every system (no path separators)."""
+
 Probability = float
 
 
@@ -50,10 +100,67 @@ def _p(default: float, desc: str) -> Any:
     return _f(default, desc, "share", ge=0.0, le=1.0)
 
 
-class Strict(BaseModel):
-    """Base for every block: unknown keys are errors, assignments are validated."""
+def _date(default: Any, desc: str) -> Any:
+    """A date field; every date must lie between FIRST_DATE and LAST_DATE (checked by ``Strict``)."""
+    return _f(default, f"{desc} Between {FIRST_DATE} and {LAST_DATE}.", "date")
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+def _logit(default: float, desc: str, unit: str = "logit") -> Any:
+    """A skill logit or logit shift, within +/- MAX_LOGIT."""
+    return _f(default, desc, unit, ge=-MAX_LOGIT, le=MAX_LOGIT)
+
+
+@functools.cache
+def _numeric(tp: Any) -> bool:
+    """Whether an annotation holds numbers only: int, float, or tuples, lists or mappings of them (or None).
+
+    Cached: it runs for every field of every validation (a sweep validates thousands of scenarios).
+    """
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        return all(_numeric(a) for a in args if a is not type(None))
+    if origin is dict:
+        return _numeric(args[1])
+    if origin in (tuple, list):
+        return all(_numeric(a) for a in args if a is not Ellipsis)
+    return tp in (int, float)
+
+
+def _bool_at(value: Any) -> KeyPath | None:
+    """Where a true/false sits in a value (``()`` for the value itself, ``(key,)`` for an item), else None."""
+    if isinstance(value, bool):
+        return ()
+    items = value.items() if isinstance(value, Mapping) else enumerate(value) if isinstance(value, list | tuple) else ()
+    return next(((k,) for k, v in items if isinstance(v, bool)), None)
+
+
+class Strict(BaseModel):
+    """Base for every block: unknown keys are errors, assignments are validated.
+
+    Numbers are finite (no NaN or infinity, also inside lists and mappings),
+    true/false is never taken for a number, and every date lies between
+    FIRST_DATE and LAST_DATE.
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_for_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        """Refuse true/false (YAML also reads yes/no/on/off so) where a number is expected."""
+        if info.field_name is not None and _numeric(cls.model_fields[info.field_name].annotation):
+            at = _bool_at(value)
+            if at is not None:
+                raise KeyPathError(at, "should be a number, not true/false")
+        return value
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _dates_in_range(cls, value: Any) -> Any:
+        """Refuse a date outside FIRST_DATE to LAST_DATE (a later run end or launch would overflow)."""
+        if isinstance(value, dt.date) and not FIRST_DATE <= value <= LAST_DATE:
+            raise ValueError(f"{value} is outside the dates a scenario may use ({FIRST_DATE} to {LAST_DATE})")
+        return value
 
 
 # ---------------------------------------------------------------- run
@@ -62,9 +169,10 @@ class Strict(BaseModel):
 class RunConfig(Strict):
     """When the simulation starts, how long it runs, and what it compares with."""
 
-    start: dt.date = _f(dt.date(2012, 1, 2), "First simulated week (a date).", "date")
-    weeks: int = _f(730, "Number of weekly steps.", "weeks", ge=1, le=5200)
-    seed: int = _f(1, "Base random seed; replication r uses seed + r.", "", ge=0)
+    start: dt.date = _date(dt.date(2012, 1, 2), "First simulated week (a date).")
+    weeks: int = _f(730, f"Number of weekly steps (at most {MAX_WEEKS:,}, 100 years; population.size x run.weeks "
+                    f"at most {MAX_CITIZEN_WEEKS:,}).", "weeks", ge=1, le=MAX_WEEKS)
+    seed: int = _f(1, "Base random seed; replication r uses seed + r.", "", ge=0, le=MAX_SEED)
     analogue_reference: bool = _f(
         True,
         "Also run the all-analogue reference of the same population and seed to "
@@ -83,13 +191,19 @@ class RunConfig(Strict):
 class PopulationConfig(Strict):
     """Synthetic Danish population aged 15+ (docs/ODD.md sections 2 and 6)."""
 
-    size: int = _f(20_000, "Simulated citizens at the start.", "citizens", ge=50, le=20_000_000)
+    size: int = _f(
+        20_000,
+        f"Simulated citizens at the start (at most {MAX_CITIZENS:,}; population.size x run.weeks at most "
+        f"{MAX_CITIZEN_WEEKS:,}, and with the expected entrants at most {MAX_ROWS:,} rows).",
+        "citizens", ge=50, le=MAX_CITIZENS,
+    )
     real_size: int = _f(
         4_590_000,
         "Real residents aged 15+ at the start; each simulated citizen stands for "
         "real_size / size persons (Statistics Denmark, 2012).",
         "persons",
         ge=1,
+        le=MAX_REAL_SIZE,
     )
     age_band_shares: dict[str, float] = _f(
         {"15-24": 0.160, "25-34": 0.140, "35-44": 0.165, "45-54": 0.170,
@@ -108,31 +222,31 @@ class PopulationConfig(Strict):
     )
     physical_disability_base: Probability = _p(0.04, "Physical impairment prevalence at age 15.")
     physical_disability_per_decade: float = _f(
-        0.025, "Added physical impairment prevalence per decade of age above 45.", "share/decade", ge=0
+        0.025, "Added physical impairment prevalence per decade of age above 45.", "share/decade", ge=0, le=1
     )
     cognitive_disability_base: Probability = _p(0.015, "Cognitive impairment prevalence at age 15.")
     cognitive_disability_80plus: Probability = _p(0.15, "Cognitive impairment prevalence at 80+.")
     language_barrier_share: Probability = _p(0.04, "Share with a language barrier (recent immigrants).")
     homeless_share: Probability = _p(0.0013, "Share homeless (about 6,000 persons).")
-    skill_intercept: float = _f(
-        2.2, "Logit of digital skill at age 40 with medium education and no impairment.", "logit"
+    skill_intercept: float = _logit(
+        2.2, "Logit of digital skill at age 40 with medium education and no impairment."
     )
-    skill_age_slope: float = _f(
+    skill_age_slope: float = _logit(
         -0.30, "Change in skill logit per decade of age above 40.", "logit/decade"
     )
-    skill_old_age_slope: float = _f(
+    skill_old_age_slope: float = _logit(
         -0.75, "Extra change in skill logit per decade of age above 65.", "logit/decade"
     )
     skill_education_effect: tuple[float, float, float] = _f(
-        (-0.8, 0.0, 0.6), "Skill logit shift for low/medium/high education.", "logit"
+        (-0.8, 0.0, 0.6), f"Skill logit shift for low/medium/high education (each within +/- {MAX_LOGIT:g}).",
+        "logit"
     )
-    skill_cognitive_effect: float = _f(-1.8, "Skill logit shift for cognitive impairment.", "logit")
-    skill_physical_effect: float = _f(-0.6, "Skill logit shift for physical impairment.", "logit")
-    skill_language_effect: float = _f(-0.7, "Skill logit shift for a language barrier.", "logit")
-    skill_noise_sd: float = _f(1.1, "Individual spread of the skill logit.", "logit", ge=0)
-    cohort_skill_gain_per_year: float = _f(
-        0.03, "Logit gain in starting skill of each new cohort of 15-year-olds per year.",
-        "logit/year",
+    skill_cognitive_effect: float = _logit(-1.8, "Skill logit shift for cognitive impairment.")
+    skill_physical_effect: float = _logit(-0.6, "Skill logit shift for physical impairment.")
+    skill_language_effect: float = _logit(-0.7, "Skill logit shift for a language barrier.")
+    skill_noise_sd: float = _f(1.1, "Individual spread of the skill logit.", "logit", ge=0, le=MAX_LOGIT)
+    cohort_skill_gain_per_year: float = _logit(
+        0.03, "Logit gain in starting skill of each new cohort of 15-year-olds per year.", "logit/year"
     )
     challenged_threshold: Probability = _p(
         0.35, "Skill below which a citizen counts as digitally challenged (docs/ODD.md section 6)."
@@ -145,27 +259,34 @@ class PopulationConfig(Strict):
     eid_skill_weight: float = _f(
         0.5, "Drop in eID probability from full to zero skill.", "share", ge=0, le=1
     )
-    support_mean: float = _f(1.6, "Mean number of relatives/friends able to help.", "persons", ge=0)
-    support_old_age_factor: float = _f(
-        0.7, "Multiplier on mean support for those 75+ (smaller networks).", "", ge=0
+    support_mean: float = _f(
+        1.6, "Mean number of relatives/friends able to help (a citizen has at most 20).", "persons", ge=0, le=20
     )
-    trust_mean: Probability = _p(0.65, "Mean initial trust in public digital services.")
-    trust_concentration: float = _f(8.0, "Beta concentration of initial trust.", "", gt=0)
+    support_old_age_factor: float = _f(
+        0.7, "Multiplier on mean support for those 75+ (smaller networks).", "", ge=0, le=10
+    )
+    trust_mean: float = _f(
+        0.65, "Mean initial trust in public digital services (strictly between 0 and 1).", "share", gt=0, lt=1
+    )
+    trust_concentration: float = _f(8.0, "Beta concentration of initial trust.", "", gt=0, le=10_000)
     travel_burden_mean: Probability = _p(
         0.25, "Mean travel burden to the citizen service centre (0 none, 1 prohibitive)."
     )
     annual_mortality_a: float = _f(
-        -10.4, "Gompertz log-hazard at age 0 (life expectancy at birth about 81.5 years).", "log/year"
+        -10.4, "Gompertz log-hazard at age 0 (life expectancy at birth about 81.5 years).", "log/year",
+        ge=-50, le=5,
     )
-    annual_mortality_b: float = _f(0.094, "Gompertz slope of log-hazard per year of age.", "1/year")
+    annual_mortality_b: float = _f(0.094, "Gompertz slope of log-hazard per year of age.", "1/year", gt=0, le=1)
     entrants_per_year: float = _f(
-        0.0148, "New 15-year-olds per year as a share of the starting population.", "share/year", ge=0
+        0.0148, f"New 15-year-olds per year as a share of the starting population (rows are allocated for "
+        f"population.size x (1 + 1.2 x entrants_per_year x run.weeks / 52), at most {MAX_ROWS:,}).",
+        "share/year", ge=0, le=1,
     )
     old_age_skill_decline: float = _f(
-        0.015, "Absolute skill loss per year after age 70.", "skill/year", ge=0
+        0.015, "Absolute skill loss per year after age 70.", "skill/year", ge=0, le=1
     )
     cognitive_skill_decline: float = _f(
-        0.02, "Extra absolute skill loss per year with cognitive impairment.", "skill/year", ge=0
+        0.02, "Extra absolute skill loss per year with cognitive impairment.", "skill/year", ge=0, le=1
     )
     initial_enrolled_share: Probability = _p(
         0.10, "Share of skilled citizens with internet and eID already in Digital Post at start."
@@ -173,9 +294,10 @@ class PopulationConfig(Strict):
     materialise_agents_up_to: int = _f(
         250_000,
         "Create a Citizen mesa.Agent per row up to this population size; above it "
-        "citizens are created lazily by model.citizen(row).",
+        f"citizens are created lazily by model.citizen(row) (at most {MAX_MATERIALISED:,}).",
         "citizens",
         ge=0,
+        le=MAX_MATERIALISED,
     )
 
     @model_validator(mode="after")
@@ -186,11 +308,12 @@ class PopulationConfig(Strict):
         missing = set(AGE_BANDS) - set(self.age_band_shares)
         if missing:
             raise KeyPathError("age_band_shares", f"missing band(s) {sorted(missing)}")
-        if any(v < 0 for v in self.age_band_shares.values()):
-            raise KeyPathError("age_band_shares", "shares must be non-negative")
         for name in ("age_band_shares", "education_shares_young", "education_shares_old"):
             v = getattr(self, name)
-            total = sum(v.values()) if isinstance(v, dict) else sum(v)
+            values = list(v.values()) if isinstance(v, dict) else list(v)
+            if min(values) < 0:
+                raise KeyPathError(name, "shares must be non-negative")
+            total = sum(values)
             if abs(total - 1.0) > 1e-6:
                 raise KeyPathError(name, f"shares must sum to 1 (they sum to {total:.4f})")
         return self
@@ -204,48 +327,73 @@ class PopulationConfig(Strict):
 # ---------------------------------------------------------------- tasks
 
 
+def _check_arrivals(rate_per_year: float, age_rates: dict[str, float], weeks: int) -> None:
+    """Age bands are known, multipliers non-negative, and the busiest week's rate is within MAX_WEEKLY_ARRIVALS.
+
+    ``weeks``: the weeks the yearly rate is spread over (52, or a season's length).
+    """
+    bad = set(age_rates) - set(AGE_BANDS)
+    if bad:
+        raise KeyPathError("age_rates", f"unknown band(s) {sorted(bad)}; use {list(AGE_BANDS)}")
+    for band, multiplier in age_rates.items():
+        if multiplier < 0:
+            raise KeyPathError(("age_rates", band), f"a multiplier must be >= 0, got {multiplier:g}")
+    band = max(AGE_BANDS, key=lambda b: age_rates.get(b, 1.0))
+    multiplier = age_rates.get(band, 1.0)
+    peak = rate_per_year * multiplier / weeks
+    if peak > MAX_WEEKLY_ARRIVALS:
+        at = ("age_rates", band) if multiplier > 1 else ("rate_per_year",)
+        raise KeyPathError(at, f"rate_per_year {rate_per_year:g} x age_rates multiplier {multiplier:g} / {weeks} "
+                           f"weeks = {peak:.4g} arrivals per citizen in a week, above the limit of "
+                           f"{MAX_WEEKLY_ARRIVALS:g}; lower the rate or the multiplier")
+
+
 class ProcedureType(Strict):
     """A self-service procedure type (docs/ODD.md section 7.4)."""
 
-    rate_per_year: float = _f(1.0, "Mean arrivals per citizen-year.", "1/year", ge=0)
+    rate_per_year: float = _f(
+        1.0, f"Mean arrivals per citizen-year; rate_per_year x the largest age_rates multiplier / the weeks "
+        f"it is spread over (season or 52) is at most {MAX_WEEKLY_ARRIVALS:g} a week.", "1/year", ge=0, le=52
+    )
     age_rates: dict[str, float] = _f(
-        {}, "Multiplier on rate_per_year by age band (missing bands: 1).", ""
+        {}, "Multiplier (>= 0) on rate_per_year by age band (missing bands: 1).", ""
     )
     season_weeks: tuple[int, int] | None = _f(
         None, "If set, arrivals only in these ISO weeks (inclusive), e.g. tax in March.", "week"
     )
     complexity_mean: Probability = _p(0.4, "Mean complexity (skill needed) of a task.")
-    complexity_sd: float = _f(0.12, "Spread of complexity.", "", ge=0)
-    deadline_weeks: int = _f(6, "Weeks from arrival to deadline.", "weeks", ge=1)
-    value_dkk: float = _f(1000.0, "Welfare lost if the task fails.", "DKK", ge=0)
+    complexity_sd: float = _f(0.12, "Spread of complexity.", "", ge=0, le=1)
+    deadline_weeks: int = _f(6, "Weeks from arrival to deadline.", "weeks", ge=1, le=52)
+    value_dkk: float = _f(1000.0, "Welfare lost if the task fails.", "DKK", ge=0, le=MAX_DKK)
     digital_eligible: bool = _f(True, "Can the policy make this procedure mandatory-digital?")
     is_benefit: bool = _f(False, "Counts towards non_take_up_rate (benefit/pension claim).")
 
     @model_validator(mode="after")
     def _check(self) -> ProcedureType:
-        bad = set(self.age_rates) - set(AGE_BANDS)
-        if bad:
-            raise KeyPathError("age_rates", f"unknown band(s) {sorted(bad)}")
+        weeks = 52
         if self.season_weeks is not None:
             a, b = self.season_weeks
             if not (1 <= a <= b <= 53):
                 raise KeyPathError("season_weeks", "must satisfy 1 <= first <= last <= 53")
+            weeks = b - a + 1
+        _check_arrivals(self.rate_per_year, self.age_rates, weeks)
         return self
 
 
 class LetterKind(Strict):
     """A kind of public letter that must be read before a deadline."""
 
-    rate_per_year: float = _f(12.0, "Letters per citizen-year.", "1/year", ge=0)
-    age_rates: dict[str, float] = _f({}, "Multiplier by age band (missing bands: 1).", "")
+    rate_per_year: float = _f(
+        12.0, f"Letters per citizen-year; rate_per_year x the largest age_rates multiplier / 52 is at most "
+        f"{MAX_WEEKLY_ARRIVALS:g} a week.", "1/year", ge=0, le=52
+    )
+    age_rates: dict[str, float] = _f({}, "Multiplier (>= 0) by age band (missing bands: 1).", "")
     deadline_weeks: int = _f(4, "Weeks within which a letter must be read.", "weeks", ge=1, le=26)
-    value_dkk: float = _f(50.0, "Welfare lost when a letter is missed.", "DKK", ge=0)
+    value_dkk: float = _f(50.0, "Welfare lost when a letter is missed.", "DKK", ge=0, le=MAX_DKK)
 
     @model_validator(mode="after")
     def _check(self) -> LetterKind:
-        bad = set(self.age_rates) - set(AGE_BANDS)
-        if bad:
-            raise KeyPathError("age_rates", f"unknown band(s) {sorted(bad)}")
+        _check_arrivals(self.rate_per_year, self.age_rates, 52)
         return self
 
 
@@ -388,7 +536,7 @@ class OptOutPolicy(Strict):
     )
     campaign_weeks: int = _f(
         0, "Weeks after the mandate starts in which every eligible citizen knows of exemption (the letters "
-        "announcing the mandate) and applies at campaign_factor times the hazard.", "weeks", ge=0,
+        "announcing the mandate) and applies at campaign_factor times the hazard.", "weeks", ge=0, le=MAX_WEEKS,
     )
     campaign_factor: float = _f(
         1.0, "Multiplier on the application hazard during the mandate campaign.", "", ge=1
@@ -405,7 +553,10 @@ class CentrePolicy(Strict):
     centres: int = _f(
         10, "Number of citizen service centres (each citizen is assigned to one at random).", "centres", ge=1, le=1000
     )
-    helpers_per_10k: float = _f(2.0, "Helpers (full-time equivalents) per 10,000 citizens aged 15+.", "FTE", ge=0)
+    helpers_per_10k: float = _f(
+        2.0, "Helpers (full-time equivalents) per 10,000 citizens aged 15+ (at most 1,000: one in ten).", "FTE",
+        ge=0, le=1_000,
+    )
     hours_per_week: float = _f(30.0, "Counter hours per helper per week.", "hours", ge=0, le=60)
     self_help_share: Probability = _p(0.5, "Share of cases handled as help to self-help (rest: casework).")
     minutes_casework: float = _f(20.0, "Helper minutes per casework case.", "minutes", gt=0)
@@ -413,13 +564,17 @@ class CentrePolicy(Strict):
     documentation_minutes: float = _f(6.0, "Documentation minutes per case.", "minutes", ge=0)
     expertise_gain_per_year: Probability = _p(0.5, "Yearly casework expertise gain at full casework.")
     expertise_decay_per_year: Probability = _p(0.35, "Yearly casework expertise loss at full teaching.")
-    max_wait_weeks: int = _f(3, "Weeks a citizen waits unserved before giving up the centre.", "weeks", ge=1)
+    max_wait_weeks: int = _f(
+        3, "Weeks a citizen waits unserved before giving up the centre.", "weeks", ge=1, le=52
+    )
 
 
 class PhonePolicy(Strict):
     """Phone support (docs/ODD.md section 2)."""
 
-    agents_per_10k: float = _f(1.0, "Phone agents (FTE) per 10,000 citizens.", "FTE", ge=0)
+    agents_per_10k: float = _f(
+        1.0, "Phone agents (FTE) per 10,000 citizens (at most 1,000: one in ten).", "FTE", ge=0, le=1_000
+    )
     hours_per_week: float = _f(30.0, "Phone hours per agent per week.", "hours", ge=0, le=60)
     minutes_per_call: float = _f(12.0, "Agent minutes per call.", "minutes", gt=0)
 
@@ -434,7 +589,10 @@ class ProxyPolicy(Strict):
 class CoursesPolicy(Strict):
     """Skills courses (docs/ODD.md section 7.9)."""
 
-    places_per_10k_per_year: float = _f(20.0, "Course places per 10,000 citizens per year.", "places/year", ge=0)
+    places_per_10k_per_year: float = _f(
+        20.0, "Course places per 10,000 citizens per year (at most 10,000: one per citizen).", "places/year",
+        ge=0, le=10_000,
+    )
     effect: Probability = _p(0.25, "Skill gain of a participant as a share of the gap to 1.")
     uptake: Probability = _p(0.3, "Chance an offered digitally challenged citizen takes the place.")
 
@@ -446,28 +604,30 @@ class PlatformPolicy(Strict):
     accessibility: Probability = _p(
         0.05, "Skill-equivalent bonus for citizens with an impairment (accessibility features)."
     )
-    launch: dt.date = _f(dt.date(2010, 11, 1), "Planned launch of self-service and Digital Post.", "date")
+    launch: dt.date = _date(dt.date(2010, 11, 1), "Planned launch of self-service and Digital Post.")
     delay_probability: Probability = _p(0.0, "Chance the launch is delayed.")
-    delay_weeks_mean: float = _f(26.0, "Mean launch delay when delayed (exponential).", "weeks", ge=0)
+    delay_weeks_mean: float = _f(
+        26.0, "Mean launch delay when delayed (exponential; at most 520, ten years).", "weeks", ge=0, le=520
+    )
     build_budget_dkk: float = _f(
         0.0, "Build budget of the programme (real-population DKK, spread over build_weeks before launch).",
-        "DKK", ge=0,
+        "DKK", ge=0, le=MAX_DKK,
     )
-    build_weeks: int = _f(104, "Weeks over which the build budget is spent.", "weeks", ge=1)
+    build_weeks: int = _f(104, "Weeks over which the build budget is spent.", "weeks", ge=1, le=MAX_WEEKS)
     overrun_probability: Probability = _p(0.0, "Chance the build overruns its budget.")
     overrun_factor: float = _f(1.0, "Build cost multiplier when it overruns.", "", ge=1)
     running_cost_per_year_dkk: float = _f(
-        250_000_000.0, "Running cost of the digital platforms (real population).", "DKK/year", ge=0
+        250_000_000.0, "Running cost of the digital platforms (real population).", "DKK/year", ge=0, le=MAX_DKK
     )
-    outage_rate_per_year: float = _f(2.0, "Outages per year.", "1/year", ge=0)
+    outage_rate_per_year: float = _f(2.0, "Outages per year.", "1/year", ge=0, le=365)
     outage_days: float = _f(1.0, "Mean length of an outage.", "days", ge=0, le=7)
 
 
 class PolicyConfig(Strict):
     """The policy levers of docs/ODD.md section 2; any may change on the timeline."""
 
-    mandate_start: dt.date | None = _f(
-        dt.date(2014, 11, 1), "Date mandatory digital communication starts (null: never).", "date"
+    mandate_start: dt.date | None = _date(
+        dt.date(2014, 11, 1), "Date mandatory digital communication starts (null: never)."
     )
     mandatory_share: Probability = _p(
         0.9, "Share of eligible procedures that are mandatory-digital once the mandate starts."
@@ -518,30 +678,45 @@ class PolicyConfig(Strict):
 class CostsConfig(Strict):
     """Public unit costs (docs/ODD.md section 7.14), in DKK at 8.75 DKK per GBP."""
 
-    dkk_per_gbp: float = _f(8.75, "Exchange rate used to convert the British unit costs.", "DKK/GBP", gt=0)
+    dkk_per_gbp: float = _f(8.75, "Exchange rate used to convert the British unit costs.", "DKK/GBP", gt=0,
+                             le=1_000)
     online_per_transaction_gbp: float = _f(
-        0.17, "Public cost of a self-service transaction (SOCITM North West).", "GBP", ge=0
+        0.17, "Public cost of a self-service transaction (SOCITM North West).", "GBP", ge=0, le=MAX_DKK
     )
     paper_per_transaction_gbp: float = _f(
-        12.10, "Public cost of a procedure handled by post (PwC).", "GBP", ge=0
+        12.10, "Public cost of a procedure handled by post (PwC).", "GBP", ge=0, le=MAX_DKK
     )
-    paper_letter_dkk: float = _f(9.0, "Print, postage and handling of one paper letter.", "DKK", ge=0)
-    digital_letter_dkk: float = _f(0.3, "Cost of one Digital Post letter.", "DKK", ge=0)
+    paper_letter_dkk: float = _f(9.0, "Print, postage and handling of one paper letter.", "DKK", ge=0, le=MAX_DKK)
+    digital_letter_dkk: float = _f(0.3, "Cost of one Digital Post letter.", "DKK", ge=0, le=MAX_DKK)
     staff_cost_per_hour_dkk: float = _f(
-        420.0, "Loaded hourly cost of centre and phone staff.", "DKK/hour", ge=0
+        420.0, "Loaded hourly cost of centre and phone staff.", "DKK/hour", ge=0, le=MAX_DKK
     )
     centre_overhead_per_visit_dkk: float = _f(
-        25.0, "Premises and reception cost per centre visit.", "DKK", ge=0
+        25.0, "Premises and reception cost per centre visit.", "DKK", ge=0, le=MAX_DKK
     )
-    course_per_place_dkk: float = _f(1500.0, "Cost of one skills course place.", "DKK", ge=0)
-    automation_per_record_dkk: float = _f(2.0, "Cost of resolving one case from register data.", "DKK", ge=0)
+    course_per_place_dkk: float = _f(1500.0, "Cost of one skills course place.", "DKK", ge=0, le=MAX_DKK)
+    automation_per_record_dkk: float = _f(
+        2.0, "Cost of resolving one case from register data.", "DKK", ge=0, le=MAX_DKK
+    )
     citizen_time_value_per_hour_dkk: float = _f(
-        180.0, "Value of the citizen's own time (not a public cost).", "DKK/hour", ge=0
+        180.0, "Value of the citizen's own time (not a public cost).", "DKK/hour", ge=0, le=MAX_DKK
     )
     citizen_minutes: dict[str, float] = _f(
         {"self_service": 20.0, "paper": 45.0, "phone": 30.0, "centre": 120.0, "relative": 40.0},
-        "Citizen minutes per attempt by channel (travel included for the centre).", "minutes",
+        f"Citizen minutes per attempt by channel (travel included for the centre; channels: {', '.join(CHANNELS)}; "
+        "missing: 0; each at most 10,080, a week).", "minutes",
     )
+
+    @model_validator(mode="after")
+    def _check_minutes(self) -> CostsConfig:
+        """Citizen minutes are given only for channels (CHANNELS), each in [0, 10080]."""
+        for channel, minutes in self.citizen_minutes.items():
+            if channel not in CHANNELS:
+                raise KeyPathError(("citizen_minutes", channel),
+                                   f"unknown channel '{channel}'; use {list(CHANNELS)}", unknown=True)
+            if not 0 <= minutes <= 10_080:
+                raise KeyPathError(("citizen_minutes", channel), f"{minutes:g} is outside [0, 10080] minutes")
+        return self
 
 
 # ---------------------------------------------------------------- timeline
@@ -550,7 +725,7 @@ class CostsConfig(Strict):
 class TimelineChange(Strict):
     """A dated change of one or more policy levers (docs/ODD.md section 7.1)."""
 
-    date: dt.date = _f(..., "Date from which the change applies.", "date")
+    date: dt.date = _date(..., "Date from which the change applies.")
     set: dict[str, Any] = _f(..., "Policy key paths (relative to `policy`) and their new values.")
     note: str = _f("", "What the change represents.")
 
@@ -558,7 +733,11 @@ class TimelineChange(Strict):
 class Config(Strict):
     """A complete scenario: run, population, tasks, behaviour, policy, costs and timeline."""
 
-    name: str = _f("scenario", "Short name used in outputs.")
+    name: str = _f(
+        "scenario",
+        f"Short name used in outputs; it names the output directory results/<name>. 1 to {NAME_MAX} characters: "
+        "letters A-Z and a-z, digits, spaces and . _ - ( ), starting with a letter or digit, not ending in a space.",
+    )
     description: str = _f("", "What question the scenario answers.")
     run: RunConfig = Field(default_factory=RunConfig)
     population: PopulationConfig = Field(default_factory=PopulationConfig)
@@ -566,23 +745,72 @@ class Config(Strict):
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     costs: CostsConfig = Field(default_factory=CostsConfig)
-    timeline: list[TimelineChange] = _f([], "Dated policy changes.")
+    timeline: list[TimelineChange] = _f([], f"Dated policy changes (at most {MAX_WEEKS:,}).", max_length=MAX_WEEKS)
+
+    @field_validator("name")
+    @classmethod
+    def _check_name(cls, name: str) -> str:
+        """A safe file name: see the field's description (NAME_MAX, NAME_CHARACTERS)."""
+        if not name:
+            raise ValueError("must not be empty: it names the output directory results/<name>")
+        if len(name) > NAME_MAX:
+            raise ValueError(f"is {len(name):,} characters long; at most {NAME_MAX} are allowed")
+        bad = next((ch for ch in name if ch not in NAME_CHARACTERS), None)
+        if bad is not None:
+            raise ValueError(f"may hold only letters A-Z and a-z, digits, spaces and . _ - ( ), not {bad!r}")
+        if not name[0].isalnum():
+            raise ValueError("must start with a letter or a digit")
+        if name.endswith(" "):
+            raise ValueError("must not end in a space")
+        return name
+
+    @model_validator(mode="after")
+    def _check_size(self) -> Config:
+        """The run fits in memory and time: MAX_CITIZEN_WEEKS and MAX_ROWS."""
+        citizen_weeks = self.population.size * self.run.weeks
+        if citizen_weeks > MAX_CITIZEN_WEEKS:
+            raise KeyPathError(("population", "size"),
+                               f"population.size x run.weeks = {citizen_weeks:,} citizen-weeks is above the limit "
+                               f"of {MAX_CITIZEN_WEEKS:,}; use fewer citizens or weeks")
+        if self.rows > MAX_ROWS:
+            raise KeyPathError(("population", "entrants_per_year"),
+                               f"the run needs {self.rows:,} citizen rows (population.size x (1 + 1.2 x "
+                               f"entrants_per_year x run.weeks / 52)), above the limit of {MAX_ROWS:,}; "
+                               "use fewer citizens, weeks or entrants")
+        return self
+
+    @property
+    def rows(self) -> int:
+        """Citizen rows to allocate: the starting population and the expected entrants with 20% room."""
+        pc = self.population
+        return int(pc.size * (1 + pc.entrants_per_year * self.run.weeks / 52 * 1.2) + 64)
 
     @model_validator(mode="after")
     def _check_timeline(self) -> Config:
-        """Every change falls inside the run and sets existing policy keys to valid values (applied in turn)."""
+        """Every change falls inside the run and sets existing policy keys to valid values.
+
+        A change's keys are set in turn and the policy is validated once per
+        change (as ``DigexModel.apply_timeline`` does), so that a long timeline
+        validates in time linear in its length.
+        """
         for i, change in enumerate(self.timeline):
             if not (self.run.start <= change.date <= self.run.end):
                 raise KeyPathError(("timeline", i, "date"),
                                    f"{change.date} is outside the run ({self.run.start} to {self.run.end})")
-            policy = self.policy
-            for key, value in change.set.items():
-                try:
-                    policy = with_values(policy, {key: value})
-                except KeyPathError as exc:
-                    detail = f"unknown policy key '{key}'" if exc.unknown else exc.detail
-                    raise KeyPathError(("timeline", i, "set", key), detail, exc.unknown) from None
+            try:
+                with_values(self.policy, change.set)
+            except KeyPathError as exc:
+                key = next((k for k in change.set if split(k) == exc.path[: len(split(k))]), None)
+                if key is None:
+                    raise KeyPathError(("timeline", i, "set"), str(exc)) from None
+                detail = f"unknown policy key '{key}'" if exc.unknown else exc.detail
+                raise KeyPathError(("timeline", i, "set", key), detail, exc.unknown) from None
         return self
+
+
+def derived_name(name: str, suffix: str) -> str:
+    """The name of a scenario derived from one named ``name``: ``name`` + ``suffix``, cut to fit NAME_MAX."""
+    return name[: NAME_MAX - len(suffix)] + suffix
 
 
 def analogue_reference(config: Config) -> Config:
@@ -593,7 +821,7 @@ def analogue_reference(config: Config) -> Config:
     platform or course costs.
     """
     ref = config.model_copy(deep=True)
-    ref.name = f"{config.name} (all-analogue)"
+    ref.name = derived_name(config.name, " (all-analogue)")
     ref.timeline = []
     p = ref.policy
     p.digital_channels = False

@@ -5,7 +5,12 @@ scenarios and how they differ (a diff of the resolved configurations in
 ``manifest.json``), the headline table with 95% intervals, the figures
 (embedded as base64 PNG or SVG, so the single file can be mailed), the
 caveats and the model version. It only reads what the command wrote; it never
-runs the model.
+runs the model. A directory whose manifest.json or tables are not as digex
+writes them is refused with one line naming the file and what is wrong.
+
+A report never overwrites a file digex did not write (``check_report_target``):
+its name ends in ``.html``, and an existing file is replaced only if it starts
+with REPORT_MARKER, the comment every report carries.
 """
 
 from __future__ import annotations
@@ -18,12 +23,13 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim import __version__
-from sim.atomic import write_text
+from sim.atomic import shown, write_text
 from sim.errors import UserError
 from sim.model.metrics import GROUPS, METRICS
 
@@ -84,7 +90,112 @@ figcaption{font-size:.85rem;color:#555}code{font-size:.85em;background:#f6f6f6;p
 """
 
 
+REPORT_MARKER = "<!-- written by digex report -->"
+"""Comment at the top of every report (after the doctype); only a file that has it may be overwritten."""
+
+MAX_MANIFEST_BYTES = 50_000_000
+"""Largest manifest.json read (digex writes a few kB per scenario)."""
+
+TABLES: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
+    "run": {"summary.csv": (("scenario", "metric"), ("mean", "ci_low", "ci_high", "n_reps")),
+            "summary_by_group.csv": (("scenario", "group_type", "group", "metric"), ("mean", "ci_low", "ci_high"))},
+    "compare": {"comparison.csv": (("scenario", "metric", "group_type", "group"),
+                                   ("mean", "ci_low", "ci_high", "diff", "diff_ci_low", "diff_ci_high"))},
+    "sweep": {"summary.csv": (("point", "metric", "group_type", "group"), ("mean", "ci_low", "ci_high", "n_reps"))},
+}
+"""Tables a report reads, by kind of directory (the first is required): the columns that identify a row
+(unique) and the numeric columns."""
+
+
 # ------------------------------------------------------------------ reading a directory
+
+
+class _Record(BaseModel):
+    """Part of manifest.json the report uses: strict types; other keys are kept as they are."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class _RunView(_Record):
+    start: dt.date | None = None
+    weeks: int | None = Field(None, ge=1)
+    analogue_reference: bool = True
+
+
+class _PopulationView(_Record):
+    size: int | None = Field(None, ge=1)
+    real_size: float | None = Field(None, ge=0)
+
+
+class _ConfigView(_Record):
+    description: str | None = None
+    run: _RunView = _RunView()
+    population: _PopulationView = _PopulationView()
+
+
+class _ScenarioView(_Record):
+    name: str
+    description: str | None = None
+    source: str | None = None
+    config: _ConfigView = _ConfigView()
+
+
+class _ManifestView(_Record):
+    kind: Literal["run", "compare", "sweep"] | None = None
+    question: str | None = None
+    reps: int | None = Field(None, ge=1)
+    replications: dict[str, int] | None = None
+    scenarios: list[_ScenarioView] = []
+    command: str | None = None
+    finished: str | None = None
+    digex_version: str | None = None
+    design: str | None = None
+    seed: int | None = None
+    platform: dict[str, str | int | float | None] | None = None
+    keys: list[str] | None = None
+    vary: list[str] = []
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """manifest.json as a dict, its fields used by the report checked for type (dates as ISO text)."""
+    try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise UserError(f"{shown(path)}: larger than {MAX_MANIFEST_BYTES:,} bytes; not a digex manifest")
+        text = path.read_bytes()
+    except OSError as exc:
+        raise UserError(f"{shown(path)}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        raw = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{shown(path)}: not valid JSON ({str(exc)[:100]})") from None
+    if not isinstance(raw, dict):
+        raise UserError(f"{shown(path)}: expected a JSON object")
+    try:
+        return _ManifestView.model_validate_json(text).model_dump(mode="json", exclude_unset=True)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])[:100]
+        raise UserError(f"{shown(path)}: '{where}': {first['msg'][:100]}; this is not a manifest digex wrote "
+                        "(rerun the command that made the directory)") from None
+
+
+def read_table(path: Path, keys: Sequence[str], numbers: Sequence[str]) -> pd.DataFrame:
+    """A result table, refused unless it has the ``keys`` columns (one row each) and numeric ``numbers`` columns."""
+    try:
+        table = pd.read_csv(path, keep_default_na=True)
+    except (ValueError, OSError) as exc:
+        raise UserError(f"{shown(path)}: unreadable table ({str(exc)[:100]})") from None
+    missing = [c for c in (*keys, *numbers) if c not in table.columns]
+    wrong = [c for c in numbers if c in table.columns and not (pd.api.types.is_numeric_dtype(table[c])
+                                                               and not table[c].isin([math.inf, -math.inf]).any())]
+    problem = (f"no column '{missing[0][:60]}'" if missing else
+               "no rows" if table.empty else
+               f"column '{wrong[0]}' holds values that are not finite numbers" if wrong else
+               f"more than one row for the same {', '.join(keys)}" if table.duplicated(list(keys)).any() else None)
+    if problem:
+        raise UserError(f"{shown(path)}: {problem}; this is not a table digex wrote (rerun the command that made "
+                        "the directory)")
+    return table
 
 
 @dataclass
@@ -106,33 +217,37 @@ def read_output_dir(path: Path) -> OutputDir:
     """
     path = Path(path)
     if not path.is_dir():
-        raise UserError(f"{path}: no such directory")
+        raise UserError(f"{shown(path)}: no such directory")
     manifest_path = path / "manifest.json"
-    manifest: dict[str, Any] = {}
-    if manifest_path.is_file():
-        try:
-            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise UserError(f"{manifest_path}: not valid JSON ({exc})") from None
-        if not isinstance(manifest, dict):
-            raise UserError(f"{manifest_path}: expected a JSON object")
+    manifest = read_manifest(manifest_path) if manifest_path.is_file() else {}
     files = {p.name for p in path.iterdir()}
     kind = manifest.get("kind") or ("compare" if "comparison.csv" in files else
                                     "sweep" if "runs" in files else "run" if "summary.csv" in files else None)
-    if kind not in ("run", "compare", "sweep"):
-        raise UserError(f"{path}: not a digex run, compare or sweep directory (no manifest.json or result tables)")
+    if kind is None:
+        raise UserError(f"{shown(path)}: not a digex run, compare or sweep directory (no manifest.json or result "
+                        "tables)")
+    if "sha256" in manifest:
+        from sim.experiments.sweep import check_digests
+
+        check_digests(path, manifest["sha256"])
     out = OutputDir(path, kind, manifest)
-    for name in ("comparison.csv", "summary.csv", "summary_by_group.csv", "results.csv", "points.csv"):
+    for i, (name, (keys, numbers)) in enumerate(TABLES[kind].items()):
         if name in files:
-            try:
-                out.tables[name] = pd.read_csv(path / name, keep_default_na=True)
-            except (ValueError, OSError) as exc:
-                raise UserError(f"{path / name}: unreadable table ({exc})") from None
-    needed = {"compare": "comparison.csv", "sweep": "summary.csv", "run": "summary.csv"}[kind]
-    if needed not in out.tables:
-        raise UserError(f"{path}: {needed} is missing; rerun the {kind} command")
+            out.tables[name] = read_table(path / name, keys, numbers)
+        elif i == 0:
+            raise UserError(f"{shown(path)}: {name} is missing; rerun the {kind} command")
+    if kind == "sweep":
+        _check_keys(path / "summary.csv", out.tables["summary.csv"], manifest.get("keys") or [])
     out.figures = figure_files(path)
     return out
+
+
+def _check_keys(path: Path, summary: pd.DataFrame, keys: Sequence[str]) -> None:
+    """Refuse a sweep summary without a column for each varied setting of the manifest."""
+    missing = [k for k in keys if k not in summary.columns]
+    if missing:
+        raise UserError(f"{shown(path)}: no column for the varied setting '{missing[0][:60]}' of manifest.json; "
+                        "rerun the sweep")
 
 
 def figure_files(directory: Path) -> list[Path]:
@@ -155,9 +270,10 @@ def _reps(manifest: dict, table: pd.DataFrame) -> int:
     if manifest.get("reps"):
         return int(manifest["reps"])
     counts = manifest.get("replications")
-    if isinstance(counts, dict) and counts:
+    if counts:
         return int(max(counts.values()))
-    return int(table["n_reps"].max()) if "n_reps" in table else 1
+    largest = table["n_reps"].max() if "n_reps" in table else None
+    return int(largest) if pd.notna(largest) else 1
 
 
 # ------------------------------------------------------------------ formatting
@@ -456,7 +572,10 @@ def _timespan(manifest: dict) -> str:
     if not run.get("start") or not run.get("weeks"):
         return "(period unknown)"
     start = dt.date.fromisoformat(str(run["start"]))
-    end = start + dt.timedelta(weeks=int(run["weeks"]) - 1)
+    try:
+        end = start + dt.timedelta(weeks=int(run["weeks"]) - 1)
+    except OverflowError:  # past the year 9999: not a run digex makes
+        return "(period unknown)"
     return f"{start:%d %B %Y} to {end:%d %B %Y} ({run['weeks']} weeks)"
 
 
@@ -589,13 +708,40 @@ def render(out: OutputDir) -> str:
     """The complete HTML page for an output directory."""
     body = {"compare": compare_page, "sweep": sweep_page, "run": run_page}[out.kind](out)
     title = html.escape(f"digex {out.kind} report: {out.path.name}")
-    return (f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
+    return (f"<!DOCTYPE html>\n{REPORT_MARKER}\n<html lang='en'><head><meta charset='utf-8'><title>{title}</title>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><style>{CSS}</style></head>"
             f"<body>{body}<p class='muted'>Made by digex {_e(__version__)} (digex report).</p></body></html>")
 
 
+def is_report(path: Path) -> bool:
+    """Whether ``path`` is a file that digex report wrote (REPORT_MARKER near its start)."""
+    try:
+        with path.open("rb") as f:
+            return REPORT_MARKER.encode() in f.read(200)
+    except OSError:
+        return False
+
+
+def check_report_target(path: Path) -> None:
+    """Refuse a report file name that digex may not write: one not ending in .html, a folder that does not exist,
+    or an existing file (or link, folder, device) that is not a report digex wrote."""
+    if path.suffix.lower() != ".html":
+        raise UserError(f"--out {shown(path)}: a report's file name must end in .html")
+    if not path.parent.is_dir():
+        raise UserError(f"--out {shown(path)}: folder {shown(path.parent)} does not exist")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UserError(f"{shown(path)} exists and is not a regular file; choose another --out")
+    if path.exists() and not is_report(path):
+        raise UserError(f"{shown(path)} exists and was not written by digex report; refusing to overwrite it "
+                        "(choose another --out or remove it)")
+
+
 def write_report(directory: Path, target: Path | None = None) -> Path:
-    """Render the report of ``directory`` and write it atomically (default ``<directory>/report.html``)."""
+    """Render the report of ``directory`` and write it atomically (default ``<directory>/report.html``).
+
+    ``check_report_target`` is applied to the file first, so only an earlier report is ever replaced.
+    """
     out = read_output_dir(directory)
-    page = render(out)
-    return write_text(Path(target) if target else out.path / "report.html", page)
+    path = Path(target) if target else out.path / "report.html"
+    check_report_target(path)
+    return write_text(path, render(out))
