@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 OUT    ?= results/baseline
 
-.PHONY: run test lint bench golden clean
+.PHONY: run test lint bench bench-scaling golden clean
 
 $(PY):
 	@scripts/find-python.sh >/dev/null
@@ -33,6 +33,9 @@ golden: $(STAMP)
 	$(PY) -m tests.golden.cases
 
 bench: $(STAMP)
+	$(PY) benchmarks/versions.py
+
+bench-scaling: $(STAMP)
 	$(PY) benchmarks/run_benchmarks.py
 
 clean:
