@@ -1,6 +1,8 @@
 """The digex command line: run (output contract, determinism, atomic output), validate, describe, errors."""
 
 import json
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +12,7 @@ import pytest
 
 from sim import __version__
 from sim.atomic import MARKER, output_dir
-from sim.cli.main import main
+from sim.cli.main import COMMANDS, HELP_WIDTH, build_parser, main
 from sim.model.metrics import GROUP_METRICS, GROUPS, METRICS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,7 +39,7 @@ def test_run_writes_every_file_of_the_contract(contract_dir):
 
 def test_summary_has_every_metric_with_intervals(contract_dir):
     s = pd.read_csv(contract_dir / "summary.csv")
-    assert list(s.columns) == ["scenario", "metric", "mean", "ci_low", "ci_high", "n_reps"]
+    assert list(s.columns) == ["scenario", "metric", "unit", "mean", "ci_low", "ci_high", "n_reps"]
     assert list(s["metric"]) == list(METRICS)
     assert set(s["scenario"]) == {"denmark_baseline"}
     ok = s.dropna(subset=["mean"])
@@ -49,7 +51,7 @@ def test_summary_has_every_metric_with_intervals(contract_dir):
 
 def test_summary_by_group_covers_every_group_metric_and_group(contract_dir):
     g = pd.read_csv(contract_dir / "summary_by_group.csv", keep_default_na=False, na_values=[""])
-    assert list(g.columns) == ["scenario", "group_type", "group", "metric", "mean", "ci_low", "ci_high"]
+    assert list(g.columns) == ["scenario", "group_type", "group", "metric", "unit", "mean", "ci_low", "ci_high"]
     assert set(g["metric"]) == set(GROUP_METRICS)
     for gtype, names in GROUPS.items():
         assert set(g.loc[g["group_type"] == gtype, "group"]) == set(names)
@@ -296,3 +298,114 @@ def test_python_m_sim_version():
                           timeout=120)
     assert done.returncode == 0
     assert done.stdout.strip() == f"digex {__version__}"
+
+
+# ------------------------------------------------------------------ help, metrics, describe headings
+
+WORKFLOW = ("validate", "describe", "metrics", "run", "compare", "sweep", "report", "export", "rerun", "calibrate",
+            "app")
+"""The order of a study, which the command list of --help follows."""
+
+
+def help_text(capsys, *argv: str) -> str:
+    with pytest.raises(SystemExit) as exit_:
+        main([*argv, "--help"])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def example_commands(text: str) -> list[list[str]]:
+    """The digex command lines of the examples section of a --help text, without comments, pipes or redirects."""
+    examples = text.split("\nexamples:\n", 1)[1].replace("\\\n", " ")
+    lines = [re.split(r"\s#|\s\||\s>", line)[0].strip() for line in examples.splitlines()]
+    return [shlex.split(line)[1:] for line in lines if line.startswith("digex ")]
+
+
+def test_commands_are_listed_in_workflow_order(capsys):
+    assert set(COMMANDS) <= set(WORKFLOW)
+    assert COMMANDS == tuple(c for c in WORKFLOW if c in COMMANDS)
+    listed = re.findall(r"^    (\w+)", help_text(capsys).split("COMMAND\n", 1)[1], flags=re.MULTILINE)
+    assert listed == list(COMMANDS)
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_every_help_ends_with_examples_that_parse(capsys, command):
+    text = help_text(capsys, *([command] if command else []))
+    assert "\nexamples:\n  " in text
+    commands = example_commands(text)
+    assert commands and (command is None or commands[0][0] == command)
+    parser = build_parser()
+    for argv in commands:
+        if argv != ["COMMAND", "--help"]:
+            parser.parse_args(argv)  # SystemExit (exit status 2) if an example no longer parses
+
+
+def test_help_descriptions_are_wrapped(capsys):
+    for command in COMMANDS:
+        text = help_text(capsys, command)
+        description = text.split("\n\n", 1)[1].split("\npositional arguments:" if "positional" in text else
+                                                     "\noptions:", 1)[0]
+        assert max(len(line) for line in description.splitlines()) <= HELP_WIDTH, command
+
+
+def test_sweep_help_warns_of_the_full_size(capsys):
+    text = " ".join(help_text(capsys, "sweep").split())
+    assert "full size unless --set says otherwise" in text and "--set population.size=2000" in text
+    assert "--yes" in text and "asks before it starts" in text
+
+
+def test_metrics_lists_every_metric_with_unit_and_meaning(capsys):
+    assert main(["metrics"]) == 0
+    text = capsys.readouterr().out
+    positions = [text.index(f"\n  {name}\n") for name in METRICS]
+    assert positions == sorted(positions)  # in the order of the tables
+    for name, m in METRICS.items():
+        block = text.split(f"\n  {name}\n", 1)[1].split("\n  ", 1)[0]
+        assert f"unit: {m.unit}; {'by group' if m.by_group else 'overall'}" in block
+        assert " ".join(m.description.split()[:4]) in " ".join(text.split(f"\n  {name}\n", 1)[1].split()[:12])
+    assert "'share' is a fraction from 0 to 1, shown in %" in text
+
+
+def test_metrics_shows_chosen_metrics_and_suggests_for_a_typo(capsys):
+    assert main(["metrics", "exclusion_rate", "cost_total_dkk"]) == 0
+    text = capsys.readouterr().out
+    assert "\n  exclusion_rate\n" in text and "\n  cost_total_dkk\n" in text and "non_take_up_rate" not in text
+    assert main(["metrics", "exclusion_rat"]) == 2
+    assert_one_error_line(capsys.readouterr().err, "no metric 'exclusion_rat'; did you mean 'exclusion_rate'?")
+
+
+@pytest.mark.parametrize("key", ["metrics", "metric", "exclusion_rate"])
+def test_describe_metrics_points_to_the_metrics_command(capsys, key):
+    assert main(["describe", key]) == 2
+    assert_one_error_line(capsys.readouterr().err, f"no parameter or block '{key}'", "`digex metrics`")
+
+
+def test_describe_puts_every_parameter_under_the_heading_of_its_block(capsys):
+    """policy.automation_share once showed under policy.platform, and timeline under costs."""
+    assert main(["describe"]) == 0
+    heading = None
+    seen = set()
+    for line in capsys.readouterr().out.splitlines():
+        if line and not line.startswith(" "):
+            heading = line.split(": ", 1)[0]
+            heading = "" if heading == "top level" else heading
+            assert heading not in seen, f"block {heading} is listed twice"
+            seen.add(heading)
+        elif line.startswith("  ") and not line.startswith("   "):
+            path = line.strip()
+            parent = path.rsplit(".", 1)[0] if "." in path else ""
+            assert parent == heading, f"{path} is listed under {heading!r}"
+    assert {"", "policy", "policy.platform", "costs", "timeline[]"} <= seen
+
+
+def test_describe_markdown_has_a_table_header_under_every_heading(capsys):
+    assert main(["describe", "--markdown"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("**top level**: ")
+    for section in ("\n" + text).split("\n**")[1:]:
+        name = section.split("**", 1)[0]
+        lines = section.splitlines()
+        rows = [line.split(" | ")[0].removeprefix("| ") for line in lines[4:]]
+        if rows:  # a block with parameters of its own: a table of them, with its header
+            assert lines[2:4] == ["| parameter | type | default | unit | meaning |", "|---|---|---|---|---|"], name
+        assert all((path.rsplit(".", 1)[0] if "." in path else "top level") == name for path in rows if path), name

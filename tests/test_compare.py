@@ -14,7 +14,7 @@ from sim.cli.main import main
 from sim.errors import UserError
 from sim.experiments.compare import WeeklyStore, common_seed, comparison_table
 from sim.experiments.replication import Replication
-from sim.experiments.stats import LEVEL, mean_ci, paired_difference, summarise, summarise_columns, t_interval
+from sim.experiments.stats import LEVEL, interval, mean_ci, paired_difference, summarise, summarise_columns
 from sim.outputs.figures import pareto_front
 
 TINY = ["--set", "population.size=300", "--set", "run.weeks=40", "--set", "run.analogue_reference=false"]
@@ -35,25 +35,27 @@ def write_scenarios(tmp_path):
 
 def test_paired_difference_matches_hand_computed_example():
     # differences 1, 2, 2, 3: mean 2, sd sqrt(2/3), se 0.408248; t(0.975, 3) = 3.182446 -> half width 1.299228
-    m, lo, hi, n = paired_difference(np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 4.0, 5.0, 7.0]))
+    (m,), (lo,), (hi,), (n,) = paired_difference(np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 4.0, 5.0, 7.0]))
     assert n == 4
     assert m == pytest.approx(2.0)
     assert lo == pytest.approx(2.0 - 1.299228, abs=1e-6)
     assert hi == pytest.approx(2.0 + 1.299228, abs=1e-6)
 
 
-def test_paired_difference_drops_incomplete_pairs():
-    m, lo, hi, n = paired_difference(np.array([1.0, np.nan, 3.0, 4.0]), np.array([2.0, 4.0, np.nan, 7.0]))
-    assert n == 2
-    assert m == pytest.approx(2.0)  # pairs (1, 2) and (4, 7)
-    with pytest.raises(ValueError, match="equal lengths"):
+def test_paired_difference_drops_incomplete_pairs_row_by_row():
+    m, lo, hi, n = paired_difference(np.array([[1.0, np.nan, 3.0, 4.0], [1.0, 1.0, 1.0, 1.0]]),
+                                     np.array([[2.0, 4.0, np.nan, 7.0], [2.0, 2.0, 2.0, 2.0]]))
+    assert n.tolist() == [2, 4]
+    assert m == pytest.approx([2.0, 1.0])  # pairs (1, 2) and (4, 7); then four differences of 1
+    assert (lo[1], hi[1]) == (1.0, 1.0)
+    with pytest.raises(ValueError, match="equal shapes"):
         paired_difference(np.ones(3), np.ones(2))
 
 
 def test_paired_interval_is_narrower_than_unpaired_for_correlated_runs():
     a = np.array([10.0, 20.0, 30.0, 40.0, 50.0])
     b = a + np.array([1.0, 1.2, 0.9, 1.1, 1.0])
-    _, lo, hi, _ = paired_difference(a, b)
+    _, (lo,), (hi,), _ = paired_difference(a, b)
     _, alo, ahi = mean_ci(a)
     assert 0 < lo < hi < 1.3
     assert hi - lo < (ahi - alo) / 10
@@ -73,11 +75,15 @@ def test_comparison_table_holds_means_intervals_and_paired_differences():
     assert list(table.columns) == ["metric", "unit", "group_type", "group", "scenario", "mean", "ci_low", "ci_high",
                                    "n_reps", "reference", "diff", "diff_ci_low", "diff_ci_high", "n_pairs"]
     assert len(table) == 4 and (table["reference"] == "ref").all()
+    assert (table["unit"] == "share").all()
     ref = table[(table["scenario"] == "ref") & (table["group_type"] == "all")].iloc[0]
     assert np.isnan(ref["diff"])
-    assert (ref["mean"], ref["ci_low"], ref["ci_high"]) == pytest.approx(mean_ci(np.array([0.1, 0.2, 0.3, 0.4])))
+    # exclusion_rate is a share: its interval is on the logit scale, its difference's on the scale of (d + 1) / 2
+    assert (ref["mean"], ref["ci_low"], ref["ci_high"]) == pytest.approx(
+        mean_ci(np.array([0.1, 0.2, 0.3, 0.4]), "share"))
+    assert (ref["ci_low"], ref["ci_high"]) == pytest.approx((0.1002709, 0.4992483))
     alt = table[(table["scenario"] == "alt") & (table["group_type"] == "all")].iloc[0]
-    assert (alt["diff"], alt["diff_ci_low"], alt["diff_ci_high"]) == pytest.approx((0.2, 0.0700772, 0.3299228))
+    assert (alt["diff"], alt["diff_ci_low"], alt["diff_ci_high"]) == pytest.approx((0.2, 0.0672944, 0.3257522))
     old = table[(table["scenario"] == "alt") & (table["group"] == "80+")].iloc[0]
     assert old["diff"] == pytest.approx(0.4) and old["n_pairs"] == 4
 
@@ -101,20 +107,20 @@ def test_vectorised_summaries_agree_with_mean_ci():
     assert (weekly["mean"].iloc[1], weekly["ci_low"].iloc[1]) == pytest.approx(mean_ci(values[:, 1])[:2])
 
 
-def test_t_interval_matches_hand_computed_example_and_collapses_below_two_values():
+def test_t_interval_matches_hand_computed_example_and_is_missing_below_two_values():
     # mean 2, sd sqrt(2/3) over 4 values: half width t(0.975, 3) * sd / 2 = 1.299228
-    lo, hi = t_interval(np.array([2.0, 5.0, np.nan]), np.array([np.sqrt(2 / 3), 3.0, np.nan]), np.array([4, 1, 0]))
+    lo, hi = interval(np.array([2.0, 5.0, np.nan]), np.array([np.sqrt(2 / 3), 3.0, np.nan]), np.array([4, 1, 0]))
     assert LEVEL == 0.95
     assert lo[0] == pytest.approx(2.0 - 1.299228, abs=1e-6) and hi[0] == pytest.approx(2.0 + 1.299228, abs=1e-6)
-    assert (lo[1], hi[1]) == (5.0, 5.0)
-    assert np.isnan(lo[2]) and np.isnan(hi[2])
-    narrow, _ = t_interval(2.0, np.sqrt(2 / 3), 4, level=0.5)
+    assert np.isnan([lo[1], hi[1], lo[2], hi[2]]).all()  # one value: no interval; no value: nothing
+    narrow, _ = interval(2.0, np.sqrt(2 / 3), 4, level=0.5)
     assert lo[0] < narrow < 2.0
 
 
 def test_mean_ci_of_no_value_one_value_and_missing_values():
     assert all(np.isnan(mean_ci(np.array([np.nan]))))
-    assert mean_ci(np.array([3.0])) == (3.0, 3.0, 3.0)
+    m, lo, hi = mean_ci(np.array([3.0]))
+    assert m == 3.0 and np.isnan(lo) and np.isnan(hi)
     assert mean_ci(np.array([1.0, np.nan, 2.0, 3.0, 4.0])) == mean_ci(np.array([1.0, 2.0, 3.0, 4.0]))
 
 
@@ -133,7 +139,7 @@ def test_column_summaries_agree_with_mean_ci_and_need_a_table():
     assert (mean[2], lo[2], hi[2]) == pytest.approx(mean_ci(values[:, 2]))
     assert np.isnan([mean[1], lo[1], hi[1]]).all()
     one = summarise_columns(values[:1])
-    assert one[1][0] == one[2][0] == 1.0
+    assert one[0][0] == 1.0 and np.isnan([one[1][0], one[2][0]]).all()
     with pytest.raises(ValueError, match="replications x values"):
         summarise_columns(np.ones(3))
 

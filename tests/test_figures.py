@@ -1,4 +1,5 @@
-"""The one figure style (sim/outputs/style.py) and the figures of run, calibration and dashboard drawn in it."""
+"""The one figure style (sim/outputs/style.py) and the figures of run, compare, sweep and calibration drawn in it
+(the dashboard's live plots: tests/test_app.py)."""
 
 import ast
 import datetime as dt
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib import dates as mdates
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
@@ -118,19 +120,55 @@ def test_warmup_shades_the_first_52_weeks_and_says_so_in_the_legend():
     assert not ax.patches
 
 
-def test_legend_below_is_left_out_when_it_would_be_too_long():
+def test_legend_below_lists_every_entry_at_any_count_and_grows_the_figure():
     _, (ax,) = new_figure(2)
     for i in range(3):
         ax.plot([0, 1], [i, i], label=f"scenario {i}")
     legend_below(ax)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["scenario 0", "scenario 1", "scenario 2"]
-    _, (crowded,) = new_figure(2)
-    for i in range(3):
-        crowded.plot([0, 1], [i, i], label=f"point {i}")
-    legend_below(crowded, most=2)
+    fig, (crowded,) = new_figure(2)
+    for i in range(40):
+        crowded.plot([0, 1], [i, i], label=f"a rather long scenario name number {i}")
+    legend_below(crowded)
+    assert len(crowded.get_legend().get_texts()) == 40
+    assert fig.get_figheight() > 2 + 10 * style.LEGEND_ROW  # two columns of 20 rows
     _, (empty,) = new_figure(2)
     legend_below(empty)
-    assert crowded.get_legend() is None and empty.get_legend() is None
+    assert empty.get_legend() is None
+
+
+def test_legend_below_a_figure_needs_its_entries_and_cuts_long_labels():
+    fig, (ax,) = new_figure(2)
+    with pytest.raises(ValueError, match="handles and labels"):
+        legend_below(fig)
+    (line,) = ax.plot([0, 1], [0, 1])
+    legend_below(fig, [line], ["x" * 200])
+    (text,) = fig.legends[0].get_texts()
+    assert len(text.get_text()) == style.LEGEND_LABEL and text.get_text().endswith("...")
+
+
+def test_the_palette_is_okabe_ito_without_yellow_and_small_multiples_take_over_beyond_it():
+    assert style.PALETTE == ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
+    assert not style.many(len(style.PALETTE)) and style.many(len(style.PALETTE) + 1)
+    few = figures.scenario_colours([f"s{i}" for i in range(7)])
+    assert len(set(few.values())) == 7
+    crowd = figures.scenario_colours([f"s{i}" for i in range(15)])
+    assert len(crowd) == 15 and set(crowd.values()) == {style.HIGHLIGHT}
+
+
+def test_multiples_give_one_panel_per_scenario_in_each_grid_and_hide_the_rest():
+    fig, grids = style.multiples(5, ["first", "second"], ncols=3)
+    assert [len(axes) for axes in grids] == [5, 5]
+    assert sum(ax.get_visible() for ax in fig.axes) == 10 and len(fig.axes) == 12
+    assert [sub._suptitle.get_text() for sub in fig.subfigs] == ["first", "second"]
+    with pytest.raises(ValueError, match="at least one panel"):
+        style.multiples(0, ["x"])
+
+
+def test_mark_events_on_a_small_panel_names_the_event_in_the_legend():
+    _, (ax,) = new_figure(2)
+    mark_events(ax, [(dt.date(2014, 11, 1), "mandate starts")], above=False)
+    assert not ax.texts and ax.get_legend_handles_labels()[1] == ["mandate starts (dashed)"]
 
 
 # ------------------------------------------------------------------ saving
@@ -259,22 +297,185 @@ def test_calibration_figures_are_written_in_the_house_style(tmp_path: Path):
     assert any(isinstance(c, LineCollection) for c in top.collections), "the bound over a period is not drawn"
 
 
-# ------------------------------------------------------------------ dashboard
+# ------------------------------------------------------------------ comparison figures at any number of scenarios
 
 
-def test_dashboard_plot_uses_the_house_palette_size_and_percent_axis():
-    from sim.app import PLOTS, DashboardModel, model_params, plot_figure
-    from tests.conftest import small_config
+WEEKS = pd.date_range("2012-01-02", periods=120, freq="7D")
+WEEKLY_METRICS = ("exclusion_rate", "digital_share", "assisted_share", "trust_mean", "alienated_share", "population",
+                  *(f"cost_{c}_dkk" for c in ("paper", "phone", "centre")))
+END_METRICS = ("exclusion_rate", "cost_per_citizen_year_dkk", *figures.HELPER_USES)
 
-    cls = DashboardModel.for_scenario(small_config(size=300, weeks=30), size=300, seed=1)
-    model = cls(**{k: v["value"] for k, v in model_params(cls.base).items()})
-    for _ in range(5):
-        model.step()
-    title, kind, series = PLOTS[0]
-    assert kind == "share"
-    fig = plot_figure(model, title, kind, series)
+
+def comparison_inputs(n: int, reps: int = 3) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """A comparison's end-of-run table and weekly summary for ``n`` scenarios whose values differ."""
+    names = [f"policy alternative {i}" for i in range(n)]
+    rows = []
+    for i, s in enumerate(names):
+        level = 0.1 + 0.01 * i
+        for m in END_METRICS:
+            value = level if m == "exclusion_rate" else 1000.0 + 50 * i
+            rows.append((s, m, "all", "all", value))
+        for gt in ("age_band", "skill_quintile"):
+            rows += [(s, "exclusion_rate", gt, g, level * (1 + k / 10)) for k, g in enumerate(GROUPS[gt])]
+    table = pd.DataFrame(rows, columns=["scenario", "metric", "group_type", "group", "mean"])
+    table = table.assign(ci_low=table["mean"] * 0.9, ci_high=table["mean"] * 1.1, n_reps=reps)
+    weekly = pd.DataFrame([(s, w, d, m, "all", "all", (5000.0 if m == "population" else 0.2 + 0.01 * i) * (1 + w / 500))
+                           for i, s in enumerate(names) for m in WEEKLY_METRICS for w, d in enumerate(WEEKS)],
+                          columns=["scenario", "week", "date", "metric", "group_type", "group", "mean"])
+    weekly = weekly.assign(ci_low=weekly["mean"] * 0.95, ci_high=weekly["mean"] * 1.05, n_reps=reps)
+    return table, weekly, names
+
+
+def _drawn_colours(fig: Figure) -> set[str]:
+    """Colours of the lines, bars and points that stand for scenarios in a figure's axes."""
+    from matplotlib.colors import to_hex
+
+    found = set()
+    for ax in fig.axes:
+        found |= {to_hex(line.get_color()).upper() for line in ax.get_lines() if line.get_linestyle() == "-"}
+        found |= {to_hex(bar.get_facecolor()).upper() for bar in ax.patches if bar.get_width() < 1}
+    return found
+
+
+def _visible_panels(fig: Figure) -> list:
+    return [ax for ax in fig.axes if ax.get_visible()]
+
+
+MARKERS = [(dt.date(2014, 11, 1), "mandate starts")]
+
+
+@pytest.mark.parametrize("n", [3, 7])
+def test_up_to_seven_scenarios_share_axes_each_in_its_own_colour(n):
+    table, weekly, names = comparison_inputs(n)
+    drawn = figures.comparison_figures(table, weekly, names, MARKERS)
+    for stem in ("exclusion_over_time", "exclusion_by_group", "digital_share_over_time", "trust_over_time",
+                 "helper_time"):
+        fig = drawn[stem]
+        assert len(_visible_panels(fig)) <= 2, stem
+        assert set(style.PALETTE[:n]) <= _drawn_colours(fig), stem
+        (legend,) = fig.legends
+        assert {t.get_text() for t in legend.get_texts()} >= set(names), f"{stem} does not name every scenario"
+
+
+def test_fifteen_scenarios_get_small_multiples_one_named_panel_each():
+    table, weekly, names = comparison_inputs(15)
+    drawn = figures.comparison_figures(table, weekly, names, MARKERS)
+    grids = {"exclusion_over_time": 1, "exclusion_by_group": 2, "digital_share_over_time": 2, "trust_over_time": 2,
+             "helper_time": 1, "channel_cost_over_time": 1}
+    for stem, count in grids.items():
+        panels = _visible_panels(drawn[stem])
+        assert len(panels) == 15 * count, stem
+        assert [ax.get_title(loc="left") for ax in panels] == names * count, stem
+        scenario_colours = _drawn_colours(drawn[stem]) & set(style.PALETTE)
+        assert scenario_colours <= {style.HIGHLIGHT}, f"{stem} tells scenarios apart by colour"
+    over_time = _visible_panels(drawn["exclusion_over_time"])[4]
+    own, *others = [line for line in over_time.get_lines() if line.get_linestyle() == "-"][::-1]
+    assert own.get_color() == style.HIGHLIGHT and len(others) == 14
+    assert {line.get_color() for line in others} == {style.CONTEXT}
+    assert not over_time.texts, "a small panel labels events above itself, where its title is"
+    legend = {t.get_text() for t in drawn["exclusion_over_time"].legends[0].get_texts()}
+    assert legend == {figures.OWN, figures.OTHERS, "first 52 weeks (window filling)", "mandate starts (dashed)"}
+
+
+@pytest.mark.parametrize("n", [12, 15])
+def test_cost_against_exclusion_names_every_scenario_with_the_pareto_front(n):
+    table, weekly, names = comparison_inputs(n)
+    fig = figures.cost_vs_exclusion(table, figures.scenario_colours(names))
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["Pareto front", *names]
     (ax,) = fig.axes
-    assert tuple(fig.get_size_inches()) == (style.WIDTH, style.SCREEN_HEIGHT) and fig.dpi == style.SCREEN_DPI
-    assert ax.get_ylabel() == "share (%)" and ax.get_ylim()[0] == 0
-    colours = {line.get_color() for line in ax.get_lines()[: 2 * len(series)]}
-    assert colours == set(style.PALETTE[: len(series)])
+    assert [t.get_text() for t in ax.texts] == [str(i + 1) for i in range(n)], "points are not numbered"
+
+
+def test_cost_against_exclusion_colours_a_few_scenarios_and_numbers_only_the_front_of_a_crowd():
+    table, _, names = comparison_inputs(3)
+    fig = figures.cost_vs_exclusion(table, figures.scenario_colours(names))
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["Pareto front", *names]
+    assert not fig.axes[0].texts
+    table, _, names = comparison_inputs(figures.MAX_KEY + 5)
+    fig = figures.cost_vs_exclusion(table, figures.scenario_colours(names))
+    # exclusion and cost both rise with the index, so only the first scenario is on the front
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["Pareto front", names[0]]
+    assert "34 others are in the tables" in fig.texts[-1].get_text()
+
+
+def _cut_off(fig: Figure) -> list[str]:
+    """What reaches outside the figure: an axes with its labels and tick labels, a legend, a grid's label."""
+    canvas = FigureCanvasAgg(fig)  # as savefig draws it
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = fig.bbox.padded(1)
+    parts = {f"axes {ax.get_title(loc='left') or ax.get_ylabel()!r}": ax.get_tightbbox(renderer)
+             for ax in fig.axes if ax.get_visible()}
+    parts |= {f"legend {i}": legend.get_window_extent(renderer) for i, legend in enumerate(fig.legends)}
+    parts |= {f"label {sub._supylabel.get_text()!r}": sub._supylabel.get_window_extent(renderer)
+              for sub in fig.subfigs if sub._supylabel is not None}
+    return [name for name, extent in parts.items()
+            if not (box.x0 <= extent.x0 and extent.x1 <= box.x1 and box.y0 <= extent.y0 and extent.y1 <= box.y1)]
+
+
+@pytest.mark.parametrize("n", [2, 15])
+def test_no_label_is_cut_off(n):
+    table, weekly, names = comparison_inputs(n)
+    for stem, fig in figures.comparison_figures(table, weekly, names, MARKERS).items():
+        assert not _cut_off(fig), f"{stem}: {_cut_off(fig)}"
+
+
+def test_one_replication_draws_no_whiskers():
+    table, _, names = comparison_inputs(3, reps=1)
+    fig = figures.exclusion_by_group(table, figures.scenario_colours(names))
+    assert not any(ax.collections for ax in fig.axes), "whiskers drawn for a single replication"
+
+
+# ------------------------------------------------------------------ sweep figures
+
+
+def sweep_summary(settings: list[dict], reps: int = 2) -> pd.DataFrame:
+    """A sweep's summary.csv: overall exclusion and cost per point with the given settings."""
+    rows = []
+    for point, values in enumerate(settings):
+        for metric, mean in (("exclusion_rate", 0.1 + 0.01 * point), ("cost_per_citizen_year_dkk", 900 - 10 * point)):
+            rows.append({"point": point, **values, "metric": metric, "group_type": "all", "group": "all",
+                         "mean": mean, "ci_low": mean * 0.9, "ci_high": mean * 1.1, "n_reps": reps})
+    return pd.DataFrame(rows)
+
+
+def test_sweep_points_are_named_by_their_settings():
+    keys = ["policy.centre.helpers_per_10k", "policy.centre.self_help_share"]
+    grid = [{keys[0]: h, keys[1]: s} for h in (1.0, 4.0) for s in (0.1, 0.5, 0.9)]
+    summary = sweep_summary(grid)
+    labels = figures.point_labels(summary, keys)
+    assert labels.iloc[0] == "helpers_per_10k=1, self_help_share=0.1"
+    assert "helpers_per_10k=4, self_help_share=0.5" in set(labels)
+    drawn = figures.sweep_figures(summary, keys)
+    assert list(drawn) == ["sweep_effects", "cost_vs_exclusion"]
+    legend = [t.get_text() for t in drawn["cost_vs_exclusion"].legends[0].get_texts()]
+    assert legend == ["Pareto front", *dict.fromkeys(labels)]
+    assert "no other point is both cheaper" in drawn["cost_vs_exclusion"].texts[-1].get_text()
+    assert not any("point 0" in text for text in legend)
+
+
+def test_sweep_labels_keep_clashing_names_apart():
+    keys = ["policy.centre.helpers_per_10k", "policy.phone.helpers_per_10k"]
+    summary = sweep_summary([{keys[0]: 1.00001, keys[1]: 2}, {keys[0]: 1.00002, keys[1]: 2}, {keys[0]: 3, keys[1]: 2}])
+    labels = list(dict.fromkeys(figures.point_labels(summary, keys)))
+    assert labels == ["policy.centre.helpers_per_10k=1, policy.phone.helpers_per_10k=2 (point 0)",
+                      "policy.centre.helpers_per_10k=1, policy.phone.helpers_per_10k=2 (point 1)",
+                      "policy.centre.helpers_per_10k=3, policy.phone.helpers_per_10k=2"]
+    assert list(figures.point_labels(sweep_summary([{}]), [])) == ["base", "base"]
+
+
+def test_sampled_sweep_values_show_three_significant_digits():
+    keys = ["policy.optout.awareness"]
+    labels = figures.point_labels(sweep_summary([{keys[0]: 0.123456789}]), keys)
+    assert set(labels) == {"awareness=0.123"}
+
+
+def test_sweep_figures_cut_off_no_label_at_any_size():
+    keys = ["policy.centre.helpers_per_10k", "policy.centre.self_help_share", "policy.optout.rule"]
+    grid = [{keys[0]: h, keys[1]: s, keys[2]: r}
+            for h in (1.0, 4.0) for s in (0.1, 0.9) for r in ("remote", "in_person")]
+    drawn = figures.sweep_figures(sweep_summary(grid), keys)
+    for stem, fig in drawn.items():
+        assert not _cut_off(fig), f"{stem}: {_cut_off(fig)}"
+    assert len(drawn["cost_vs_exclusion"].axes[0].texts) == 8  # 8 points: numbered, named in the key

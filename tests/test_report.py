@@ -9,7 +9,7 @@ import pytest
 
 from sim import __version__
 from sim.cli.main import main
-from sim.outputs.report import config_differences, fmt_interval, fmt_value
+from sim.outputs.report import config_differences
 
 TINY = ["--set", "population.size=300", "--set", "run.weeks=40", "--set", "run.analogue_reference=false"]
 
@@ -62,7 +62,8 @@ def test_compare_report_is_self_contained_and_explains_the_comparison(compare_di
     for text in ("Who is excluded under each of these 2 policy settings, and at what public cost?",
                  "exemption only in person", "automatic exemption", "policy.optout.rule", "in_person",
                  "Headline results", "easy − base", "Caveats", f"digex version of the results</td><td>{__version__}",
-                 "Only 2 replication(s)", "savings against an all-analogue world are not reported"):
+                 "Only 2 replications per scenario", "mean [95% interval] over 2 replications",
+                 "savings against an all-analogue world are not reported"):
         assert text in page, text
 
 
@@ -134,11 +135,3 @@ def test_config_differences_lists_only_keys_that_differ():
     assert diff["key"].tolist() == ["run.weeks", "timeline[0].set.x"]
     assert diff.loc[0, "a"] == "10" and diff.loc[0, "b"] == "20"
 
-
-def test_numbers_are_formatted_for_readers():
-    assert fmt_value(0.1234, "share") == "12.3%"
-    assert fmt_value(-0.05, "share", diff=True) == "-5.0 pp"
-    assert fmt_value(-1e-9, "share") == "0.0%"
-    assert fmt_value(2.5e9, "DKK/year") == "2.50 bn"
-    assert fmt_interval(860_625, -25.8e6, 27.5e6, "DKK/year", diff=True) == "+0.9 m [-25.8 m, +27.5 m]"
-    assert fmt_interval(float("nan"), 0, 1, "share") == "–"

@@ -1,27 +1,36 @@
 """digex sweep: parsing --vary, grid and Latin hypercube points, run keys, resuming, outputs and errors."""
 
+import io
 import json
 import os
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import sim.cli.sweep as sweep_cli
 from sim import Config
 from sim.cli.main import main
 from sim.cli.sweep import resolver
 from sim.errors import ConfigError, UserError
 from sim.experiments.sweep import (
     RunStore,
+    correlated_keys,
     grid_points,
     latin_hypercube_points,
     parse_vary,
     plan_sweep,
     run_key,
+    run_seconds,
     run_sweep,
 )
 from sim.experiments.varied import Varied
+from sim.scenario.loader import load_scenario
 
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = str(ROOT / "scenarios" / "denmark_baseline.yaml")
 TINY = ["run.analogue_reference=false"]
 
 
@@ -219,3 +228,130 @@ def test_sweep_bad_vary_exits_2_and_writes_nothing(base, tmp_path, capsys, vary,
 def test_sweep_needs_a_vary_option(base, tmp_path, capsys):
     assert main(["sweep", base, "--out", str(tmp_path / "out"), "--quiet"]) == 2
     assert "at least one --vary" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------ decorrelated samples, did you mean
+
+
+def test_latin_hypercube_is_space_filling_and_decorrelated():
+    base = Config()
+    varies = [parse_vary("policy.centre.helpers_per_10k=0:4"), parse_vary("policy.centre.self_help_share=0:1")]
+    for seed in range(20):  # a plain Latin hypercube of 6 points exceeds |r| = 0.3 for more than half the seeds
+        points = latin_hypercube_points(varies, base, 6, seed)
+        x = np.array([[float(p[v.key]) for v in varies] for p in points])
+        assert abs(np.corrcoef(x.T)[0, 1]) <= 0.3, seed
+        assert sorted(np.floor(x[:, 0] / 4 * 6).astype(int)) == list(range(6))  # still one point per stratum
+
+
+def test_correlated_keys_are_found_in_a_sample_but_not_in_a_grid(base):
+    resolve = resolver(base, TINY, [])
+    varies = [parse_vary("policy.centre.helpers_per_10k=1:4"), parse_vary("policy.optout.rule=in_person,remote")]
+    two = plan_sweep(resolve, varies, reps=1, samples=2)  # two points: every pair of keys has r = +1 or -1
+    ((a, b, r),) = correlated_keys(two, 0.3)
+    assert (a, b) == ("policy.centre.helpers_per_10k", "policy.optout.rule") and abs(r) == pytest.approx(1)
+    grid = plan_sweep(resolve, [parse_vary("policy.centre.helpers_per_10k=1,2,4"),
+                                parse_vary("policy.optout.rule=in_person,remote")], reps=1)
+    assert correlated_keys(grid, 0.3) == []
+    single = plan_sweep(resolve, [parse_vary("policy.centre.helpers_per_10k=2"),
+                                  parse_vary("policy.optout.rule=in_person,remote")], reps=1)
+    assert correlated_keys(single, 0.0) == []  # a key with one value correlates with nothing
+
+
+def test_sweep_warns_when_varied_keys_correlate(base, tmp_path, capsys):
+    out = tmp_path / "lhs"
+    argv = ["sweep", base, "--vary", "policy.centre.helpers_per_10k=1:4", "--vary",
+            "policy.centre.self_help_share=0:1", "--samples", "2", "--reps", "1", "--set", TINY[0], "--out", str(out)]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "digex: warning: policy.centre.helpers_per_10k and policy.centre.self_help_share are correlated" in err
+    assert "above 0.3" in err and "more --samples" in err
+    (pair,) = json.loads((out / "manifest.json").read_text())["correlated_keys"]
+    assert pair["keys"] == ["policy.centre.helpers_per_10k", "policy.centre.self_help_share"] and abs(pair["r"]) == 1
+
+
+def test_a_grid_has_no_correlation_warning(base, tmp_path, capsys):
+    assert main(["sweep", base, "--vary", "policy.centre.helpers_per_10k=1,3", "--vary",
+                 "policy.optout.rule=in_person,remote", "--reps", "1", "--set", TINY[0], "--out", str(tmp_path / "g"),
+                 "--quiet"]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert json.loads((tmp_path / "g" / "manifest.json").read_text())["correlated_keys"] == []
+
+
+@pytest.mark.parametrize(("key", "meant"), [
+    ("policy.centre.helpers_per_10K", "policy.centre.helpers_per_10k"),
+    ("policy.centr.self_help_share", "policy.centre.self_help_share"),
+    ("tasks.procedures.tax.rate_per_yer", "tasks.procedures.tax.rate_per_year"),
+])
+def test_a_mistyped_vary_key_gets_a_did_you_mean(base, tmp_path, capsys, key, meant):
+    assert main(["sweep", base, "--vary", f"{key}=1,2", "--out", str(tmp_path / "out"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"unknown key '{key}'; did you mean '{meant}'?" in err and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------ size, time and confirmation
+
+
+class Keyboard(io.StringIO):
+    """Standard input from a terminal where the user types ``text``."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_full_size_sweep_is_refused_when_not_on_a_terminal(tmp_path, capsys):
+    """The issue's case: a forgotten --set population.size makes 12 full-size runs; they no longer start silently."""
+    out = tmp_path / "full"
+    assert main(["sweep", BASELINE, "--vary", "policy.centre.helpers_per_10k=1,2,3,4", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "digex sweep: 12 runs of 730 weeks x 20,000 citizens = 175,200,000 citizen-weeks; about" in err
+    assert len(err.splitlines()) == 2 and "Traceback" not in err  # the estimate, then one error line
+    assert err.splitlines()[1].startswith("digex: error: this sweep would take about")
+    assert "add --yes to start it" in err and "--set population.size=2000" in err
+    assert not out.exists()
+
+
+def test_the_estimate_is_printed_and_counts_only_runs_still_to_compute(base, tmp_path, capsys):
+    argv = ["sweep", base, "--vary", "policy.centre.helpers_per_10k=1,3", "--reps", "2", "--set", TINY[0],
+            "--out", str(tmp_path / "s")]
+    assert main(argv) == 0
+    assert ("digex sweep: 4 runs of 30 weeks x 300 citizens = 36,000 citizen-weeks; under a second with 1 job"
+            in capsys.readouterr().err)
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    assert "digex sweep: no runs to compute (4 stored runs reused)\n" in err and "week/s" not in err
+
+
+@pytest.mark.parametrize(("options", "stdin", "status", "written"), [
+    ([], None, 2, False),             # not on a terminal: refused without --yes
+    (["--yes"], None, 0, True),
+    ([], "n\n", 1, False),            # on a terminal: the answer decides
+    ([], "\n", 1, False),
+    ([], "y\n", 0, True),
+    ([], "", 1, False),               # end of input
+])
+def test_a_long_sweep_asks_or_needs_yes(base, tmp_path, capsys, monkeypatch, options, stdin, status, written):
+    monkeypatch.setattr("sim.cli.sweep.CONFIRM_SECONDS", 0)  # every sweep is long
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", Keyboard(stdin))
+        monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    out = tmp_path / "s"
+    argv = ["sweep", base, "--vary", "policy.centre.helpers_per_10k=1,3", "--reps", "1", "--set", TINY[0],
+            "--out", str(out), *options]
+    assert main(argv) == status
+    err = capsys.readouterr().err
+    assert out.exists() == written and (out / "summary.csv").exists() == written
+    if stdin is not None:
+        assert "Start these 2 runs (under a second)? [y/N]" in err
+    if not written:
+        assert "not started" in err or "add --yes" in err
+
+
+def test_the_time_estimate_matches_the_documented_speed():
+    baseline = load_scenario(BASELINE)
+    seconds = run_seconds(baseline)
+    assert 4 < seconds < 9  # README: about 6 s per replication at the default size
+    assert 8 <= sweep_cli.CONFIRM_SECONDS / seconds <= 12  # about ten full-size runs start without asking
+    small = baseline.model_copy(deep=True)
+    small.population.size = 2000
+    assert run_seconds(small) < seconds / 1.5

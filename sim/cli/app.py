@@ -12,15 +12,23 @@ from sim.errors import UserError
 DEFAULT_PORT = 8765
 """Solara's usual port."""
 
+EXAMPLES = """\
+  digex app                                      # the Danish baseline at http://localhost:8765/
+  digex app scenarios/nordic_hybrid.yaml --port 8800 --size 10000 --seed 2
+  digex app --results results/optout             # open on the figures and tables of a results folder
+"""
+"""Command lines that end ``digex app --help``."""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``app`` subcommand."""
     p = subparsers.add_parser(
         "app",
-        help="serve the interactive dashboard (levers, live plots, figures vs baseline)",
-        description="Serve the Mesa SolaraViz dashboard of a scenario at http://HOST:PORT. The scenario, run "
-                    "once at the dashboard's size and seed, is the baseline shown beside the current run. "
-                    "Stop with Ctrl-C.",
+        help="serve the interactive dashboard (levers, live plots, figures vs baseline, results folders)",
+        description="Serve the dashboard of a scenario at http://HOST:PORT: levers, the simulated date, live "
+                    "plots and figures of a Mesa model run beside the baseline (the scenario as loaded, run once "
+                    "at the dashboard's size and seed), and a tab that browses the figures and tables of a results "
+                    "folder. Stop with Ctrl-C.",
     )
     p.add_argument("scenario", nargs="?", metavar="SCENARIO",
                    help="scenario YAML file (default: scenarios/denmark_baseline.yaml)")
@@ -29,6 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=int, default=None,
                    help="simulated citizens (default 5,000; the scenario's size is for batch runs)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default: the scenario's run.seed)")
+    p.add_argument("--results", metavar="DIR", default=None,
+                   help="open the page on this results folder (of digex run or compare, or a folder holding some)")
     p.set_defaults(func=run)
 
 
@@ -53,7 +63,15 @@ def run(args: argparse.Namespace) -> int:
     """Validate the scenario and options, run the baseline once, then serve until interrupted."""
     from pydantic import ValidationError
 
-    from sim.app import DEFAULT_SCENARIO_PATH, SCENARIO_ENV, SEED_ENV, SIZE_ENV, served_model_class
+    from sim.app import (
+        DEFAULT_SCENARIO_PATH,
+        RESULTS_ENV,
+        SCENARIO_ENV,
+        SEED_ENV,
+        SIZE_ENV,
+        find_results,
+        served_model_class,
+    )
     from sim.scenario.loader import load_scenario
 
     if args.seed is not None and args.seed < 0:
@@ -63,10 +81,16 @@ def run(args: argparse.Namespace) -> int:
     path = os.path.abspath(args.scenario) if args.scenario else ""
     if path:
         load_scenario(path)  # a bad file stops here with one clear message
+    if args.results is not None:
+        try:
+            find_results(args.results)
+        except UserError as exc:
+            raise UserError(f"--results: {exc}") from None
     check_port(args.host, args.port)
     os.environ[SCENARIO_ENV] = path
     os.environ[SIZE_ENV] = "" if args.size is None else str(args.size)
     os.environ[SEED_ENV] = "" if args.seed is None else str(args.seed)
+    os.environ[RESULTS_ENV] = os.path.abspath(args.results) if args.results else ""
     try:
         cls = served_model_class()
     except ValidationError as exc:

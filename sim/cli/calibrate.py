@@ -4,10 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from pathlib import Path
 
+from sim.cli.progress import progress_bar, showing
 from sim.cli.run import add_executor_arguments, check_executor
+
+EXAMPLES = """\
+  # fit the Danish calibration on two cores (writes scenarios/calibrated.yaml and a fit report)
+  digex calibrate calibration/denmark.yaml --jobs 2
+  # only report how well the current calibrated values fit
+  digex calibrate calibration/denmark.yaml --report-only
+"""
+"""Command lines that end ``digex calibrate --help``."""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -52,7 +60,6 @@ def run(args: argparse.Namespace) -> int:
     calibration.
     """
     import pandas as pd
-    from tqdm import tqdm
 
     from sim.atomic import check_replaceable, default_output, output_dir, write_text
     from sim.experiments import calibration as cal
@@ -70,10 +77,9 @@ def run(args: argparse.Namespace) -> int:
     base = load_scenario(spec.base) if args.report_only else spec.base_config()
     fit_runs = 0 if args.report_only else spec.sweeps * sum(s.max_evaluations * (s.replications or spec.replications)
                                                             for s in spec.stages)
-    show = not args.quiet and sys.stderr.isatty()
+    show = showing(args.quiet)
     with Executor(args.executor, args.jobs, args.scheduler) as executor, \
-            tqdm(total=fit_runs + spec.report_replications, unit="run", desc="calibrate", disable=not show,
-                 leave=False) as bar:
+            progress_bar(fit_runs + spec.report_replications, "calibrate", show, unit="run", leave=False) as bar:
         best: dict[str, float] = {}
 
         def on_eval(stage: str, value: float) -> None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import shlex
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.atomic import check_replaceable, default_output, output_dir
+from sim.cli.progress import Stages, WeekCounter, count, progress_bar, showing, simulated_weeks
 from sim.cli.run import (
     MAX_REPS,
     MAX_SERIES_WEEKS,
@@ -50,6 +50,15 @@ def add_common_arguments(p: argparse.ArgumentParser, reps_default: int) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on the terminal")
 
 
+EXAMPLES = """\
+  # three policies under common random numbers, each against the first
+  digex compare scenarios/denmark_baseline.yaml scenarios/easy_optout_automatic.yaml \\
+      scenarios/nordic_hybrid.yaml --reps 10 --jobs 2 --set population.size=5000 --out results/compare
+  digex report results/compare                   # then one HTML file with every figure
+"""
+"""Command lines that end ``digex compare --help``."""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``compare`` subcommand."""
     p = sub.add_parser(
@@ -76,8 +85,6 @@ def command_line(args: argparse.Namespace) -> str:
 
 def compare_command(args: argparse.Namespace) -> int:
     """Load and validate, run every replication, write the comparison directory, print the headline."""
-    from tqdm import tqdm
-
     from sim.experiments.compare import common_seed, run_comparison
     from sim.outputs.files import write_comparison
 
@@ -91,13 +98,16 @@ def compare_command(args: argparse.Namespace) -> int:
     check_replaceable(args.out, kind="compare")
     out = Path(args.out)
     started = dt.datetime.now().astimezone()
-    quiet = args.quiet or not sys.stderr.isatty()
-    with tqdm(total=len(configs) * args.reps, unit="run", disable=quiet, file=sys.stderr, dynamic_ncols=True,
-              desc=f"{len(configs)} scenarios x {args.reps} reps") as bar:
-        comparison = run_comparison(configs, args.reps, args.jobs, lambda _r: bar.update(1), args.executor,
-                                    args.scheduler)
+    show = showing(args.quiet)
+    weeks = {c.name: simulated_weeks(c) for c in configs}
+    label = f"{count(len(configs), 'scenario')} x {count(args.reps, 'rep')}"
+    with progress_bar(sum(weeks.values()) * args.reps, label, show) as bar:
+        counter, stages = WeekCounter(bar), Stages(show, bar)
+        comparison = run_comparison(configs, args.reps, args.jobs, lambda r: counter.finished(weeks[r.scenario]),
+                                    args.executor, args.scheduler, on_week=counter.week, stage=stages)
     with output_dir(out, kind="compare") as tmp:
-        write_comparison(tmp, comparison, args.scenarios, command_line(args), started, args.svg)
+        write_comparison(tmp, comparison, args.scenarios, command_line(args), started, args.svg, stages)
+    stages.done()
     if not args.quiet:
         print_headline(comparison, out)
     return 0
@@ -105,18 +115,21 @@ def compare_command(args: argparse.Namespace) -> int:
 
 def print_headline(comparison: Comparison, out: Path) -> None:
     """Headline metrics per scenario with intervals and paired differences, and where the results are."""
-    from sim.outputs.report import fmt_interval
+    from sim.experiments.stats import unit_of
+    from sim.outputs.format import fmt_interval, unit_label
 
     t = comparison.table
     overall = t[t["group_type"] == "all"]
     ref = comparison.scenarios[0]
+    print(f"{comparison.reps} replication(s) per scenario: "
+          + ("mean [95% interval]; differences paired by seed" if comparison.reps > 1 else "no intervals"))
     for metric in HEADLINE:
         rows = overall[overall["metric"] == metric]
-        print(f"{metric} ({rows['unit'].iloc[0] if len(rows) else ''}):")
-        for _, r in rows.iterrows():
-            line = f"  {r['scenario']:<28} {fmt_interval(r['mean'], r['ci_low'], r['ci_high'], r['unit'])}"
-            if r["scenario"] != ref:
-                line += f"   vs {ref}: {fmt_interval(r['diff'], r['diff_ci_low'], r['diff_ci_high'], r['unit'], True)}"
+        print(f"{metric} ({unit_label(unit_of(metric))}):")
+        for r in rows.itertuples():
+            line = f"  {r.scenario:<28} {fmt_interval(r.mean, r.ci_low, r.ci_high, r.unit)}"
+            if r.scenario != ref:
+                line += f"   vs {ref}: {fmt_interval(r.diff, r.diff_ci_low, r.diff_ci_high, r.unit, diff=True)}"
             print(line)
     print(f"Results in {out}/ (comparison.csv, end_values.csv, timeseries_summary.parquet, plots/, manifest.json); "
           f"report: digex report {out}")

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import argparse
 
+EXAMPLES = """\
+  digex describe                                 # every parameter, block by block
+  digex describe policy.centre                   # one block
+  digex describe policy.optout.rule              # one parameter
+  digex describe --markdown > parameters.md      # Markdown tables (docs/ODD.md, Appendix A)
+  # metrics are outputs, not parameters: digex metrics
+"""
+"""Command lines that end ``digex describe --help``."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``describe`` subcommand."""

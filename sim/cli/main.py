@@ -2,7 +2,8 @@
 
 Each subcommand lives in ``sim/cli/<name>.py`` and exposes
 ``register(subparsers)``, which adds its parser and sets ``func`` to a
-function taking the parsed arguments and returning an exit status. Errors a
+function taking the parsed arguments and returning an exit status, and
+``EXAMPLES``, the command lines its ``--help`` ends with. Errors a
 user can act on (``sim.errors.UserError``) and faults of the system (an
 ``OSError``: disk full, read-only or missing folder, no permission) are
 printed as one message with exit status 2, never as a traceback.
@@ -13,25 +14,55 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import textwrap
 
 from sim import __version__
 from sim.atomic import reason, shown
 from sim.errors import UserError
 
-COMMANDS = ("run", "validate", "describe", "app", "compare", "sweep", "report", "calibrate")
-"""Modules under sim/cli, in the order shown by --help."""
+COMMANDS = ("validate", "describe", "metrics", "run", "compare", "sweep", "report", "export", "rerun", "calibrate",
+            "app")
+"""Modules under sim/cli, in the order of a study, which --help follows: check and look up, run, compare and
+explore, report and export, repeat from a manifest, then calibrate and the dashboard."""
+
+EXAMPLES = """\
+  # a study, step by step; `digex COMMAND --help` has each command's options and examples
+  digex validate scenarios/more_helpers.yaml
+  digex describe policy.centre
+  digex metrics
+  digex run scenarios/more_helpers.yaml --reps 10 --jobs 2 --set population.size=5000
+  digex compare scenarios/denmark_baseline.yaml scenarios/more_helpers.yaml --set population.size=5000
+  digex sweep scenarios/denmark_baseline.yaml --vary policy.centre.helpers_per_10k=1,2,4 \\
+      --set population.size=2000
+  digex report results/compare
+"""
+
+HELP_WIDTH = 79
+"""Width descriptions are wrapped to (the examples below them keep their lines)."""
+
+
+def finish_help(parser: argparse.ArgumentParser, examples: str) -> None:
+    """End ``parser``'s --help with ``examples``, kept line by line; its description's paragraphs (separated by
+    blank lines) are wrapped to HELP_WIDTH."""
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    if parser.description:
+        parser.description = "\n\n".join(textwrap.fill(par, HELP_WIDTH) for par in parser.description.split("\n\n"))
+    parser.epilog = "examples:\n" + examples
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every registered subcommand."""
+    """The argument parser with every registered subcommand, each --help ending with examples."""
     parser = argparse.ArgumentParser(
         prog="digex",
         description="Agent-based simulation of digital exclusion in a digital-by-default welfare state.",
     )
+    finish_help(parser, EXAMPLES)
     parser.add_argument("--version", action="version", version=f"digex {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f"sim.cli.{name}").register(sub)
+        module = importlib.import_module(f"sim.cli.{name}")
+        module.register(sub)
+        finish_help(sub.choices[name], getattr(module, "EXAMPLES", ""))
     return parser
 
 

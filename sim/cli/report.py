@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+EXAMPLES = """\
+  digex report results/compare                   # writes results/compare/report.html
+  digex report results/denmark_baseline --out baseline.html
+  digex report results/compare --markdown        # the headline tables as Markdown
+"""
+"""Command lines that end ``digex report --help``."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``report`` subcommand."""

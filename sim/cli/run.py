@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import shlex
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.atomic import check_replaceable, default_output, output_dir
+from sim.cli.progress import Stages, WeekCounter, count, progress_bar, showing, simulated_weeks
 from sim.errors import UserError
 from sim.experiments.executor import EXECUTORS, check_scheduler
 
@@ -106,6 +106,18 @@ def repeat_options(args: argparse.Namespace) -> list[str]:
     return parts + (["--svg"] if getattr(args, "svg", False) else [])
 
 
+EXAMPLES = """\
+  # the Danish baseline at its full size (20,000 citizens, 2012-2025): about 6 s a replication
+  digex run scenarios/denmark_baseline.yaml
+  # ten replications at 5,000 citizens on two cores, with 95% intervals
+  digex run scenarios/denmark_baseline.yaml --reps 10 --jobs 2 --set population.size=5000
+  # two scenarios into one folder, with a changed lever and another base seed
+  digex run scenarios/denmark_baseline.yaml scenarios/nordic_hybrid.yaml --reps 5 \\
+      --set policy.centre.helpers_per_10k=4 --seed 7 --out results/two
+"""
+"""Command lines that end ``digex run --help``."""
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``run`` subcommand."""
     p = sub.add_parser(
@@ -150,37 +162,33 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(["digex", "run", *args.scenarios, *repeat_options(args)])
 
 
-def replicate(configs: list[Config], reps: int, jobs: int, progress: Callable[[int], None],
+def replicate(configs: list[Config], reps: int, jobs: int, counter: WeekCounter | None = None,
               executor: str = "local", scheduler: str | None = None) -> list[Replication]:
-    """Every replication of every scenario, in scenario then replication order.
+    """Every replication of every scenario, in scenario then replication order (``run_many``).
 
-    With one job, replications run in this process and ``progress(1)`` is
-    called after each simulated week; otherwise ``sim.experiments.replication.run_many``
-    runs them in a process pool or on Dask and ``progress(weeks)`` is called as each
-    finishes. Results are identical either way. Each replication's label
-    columns are made categorical as soon as it arrives, to keep memory low
-    when many replications are held.
+    ``counter`` counts simulated weeks: week by week for replications run in
+    this process (one job), and as each finishes in a process pool or on Dask.
+    Results are identical either way. Each replication's label columns are
+    made categorical as soon as it arrives, to keep memory low when many
+    replications are held.
     """
-    from sim.experiments.replication import run_many, run_replication
+    from sim.experiments.replication import run_many
     from sim.outputs.files import compact_frame
 
     work = [(cfg, rep) for cfg in configs for rep in range(reps)]
-    weeks = {cfg.name: cfg.run.weeks for cfg in configs}
+    by_name = {cfg.name: cfg for cfg in configs}
 
-    def compact(r: Replication) -> Replication:
+    def done(r: Replication) -> None:
         r.timeseries = compact_frame(r.timeseries)
-        return r
+        if counter is not None:
+            counter.finished(simulated_weeks(by_name[r.scenario]))
 
-    if jobs == 1 and executor == "local":
-        return [compact(run_replication(cfg, rep, lambda _week: progress(1))) for cfg, rep in work]
-    return run_many(work, jobs, on_done=lambda r: progress(weeks[compact(r).scenario]),
-                    executor=executor, scheduler=scheduler)
+    return run_many(work, jobs, on_done=done, executor=executor, scheduler=scheduler,
+                    on_week=counter.week if counter is not None else None)
 
 
 def run_command(args: argparse.Namespace) -> int:
     """Load, run, summarise and write; print where the results are."""
-    from tqdm import tqdm
-
     from sim.outputs.files import write_run_outputs
 
     check_executor(args)
@@ -191,13 +199,14 @@ def run_command(args: argparse.Namespace) -> int:
     check_replaceable(args.out, kind="run")
     out = Path(args.out)
     started = dt.datetime.now().astimezone()
-    total = sum(c.run.weeks for c in configs) * args.reps
-    quiet = args.quiet or not sys.stderr.isatty()
-    with tqdm(total=total, unit="week", disable=quiet, file=sys.stderr, dynamic_ncols=True,
-              desc=f"{len(configs)} scenario(s) x {args.reps} rep(s)") as bar:
-        replications = replicate(configs, args.reps, args.jobs, bar.update, args.executor, args.scheduler)
+    show = showing(args.quiet)
+    total = sum(simulated_weeks(c) for c in configs) * args.reps
+    with progress_bar(total, f"{count(len(configs), 'scenario')} x {count(args.reps, 'rep')}", show) as bar:
+        replications = replicate(configs, args.reps, args.jobs, WeekCounter(bar), args.executor, args.scheduler)
+    stages = Stages(show)
     with output_dir(out, kind="run") as tmp:
-        write_run_outputs(tmp, configs, args.scenarios, replications, command_line(args), started)
+        write_run_outputs(tmp, configs, args.scenarios, replications, command_line(args), started, stages)
+    stages.done()
     if not args.quiet:
         print_headline(out)
     return 0
@@ -207,12 +216,14 @@ def print_headline(out: Path) -> None:
     """A few headline metrics per scenario from the summary.csv just written, and where the results are."""
     import pandas as pd
 
+    from sim.outputs.format import fmt_interval
+
     summary = pd.read_csv(out / "summary.csv")
     rows = summary[summary["metric"].isin(HEADLINE)]
     for name, s in rows.groupby("scenario", sort=False):
-        print(f"{name}:")
-        for _, r in s.iterrows():
-            interval = "" if r["n_reps"] < 2 else f"  [{r['ci_low']:.4g}, {r['ci_high']:.4g}]"
-            print(f"  {r['metric']:<28} {r['mean']:.4g}{interval}")
+        reps = int(s["n_reps"].max())
+        print(f"{name}: {f'mean [95% interval] over {reps} replications' if reps > 1 else 'one replication'}")
+        for r in s.itertuples():
+            print(f"  {r.metric:<28} {fmt_interval(r.mean, r.ci_low, r.ci_high, r.unit, show_unit=True)}")
     print(f"Results in {out}/ (summary.csv, summary_by_group.csv, timeseries.parquet, manifest.json, plots)")
 

@@ -7,6 +7,13 @@ import sys
 
 from sim.errors import UserError
 
+EXAMPLES = """\
+  # check one file, or every shipped scenario (exit status 2 if any is invalid)
+  digex validate scenarios/denmark_baseline.yaml
+  digex validate scenarios/*.yaml
+"""
+"""Command lines that end ``digex validate --help``."""
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``validate`` subcommand."""

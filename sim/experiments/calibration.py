@@ -645,7 +645,7 @@ def fit_table(targets: Sequence[Target], values: dict[str, np.ndarray]) -> pd.Da
     """One row per target: source, date, figure, tolerance, model mean and 95% interval, within tolerance."""
     rows = []
     for t in targets:
-        mean, lo, hi = mean_ci(values[t.name])
+        mean, lo, hi = mean_ci(values[t.name], METRICS[t.metric].unit, difference=bool(t.age_groups or t.change_from))
         rows.append({"target": t.name, "source": t.source, "metric": t.metric, "date": t.when(), "kind": t.kind,
                      "value": t.value, "figure": t.figure(), "tolerance": t.tolerance, "mean": mean, "ci_low": lo,
                      "ci_high": hi, "n_reps": int(np.sum(~np.isnan(values[t.name]))), "within": t.within(mean),
@@ -662,9 +662,10 @@ def markdown_table(table: pd.DataFrame) -> str:
             return f"{100 * v:.1f}%"
 
         sign = {"equal": "", "at_least": ">= ", "at_most": "<= "}[r.kind]
+        spread = "none (1 replication)" if math.isnan(r.ci_low) else f"{pct(r.ci_low)} to {pct(r.ci_high)}"
         lines.append(f"| {r.target} | {r.source} | {r.date} | {sign}{pct(r.value)} | "
                      f"{'+/- ' if r.kind == 'equal' else ''}{100 * r.tolerance:.1f} pp | {pct(r.mean)} | "
-                     f"{pct(r.ci_low)} to {pct(r.ci_high)} | {_verdict(r.within, r.required)} |")
+                     f"{spread} | {_verdict(r.within, r.required)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -4,7 +4,7 @@ Every compared scenario runs with the same base seed, so replication r of each
 scenario uses seed ``run.seed + r`` and starts from the same population, deaths,
 births and task arrivals (docs/ODD.md section 4, Stochasticity). The difference
 between two scenarios is then estimated from the per-replication differences of
-end-of-run values (a paired t-interval), which is far narrower than comparing
+end-of-run values (a paired interval, ``sim.experiments.stats``), which is far narrower than comparing
 two independent intervals when the scenarios are positively correlated.
 """
 
@@ -18,9 +18,8 @@ import pandas as pd
 
 from sim.errors import UserError
 from sim.experiments.replication import Replication, run_many
-from sim.experiments.stats import paired_difference, summarise, summarise_columns
+from sim.experiments.stats import paired_difference, summarise, summarise_columns, unit_of
 from sim.model import keypath
-from sim.model.metrics import METRICS
 from sim.model.params import Config
 from sim.model.series import end_of_run, metric_order
 
@@ -76,18 +75,19 @@ def comparison_table(ends: pd.DataFrame, scenarios: Sequence[str]) -> pd.DataFra
     ref = scenarios[0]
     summary = summarise(ends, [*KEYS, "scenario"])
     wide = ends.pivot(index=list(KEYS), columns=["scenario", "seed"], values="value")
+    units = wide.index.get_level_values("metric").astype(str).map(unit_of).to_numpy()
     diffs = []
     for s in scenarios[1:]:
         seeds = sorted(set(wide[ref].columns) & set(wide[s].columns))
         a, b = wide[ref][seeds].to_numpy(float), wide[s][seeds].to_numpy(float)
-        rows = [paired_difference(x, y) for x, y in zip(a, b, strict=True)]
-        d = pd.DataFrame(rows, columns=["diff", "diff_ci_low", "diff_ci_high", "n_pairs"], index=wide.index)
+        d = pd.DataFrame(dict(zip(["diff", "diff_ci_low", "diff_ci_high", "n_pairs"], paired_difference(a, b, units),
+                                  strict=True)), index=wide.index)
         diffs.append(d.reset_index().assign(scenario=s))
     table = summary.merge(pd.concat(diffs, ignore_index=True) if diffs else
                           pd.DataFrame(columns=[*KEYS, "scenario", "diff", "diff_ci_low", "diff_ci_high", "n_pairs"]),
                           on=[*KEYS, "scenario"], how="left")
     table["n_pairs"] = table["n_pairs"].astype("Int64")
-    table.insert(1, "unit", table["metric"].map(lambda m: METRICS[m].unit if m in METRICS else ""))
+    table.insert(1, "unit", table.pop("unit"))
     table.insert(table.columns.get_loc("diff"), "reference", ref)
     table["scenario"] = pd.Categorical(table["scenario"], categories=list(scenarios), ordered=True)
     table = metric_order(table.sort_values("scenario", kind="stable"))
@@ -125,9 +125,10 @@ class WeeklyStore:
         if self.template is None:
             raise ValueError("no replications were stored")
         frames = []
+        units = self.template["metric"].astype(str).map(unit_of).to_numpy()
         for s in scenarios:
             reps = sorted(r for (name, r) in self.values if name == s)
-            mean, lo, hi, n = summarise_columns(np.vstack([self.values[(s, r)] for r in reps]))
+            mean, lo, hi, n = summarise_columns(np.vstack([self.values[(s, r)] for r in reps]), units)
             f = self.template.copy()
             f.insert(0, "scenario", s)
             f["mean"], f["ci_low"], f["ci_high"], f["n_reps"] = mean, lo, hi, n.astype(np.int32)
@@ -159,10 +160,14 @@ def run_comparison(
     on_done: Callable[[Replication], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    on_week: Callable[[int], None] | None = None,
+    stage: Callable[[str], None] = lambda _name: None,
 ) -> Comparison:
     """Run ``reps`` replications of every scenario (already sharing a seed) and compare them with the first.
 
-    ``jobs``, ``executor`` and ``scheduler`` say where replications run (``sim.experiments.replication.run_many``).
+    ``jobs``, ``executor`` and ``scheduler`` say where replications run, ``on_done`` and ``on_week`` report
+    progress (``sim.experiments.replication.run_many``), and ``stage(name)`` is called as each stage after the
+    runs starts.
     """
     if reps < 1:
         raise UserError(f"--reps: must be at least 1, got {reps}")
@@ -174,7 +179,10 @@ def run_comparison(
             on_done(r)
 
     work = [(c, r) for c in configs for r in range(reps)]
-    results = run_many(work, jobs=jobs, on_done=done, executor=executor, scheduler=scheduler)
+    results = run_many(work, jobs=jobs, on_done=done, executor=executor, scheduler=scheduler, on_week=on_week)
     names = [c.name for c in configs]
+    stage("weekly means and intervals")
+    weekly = store.summary(names)
+    stage("end-of-run intervals and paired differences")
     ends = end_values(results)
-    return Comparison(list(configs), reps, results, ends, store.summary(names), comparison_table(ends, names))
+    return Comparison(list(configs), reps, results, ends, weekly, comparison_table(ends, names))

@@ -8,6 +8,7 @@ a scenario always uses seed ``run.seed + r``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -45,21 +46,22 @@ def run_replication(config: Config, rep: int = 0, progress: Callable[[int], None
 
     The reference uses the same seed, so it has the same population, deaths,
     births and task arrivals (common random numbers); only its cost is used,
-    so it computes no group breakdown.
+    so it computes no group breakdown. ``progress(week)`` is called after each
+    simulated week of both runs.
     """
     seed = replication_seed(config, rep)
     ts = DigexModel(config, seed=seed).run(progress).timeseries()
     if config.run.analogue_reference:
-        ref = DigexModel(analogue_reference(config), seed=seed, group_metrics=False).run()
+        ref = DigexModel(analogue_reference(config), seed=seed, group_metrics=False).run(progress)
         cost = ts.loc[ts["metric"] == "cost_total_dkk", "value"].to_numpy()
         ref_cost = ref.metrics.overall[: ref.week, OVERALL_METRICS.index("cost_total_dkk")]
         ts.loc[ts["metric"] == "savings_vs_analogue_dkk", "value"] = ref_cost - cost
     return Replication(config.name, rep, seed, ts)
 
 
-def run_config_dict(data: dict, rep: int) -> Replication:
+def run_config_dict(data: dict, rep: int, on_week: Callable[[int], None] | None = None) -> Replication:
     """Validate a configuration dictionary and run one replication (what worker processes call)."""
-    return run_replication(Config.model_validate(data), rep)
+    return run_replication(Config.model_validate(data), rep, on_week)
 
 
 def run_many(
@@ -68,17 +70,20 @@ def run_many(
     on_done: Callable[[Replication], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    on_week: Callable[[int], None] | None = None,
 ) -> list[Replication]:
     """Run (config, rep) pairs; results in input order, identical for any executor and job count.
 
     ``local``: ``jobs`` worker processes (in-process for one job or one
     replication). ``dask``: a Dask cluster at ``scheduler``, or a LocalCluster
     of ``jobs`` workers when no address is given (``sim.experiments.executor``).
-    ``on_done`` is called as each replication finishes (for progress bars).
+    ``on_done`` is called as each replication finishes and, for runs in this
+    process only, ``on_week(week)`` after each simulated week (for progress bars).
     """
     work = [(cfg.model_dump(mode="json"), rep) for cfg, rep in jobs_list]
     with Executor(executor, jobs if executor == "dask" else min(jobs, len(work)), scheduler) as pool:
-        return pool.map(run_config_dict, work, on_done)
+        fn = functools.partial(run_config_dict, on_week=on_week) if on_week and pool.in_process else run_config_dict
+        return pool.map(fn, work, on_done)
 
 
 def stack(replications: list[Replication]) -> pd.DataFrame:

@@ -1,8 +1,24 @@
-"""Statistics over replications: means, t-intervals and paired differences (docs/ODD.md section 4, Observation).
+"""Statistics over replications: means, intervals and paired differences (docs/ODD.md section 4, Observation).
 
-Every interval digex reports is a two-sided t-interval at ``LEVEL`` over
-independent replications; with fewer than two values it collapses to the
-mean. Missing values (NaN, e.g. a group without members) are left out.
+Every interval digex reports is a two-sided interval at ``LEVEL`` over
+independent replications, built from the t distribution with n - 1 degrees
+of freedom (``scipy.stats.t``):
+
+- for a metric on an open scale (DKK, persons, weeks, ...) the t-interval
+  mean +/- t * sd / sqrt(n);
+- for a metric on a bounded scale (``BOUNDS``: shares and 0-1 means) the same
+  t-interval on the logit scale around the mean, with the standard error
+  carried over by the delta method: logit(m) +/- t * se / (m (1 - m)), mapped
+  back with the logistic function (``scipy.special.logit``/``expit``), as
+  R's ``survey::svyciprop(method = "xlogit")``. It stays inside [0, 1], is
+  asymmetric near a bound and always holds the mean;
+  a paired difference of two such means lies in [-1, 1] and gets the same
+  interval on that range (the logit of (d + 1) / 2, i.e. Fisher's z);
+- with fewer than two values there is no interval: low and high are NaN.
+
+A mean that sits on its bound (every replication 0, or every one 1) has no
+spread and its interval is that single value. Missing values (NaN, e.g. a
+group without members) are left out.
 """
 
 from __future__ import annotations
@@ -13,51 +29,106 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from sim.model.metrics import METRICS
+
 LEVEL = 0.95
 """Confidence level of every interval."""
 
+BOUNDS: dict[str, tuple[float, float]] = {"share": (0.0, 1.0), "0-1": (0.0, 1.0)}
+"""Units (``sim.model.metrics.METRICS``) whose values lie in a closed range; their intervals stay inside it."""
 
-def t_interval(mean: npt.ArrayLike, sd: npt.ArrayLike, n: npt.ArrayLike,
-               level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
-    """Two-sided t-interval of means with standard deviations ``sd`` over ``n`` values (element-wise).
 
-    Below two values an interval collapses to its mean, and scipy (0.4 s to
-    import) is not imported at all when no mean has two values.
+def unit_of(metric: str) -> str:
+    """The unit of a metric in METRICS ('' for a name that is not a metric)."""
+    return METRICS[metric].unit if metric in METRICS else ""
+
+
+def bounds(unit: str, difference: bool = False) -> tuple[float, float] | None:
+    """The range of a mean in ``unit`` (of a difference of two means if ``difference``); None if unbounded."""
+    if unit not in BOUNDS:
+        return None
+    low, high = BOUNDS[unit]
+    return (low - high, high - low) if difference else (low, high)
+
+
+def interval(mean: npt.ArrayLike, sd: npt.ArrayLike, n: npt.ArrayLike, units: npt.ArrayLike = "",
+             difference: bool = False, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """Interval of means over ``n`` values with standard deviations ``sd``, each on the scale of its unit.
+
+    ``units`` holds one unit per mean (or one for all); means of a unit in
+    BOUNDS (differences of such means if ``difference``) get the logit-scale
+    interval of the module docstring, all others the t-interval. NaN below
+    two values, and scipy (0.4 s to import) is not imported at all when no
+    mean has two values.
     """
-    mean, n = np.asarray(mean, dtype=float), np.asarray(n, dtype=float)
+    mean, sd, n = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (mean, sd, n)))
+    units = np.broadcast_to(np.asarray(units, dtype=object), mean.shape)
+    lo, hi = np.full(mean.shape, np.nan), np.full(mean.shape, np.nan)
     many = n >= 2
-    half = np.zeros(np.broadcast(mean, sd, n).shape)
-    if many.any():
-        from scipy import stats
+    if not many.any():
+        return lo, hi
+    from scipy import special, stats
 
-        with np.errstate(invalid="ignore", divide="ignore"):
-            q = stats.t.ppf(0.5 + level / 2, np.where(many, n - 1, 1))
-            half = np.where(many, q * np.asarray(sd, dtype=float) / np.sqrt(np.maximum(n, 1)), 0.0)
-    return mean - half, mean + half
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = sd / np.sqrt(np.maximum(n, 1))
+        q = stats.t.ppf(0.5 + level / 2, np.where(many, n - 1, 1))
+        lo, hi = np.where(many, mean - q * se, np.nan), np.where(many, mean + q * se, np.nan)
+        for unit in set(units[many].tolist()):
+            scale = bounds(str(unit), difference)
+            if scale is None:
+                continue
+            rows = many & (units == unit)
+            width = scale[1] - scale[0]
+            p = (mean[rows] - scale[0]) / width
+            inside = (p > 0) & (p < 1) & (se[rows] > 0)
+            half = q[rows] * se[rows] / width / (p * (1 - p))
+            z = special.logit(p)
+            lo[rows] = np.where(inside, scale[0] + width * special.expit(z - half), np.clip(lo[rows], *scale))
+            hi[rows] = np.where(inside, scale[0] + width * special.expit(z + half), np.clip(hi[rows], *scale))
+    return lo, hi
 
 
-def mean_ci(values: npt.ArrayLike, level: float = LEVEL) -> tuple[float, float, float]:
-    """Mean and t-interval (low, high) of one set of replication values; all NaN without values."""
+def mean_ci(values: npt.ArrayLike, unit: str = "", difference: bool = False,
+            level: float = LEVEL) -> tuple[float, float, float]:
+    """Mean and interval (low, high) of one set of replication values in ``unit``.
+
+    All NaN without values; low and high NaN with one value.
+    """
     v = np.asarray(values, dtype=float)
     v = v[~np.isnan(v)]
     if len(v) == 0:
         return (float("nan"),) * 3
     m = float(v.mean())
-    lo, hi = t_interval(m, v.std(ddof=1) if len(v) > 1 else 0.0, len(v), level)
+    lo, hi = interval(m, v.std(ddof=1) if len(v) > 1 else 0.0, len(v), unit, difference, level)
     return m, float(lo), float(hi)
 
 
 def summarise(frame: pd.DataFrame, by: list[str], value: str = "value") -> pd.DataFrame:
-    """Mean, ci_low, ci_high and n_reps of ``value`` over replications, per ``by`` group (in order of appearance)."""
-    g = frame.groupby(by, sort=False, dropna=False, observed=True)[value]
-    out = g.agg(["mean", "std", "count"]).reset_index()
-    out["ci_low"], out["ci_high"] = t_interval(out["mean"].to_numpy(), out["std"].to_numpy(), out["count"].to_numpy())
-    out = out.rename(columns={"count": "n_reps"}).drop(columns="std")
-    return out[[*by, "mean", "ci_low", "ci_high", "n_reps"]]
+    """Mean, ci_low, ci_high and n_reps of ``value`` over replications, per ``by`` group (in order of appearance).
+
+    Each group's unit is that of its metric (the frame's ``metric`` column;
+    without one, intervals are t-intervals). With ``metric`` among ``by`` the
+    result has a ``unit`` column after the ``by`` columns.
+    """
+    g = frame.groupby(by, sort=False, dropna=False, observed=True)
+    out = g[value].agg(["mean", "std", "count"])
+    if "metric" in frame and "metric" not in by:
+        out["metric"] = g["metric"].first()
+    out = out.reset_index()
+    out["unit"] = out["metric"].astype(str).map(unit_of) if "metric" in out else ""
+    out["ci_low"], out["ci_high"] = interval(out["mean"].to_numpy(), out["std"].to_numpy(), out["count"].to_numpy(),
+                                             out["unit"].to_numpy())
+    out = out.rename(columns={"count": "n_reps"})
+    return out[[*by, *(["unit"] if "metric" in by else []), "mean", "ci_low", "ci_high", "n_reps"]]
 
 
-def summarise_columns(values: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, ci_low, ci_high and count of each column of a (replications x values) array."""
+def summarise_columns(values: npt.ArrayLike, units: npt.ArrayLike = "", difference: bool = False,
+                      level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, ci_low, ci_high and count of each column of a (replications x values) array.
+
+    ``units`` holds the unit of each column (or one for all); ``difference``: the columns hold differences
+    of two means in those units.
+    """
     arr = np.asarray(values, dtype=float)
     if arr.ndim != 2:
         raise ValueError(f"summarise_columns needs a (replications x values) array, got {arr.ndim} dimension(s)")
@@ -66,21 +137,20 @@ def summarise_columns(values: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray, np
         warnings.simplefilter("ignore", RuntimeWarning)
         mean = np.nanmean(arr, axis=0)
         sd = np.nanstd(arr, axis=0, ddof=1) if len(arr) > 1 else np.zeros(arr.shape[1])
-    lo, hi = t_interval(mean, sd, n)
+    lo, hi = interval(mean, sd, n, units, difference, level)
     return mean, lo, hi, n
 
 
-def paired_difference(
-    reference: npt.ArrayLike, other: npt.ArrayLike, level: float = LEVEL
-) -> tuple[float, float, float, int]:
-    """Mean of ``other - reference`` over paired replications, its t-interval and the number of pairs.
+def paired_difference(reference: npt.ArrayLike, other: npt.ArrayLike, units: npt.ArrayLike = "",
+                      level: float = LEVEL) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Mean of ``other - reference`` over paired replications, its interval and the number of pairs, per row.
 
-    Pairs where either value is missing are dropped. The interval is the
-    t-interval of the per-replication differences (paired t-interval).
+    ``reference`` and ``other`` are (values x replications) arrays, replication r of both in column r (a
+    1-D array is one row). Pairs where either value is missing are dropped. The interval is that of the
+    per-replication differences (a paired interval), on the range of a difference in each row's unit
+    (``units``; [-1, 1] for shares).
     """
-    a, b = np.asarray(reference, dtype=float), np.asarray(other, dtype=float)
+    a, b = np.atleast_2d(np.asarray(reference, dtype=float)), np.atleast_2d(np.asarray(other, dtype=float))
     if a.shape != b.shape:
-        raise ValueError(f"paired values need equal lengths, got {len(a)} and {len(b)}")
-    ok = ~(np.isnan(a) | np.isnan(b))
-    m, lo, hi = mean_ci(b[ok] - a[ok], level)
-    return m, lo, hi, int(ok.sum())
+        raise ValueError(f"paired values need equal shapes, got {a.shape} and {b.shape}")
+    return summarise_columns((b - a).T, units, difference=True, level=level)

@@ -57,6 +57,21 @@ run at the peak (2 GB at the limit); runs/ takes about 18 kB and results_by_grou
 MAX_RUN_FILE = 1_000_000
 """Largest stored run file read, in bytes (a run takes about 18 kB); a larger one is not a run and is recomputed."""
 
+SECONDS_PER_CITIZEN = 4e-6
+"""Seconds to build one citizen of the synthetic population (benchmarks/RESULTS.md: 0.4 s for 100,000)."""
+
+SECONDS_PER_WEEK = 3e-3
+"""Seconds of one simulated week that do not depend on the population size (measured: 2.8-3.0 ms a week at 300
+and 2,000 citizens on the 2-core machine of benchmarks/RESULTS.md)."""
+
+SECONDS_PER_CITIZEN_WEEK = 1e-7
+"""Further seconds per citizen-week (1,000,000 citizens x 520 weeks: 32-51 s in benchmarks/RESULTS.md; 20,000 x
+730 weeks: 3.5 s measured)."""
+
+ANALOGUE_COST = 0.7
+"""Cost of the all-analogue reference run (run.analogue_reference) relative to the run itself (measured 0.5-0.9:
+it computes no group breakdown)."""
+
 
 def parse_vary(text: str) -> Varied:
     """Parse ``key=v1,v2,...`` (listed values) or ``key=lo:hi:n`` / ``key=lo:hi`` (a numeric range).
@@ -91,11 +106,15 @@ def parse_vary(text: str) -> Varied:
 
 
 def _check_key(v: Varied, base: Config) -> None:
-    """Refuse a ``--vary`` key path that the base scenario does not have."""
+    """Refuse a ``--vary`` key path that the base scenario does not have, suggesting the closest one."""
+    from sim.scenario.describe import entries
+    from sim.scenario.loader import suggest
+
     try:
         v.read(base)
     except KeyPathError:
-        raise UserError(f"--vary: unknown key '{v.key}'") from None
+        keys = [e.path for e in entries() if not e.is_block and "[]" not in e.path]
+        raise UserError(f"--vary: unknown key '{shown(v.key)}'" + suggest(v.key, keys)) from None
 
 
 def _number_text(v: Varied, x: float, base: Config) -> str:
@@ -147,21 +166,85 @@ def grid_points(varies: Sequence[Varied], base: Config) -> list[dict[str, str]]:
 
 
 def latin_hypercube_points(varies: Sequence[Varied], base: Config, samples: int, seed: int) -> list[dict[str, str]]:
-    """``samples`` points of a seeded Latin hypercube (scipy.stats.qmc.LatinHypercube).
+    """``samples`` points of a seeded, space-filling Latin hypercube (scipy.stats.qmc.LatinHypercube).
 
-    A range key maps its coordinate u in [0, 1) to lo + u (hi - lo) (rounded
-    for integer keys); a listed key picks value number floor(u * count), so
-    each listed value gets an equal share of the strata.
+    The design is optimised for a low centered discrepancy (``optimization="random-cd"``,
+    which swaps coordinates within columns, so every key still has one point in
+    each of ``samples`` strata): the points fill the cube evenly and the keys are
+    nearly uncorrelated, so the effect of one key is not mistaken for another's
+    (``correlated_keys`` finds what remains). A range key maps its coordinate u
+    in [0, 1) to lo + u (hi - lo) (rounded for integer keys); a listed key picks
+    value number floor(u * count), so each listed value gets an equal share of
+    the strata.
     """
     if samples < 1:
         raise UserError(f"--samples: must be at least 1, got {samples}")
-    from scipy.stats import qmc  # imported when needed (see sim.experiments.stats.t_interval)
+    from scipy.stats import qmc  # imported when needed (see sim.experiments.stats.interval)
 
     for v in varies:
         _check_key(v, base)
-    u = qmc.LatinHypercube(d=len(varies), rng=np.random.default_rng(seed)).random(samples)
+    u = qmc.LatinHypercube(d=len(varies), optimization="random-cd", rng=np.random.default_rng(seed)).random(samples)
     return [{v.key: _number_text(v, v.from_unit(x), base) if v.is_range else v.pick(x)
              for v, x in zip(varies, row, strict=True)} for row in u]
+
+
+def correlated_keys(plan: SweepPlan, limit: float) -> list[tuple[str, str, float]]:
+    """Pairs of varied keys whose values across the points correlate above ``limit`` (|Pearson r|), and r.
+
+    Numbers count as they are, other listed values by their position in the
+    list (two values are 0 and 1); a key with one value at every point is
+    left out. A full grid has r = 0 for every pair; a Latin hypercube of few
+    points can have more.
+    """
+    columns = {v.key: _coded(v, [p[v.key] for p in plan.points]) for v in plan.varies}
+    varying = [k for k, x in columns.items() if np.ptp(x) > 0]
+    if len(varying) < 2:
+        return []
+    r = np.corrcoef(np.vstack([columns[k] for k in varying]))
+    return [(a, b, float(r[i, j])) for (i, a), (j, b) in itertools.combinations(enumerate(varying), 2)
+            if abs(r[i, j]) > limit]
+
+
+def _coded(v: Varied, texts: Sequence[str]) -> np.ndarray:
+    """A varied key's override texts at every point as numbers: the numbers they are, else list positions."""
+    try:
+        return np.array([float(t) for t in texts])
+    except ValueError:
+        return np.array([v.values.index(t) for t in texts], dtype=float)
+
+
+@dataclass(frozen=True)
+class Workload:
+    """The runs a sweep still has to compute, their size and a rough time on one core."""
+
+    runs: int
+    weeks: tuple[int, int]
+    citizens: tuple[int, int]
+    citizen_weeks: int
+    seconds: float
+
+    def wall_seconds(self, jobs: int) -> float:
+        """Rough wall time with ``jobs`` runs at a time."""
+        return self.seconds / max(1, min(jobs, self.runs))
+
+
+def run_seconds(config: Config) -> float:
+    """Rough seconds of one replication of ``config`` on one core (SECONDS_PER_* and ANALOGUE_COST)."""
+    size, weeks = config.population.size, config.run.weeks
+    simulate = weeks * (SECONDS_PER_WEEK + size * SECONDS_PER_CITIZEN_WEEK)
+    return size * SECONDS_PER_CITIZEN + simulate * (1 + ANALOGUE_COST * config.run.analogue_reference)
+
+
+def workload(plan: SweepPlan, pending: Iterable[str]) -> Workload:
+    """Size and rough one-core time of the runs ``pending`` (run keys) of ``plan``."""
+    todo = set(pending)
+    configs = list({key: c for *_, c, key in plan.runs if key in todo}.values())
+    if not configs:
+        return Workload(0, (0, 0), (0, 0), 0, 0.0)
+    weeks = [c.run.weeks for c in configs]
+    sizes = [c.population.size for c in configs]
+    return Workload(len(configs), (min(weeks), max(weeks)), (min(sizes), max(sizes)),
+                    sum(w * n for w, n in zip(weeks, sizes, strict=True)), sum(map(run_seconds, configs)))
 
 
 def run_keys(config: Config, seeds: Iterable[int]) -> list[str]:
@@ -371,13 +454,17 @@ def run_sweep(
     on_done: Callable[[Replication], None] | None = None,
     executor: str = "local",
     scheduler: str | None = None,
+    on_week: Callable[[int], None] | None = None,
+    stage: Callable[[str], None] = lambda _name: None,
 ) -> SweepResult:
     """Run the replications not yet in ``store``, store each as it finishes, and tabulate.
 
     Stored runs are read first (``RunStore.check``; call it before to learn
     which stored runs are unusable and get recomputed). ``on_done`` is called
-    after each new run is stored (for progress); ``jobs``, ``executor`` and
-    ``scheduler`` say where runs go (``sim.experiments.replication.run_many``).
+    after each new run is stored and ``on_week`` after each simulated week of
+    runs in this process (for progress), and ``stage(name)`` as the tables are
+    made; ``jobs``, ``executor`` and ``scheduler`` say where runs go
+    (``sim.experiments.replication.run_many``).
     """
     runs = plan.runs
     store.check(key for *_, key in runs)
@@ -393,8 +480,9 @@ def run_sweep(
         if on_done:
             on_done(rep)
 
-    run_many(list(todo.values()), jobs=jobs, on_done=done, executor=executor, scheduler=scheduler)
+    run_many(list(todo.values()), jobs=jobs, on_done=done, executor=executor, scheduler=scheduler, on_week=on_week)
     unique = len({key for *_, key in runs})
+    stage("means and intervals per point")
     return tabulate(plan, store, computed=len(todo), reused=unique - len(todo))
 
 

@@ -58,7 +58,7 @@ def age_label(ages: tuple[int, int]) -> str:
 
 def _model_bar(ax: Axes, label: str, values: Sequence[float]) -> None:
     """The model's mean (bar) and 95% interval (whisker) over replications, in per cent."""
-    mean, lo, hi = (v * PERCENT for v in mean_ci(np.asarray(values, float)))
+    mean, lo, hi = (v * PERCENT for v in mean_ci(np.asarray(values, float), "share"))
     ax.bar([label], [mean], color=MODEL_BAR, width=0.6)
     ax.errorbar([label], [mean], yerr=[[mean - lo], [hi - mean]], fmt="none", ecolor=PALETTE[0], capsize=4)
 
@@ -142,7 +142,7 @@ def digital_post(targets: Sequence[Target], series: list[pd.DataFrame], markers:
     for (metric, (quantity, colour, top, _)), ax in zip(DIGITAL_POST_PANELS.items(), axes, strict=True):
         runs = [ts[(ts["metric"] == metric) & (ts["group_type"] == "all")].set_index("date")["value"] for ts in series]
         frame = pd.concat(runs, axis=1)
-        stats = np.array([mean_ci(row) for row in frame.to_numpy()]) * PERCENT
+        stats = np.array([mean_ci(row, "share") for row in frame.to_numpy()]) * PERCENT
         ax.plot(frame.index, stats[:, 0], color=colour, lw=1.6, label="model (mean, 95% band)")
         ax.fill_between(frame.index, stats[:, 1], stats[:, 2], color=colour, alpha=0.2, lw=0)
         mark_events(ax, markers)

@@ -4,7 +4,14 @@ All are drawn in the one style of ``sim.outputs.style``: the title states the
 question a figure answers, axes carry units (shares in per cent), a scenario
 keeps one colour in every figure (``scenario_colours``), time axes mark the
 mandate start and shade the first 52 weeks of windowed measures. Intervals
-are 95% t-intervals over replications.
+are 95% intervals over replications (``sim.experiments.stats``), drawn only
+with two or more replications.
+
+Up to ``len(PALETTE)`` scenarios are told apart by colour in shared axes;
+with more (``style.many``), every figure draws small multiples, one panel per
+scenario over the others in grey, and the cost-against-exclusion figure
+numbers its points and names them in a key. Sweep points are named by their
+settings (``point_labels``).
 
 Inputs are summary tables: a weekly summary (mean and interval per scenario,
 metric, group and week, as ``timeseries_summary.parquet`` of a comparison or
@@ -16,27 +23,37 @@ atomically (``sim.atomic``).
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from sim.atomic import write_bytes
 from sim.experiments.stats import summarise
 from sim.model.costs import COST_CHANNELS
 from sim.model.metrics import GROUPS, METRICS, OVERALL
+from sim.outputs.format import fmt_setting
 from sim.outputs.style import (
+    CONTEXT,
     DPI,
+    HIGHLIGHT,
     PALETTE,
     PERCENT,
+    SMALL_DATE_TICKS,
     add_title,
     date_axis,
     interval_note,
+    label_grid,
     legend_below,
+    many,
     mark_events,
+    multiples,
+    name_panel,
     new_figure,
     percent_axis,
     shade_warmup,
@@ -50,10 +67,28 @@ CHANNEL_COLOURS = dict(zip(COST_CHANNELS, ("#4C72B0", "#64B5CD", "#C44E52", "#DD
 Markers = Sequence[tuple[object, str]]
 """Dated events to mark on time axes: (date, label)."""
 
+Bars = dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]
+"""Per scenario, the mean, low and high end of its interval for each category of a bar chart, as drawn."""
+
+OWN = "the panel's scenario"
+"""Legend label of a small-multiple panel's own scenario."""
+
+OTHERS = "the other scenarios"
+"""Legend label of the other scenarios drawn grey behind a small-multiple panel's own."""
+
+MAX_KEY = 30
+"""Most points of a cost-against-exclusion figure numbered and named in its key; with more, only the points on
+the Pareto front are (the others are in the tables)."""
+
 
 def scenario_colours(names: Sequence[str]) -> dict[str, str]:
-    """One colour per scenario, by position, so a scenario looks the same in every figure."""
-    return {n: PALETTE[i % len(PALETTE)] for i, n in enumerate(names)}
+    """One colour per scenario, by position, so a scenario looks the same in every figure.
+
+    Beyond ``len(PALETTE)`` scenarios (``style.many``) every scenario gets
+    HIGHLIGHT: the figures then draw one panel per scenario instead.
+    """
+    names = list(dict.fromkeys(names))
+    return dict.fromkeys(names, HIGHLIGHT) if many(len(names)) else dict(zip(names, PALETTE, strict=False))
 
 
 def _overall(weekly: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -66,40 +101,208 @@ def _n_reps(frame: pd.DataFrame) -> int:
     return int(frame["n_reps"].max()) if len(frame) else 0
 
 
-def _band(ax: Axes, weekly: pd.DataFrame, metric: str, colours: dict[str, str], scale: float = 1.0) -> None:
-    """Mean line and 95% band over time for each scenario."""
-    data = _overall(weekly, metric)
+def _figure_legend(fig: Figure, ax: Axes) -> None:
+    """The legend of ``ax``'s entries below the whole figure (every panel of a figure shares them)."""
+    legend_below(fig, *ax.get_legend_handles_labels())
+
+
+# ------------------------------------------------------------------ over time
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One metric over time: what its axis says (``quantity``, and for a share of what: ``of``), whether it
+    covers the last 52 weeks (``windowed``: its warm-up is shaded) and where a share axis ends (``top``)."""
+
+    metric: str
+    quantity: str
+    of: str | None = None
+    windowed: bool = False
+    top: float | None = None
+
+    @property
+    def scale(self) -> float:
+        """Factor from the metric's values to the axis: per cent for shares."""
+        return PERCENT if METRICS[self.metric].unit == "share" else 1.0
+
+    def label(self, ax: Axes) -> None:
+        """Label the y axis (a percentage axis for a share) after drawing."""
+        if self.scale == PERCENT:
+            percent_axis(ax, self.quantity, of=self.of, top=self.top)
+        else:
+            ax.set_ylabel(self.quantity)
+
+
+def _line(ax: Axes, rows: pd.DataFrame, colour: str, scale: float, label: str | None) -> None:
+    """Weekly mean as a line and its 95% interval as a band (none where the interval is missing)."""
+    x = pd.to_datetime(rows["date"])
+    ax.plot(x, rows["mean"] * scale, color=colour, lw=1.6, label=label, zorder=3)
+    ax.fill_between(x, rows["ci_low"] * scale, rows["ci_high"] * scale, color=colour, alpha=0.18, lw=0, zorder=2)
+
+
+def _time_furniture(ax: Axes, weekly: pd.DataFrame, panel: Panel, markers: Markers, above: bool) -> None:
+    """Date ticks, the shaded warm-up of a windowed metric, the dated events (labelled ``above`` the axes, else
+    in the legend, on a small panel) and the y label."""
+    date_axis(ax, 7 if above else SMALL_DATE_TICKS)
+    if panel.windowed:
+        shade_warmup(ax, weekly["date"])
+    mark_events(ax, markers, above)
+    panel.label(ax)
+
+
+def _time_panel(ax: Axes, weekly: pd.DataFrame, panel: Panel, colours: dict[str, str], markers: Markers) -> None:
+    """One metric over time, every scenario in its own colour in the same axes."""
+    data = _overall(weekly, panel.metric)
     for s, colour in colours.items():
         d = data[data["scenario"] == s]
-        if d.empty:
-            continue
-        x = pd.to_datetime(d["date"])
-        ax.plot(x, d["mean"] * scale, color=colour, lw=1.6, label=s)
-        ax.fill_between(x, d["ci_low"] * scale, d["ci_high"] * scale, color=colour, alpha=0.18, lw=0)
-    date_axis(ax)
+        if not d.empty:
+            _line(ax, d, colour, panel.scale, s)
+    _time_furniture(ax, weekly, panel, markers, above=True)
 
 
-def _time_panel(ax: Axes, weekly: pd.DataFrame, metric: str, colours: dict[str, str], markers: Markers,
-                windowed: bool) -> None:
-    """One metric over time per scenario (shares in per cent), with the events marked and, for a metric over
-    the last 52 weeks (``windowed``), the weeks when its window is still filling shaded."""
-    _band(ax, weekly, metric, colours, PERCENT if METRICS[metric].unit == "share" else 1.0)
-    if windowed:
-        shade_warmup(ax, weekly["date"])
-    mark_events(ax, markers)
+def _time_multiples(axes: Sequence[Axes], weekly: pd.DataFrame, panel: Panel, names: Sequence[str],
+                    markers: Markers) -> None:
+    """One metric over time, one panel per scenario: its line and band over the others' lines in grey."""
+    data = _overall(weekly, panel.metric)
+    rows = {s: data[data["scenario"] == s] for s in names}
+    for ax, s in zip(axes, names, strict=True):
+        others = [o for o in names if o != s and not rows[o].empty]
+        for i, o in enumerate(others):
+            ax.plot(pd.to_datetime(rows[o]["date"]), rows[o]["mean"] * panel.scale, color=CONTEXT, lw=0.6,
+                    zorder=1, label=OTHERS if i == 0 else None)
+        if not rows[s].empty:
+            _line(ax, rows[s], HIGHLIGHT, panel.scale, OWN)
+        name_panel(ax, s)
+        _time_furniture(ax, weekly, panel, markers, above=False)
+    label_grid(axes)
+
+
+def _time_figure(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers, panels: Sequence[Panel],
+                 height: float) -> Figure:
+    """Metrics over time side by side, every scenario in the same axes; or, for many scenarios, a grid of
+    small multiples per metric (headed by its quantity when there are several)."""
+    names = list(colours)
+    if many(len(names)):
+        headings = [p.quantity for p in panels] if len(panels) > 1 else [""]
+        fig, grids = multiples(len(names), headings)
+        for axes, panel in zip(grids, panels, strict=True):
+            _time_multiples(axes, weekly, panel, names, markers)
+        _figure_legend(fig, grids[0][0])
+        return fig
+    fig, axes = new_figure(height, ncols=len(panels))
+    for ax, panel in zip(axes, panels, strict=True):
+        _time_panel(ax, weekly, panel, colours, markers)
+    _figure_legend(fig, axes[0])
+    return fig
+
+
+EXCLUDED = Panel("exclusion_rate", "citizens excluded", of="population 15+", windowed=True)
+"""The exclusion rate over time."""
 
 
 @styled
 def exclusion_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers = ()) -> Figure:
     """Exclusion rate over time, mean and 95% band per scenario."""
-    fig, (ax,) = new_figure(4.2)
-    _time_panel(ax, weekly, "exclusion_rate", colours, markers, windowed=True)
-    percent_axis(ax, "citizens excluded", of="population 15+")
-    ax.set_xlabel("date")
-    legend_below(ax)
+    fig = _time_figure(weekly, colours, markers, [EXCLUDED], 4.2)
     n = _n_reps(_overall(weekly, "exclusion_rate"))
     add_title(fig, "How many citizens are excluded, and when?",
               f"Share with at least one failed task in the last 52 weeks; {interval_note(n)}")
+    return fig
+
+
+@styled
+def digital_share_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers = ()) -> Figure:
+    """Share of procedures done by self-service alone, and share of citizens who only manage with help."""
+    panels = [Panel("digital_share", "done by self-service alone", "procedures", windowed=True, top=PERCENT),
+              Panel("assisted_share", "all tasks needed help", "citizens", windowed=True, top=PERCENT)]
+    fig = _time_figure(weekly, colours, markers, panels, 3.8)
+    add_title(fig, "How do citizens get things done? Self-service and assisted contact",
+              f"Last 52 weeks; {interval_note(_n_reps(_overall(weekly, 'digital_share')))}")
+    return fig
+
+
+@styled
+def trust_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers = ()) -> Figure:
+    """Mean trust and the alienated share over time, mean and 95% band per scenario."""
+    panels = [Panel("trust_mean", "mean trust in public digital services (0-1)"),
+              Panel("alienated_share", "alienated: trust below threshold", "citizens")]
+    fig = _time_figure(weekly, colours, markers, panels, 3.8)
+    add_title(fig, "Does digital by default erode trust?",
+              interval_note(_n_reps(_overall(weekly, "trust_mean"))).capitalize())
+    return fig
+
+
+# ------------------------------------------------------------------ bars by category
+
+
+def _whiskers(mean: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """Error bar lengths below and above each mean (0 where the interval is missing)."""
+    return np.clip(np.nan_to_num(np.vstack([mean - low, high - mean])), 0, None)
+
+
+ERROR_STYLE = {"elinewidth": 0.8, "capsize": 1.5}
+"""How whiskers are drawn on bars."""
+
+
+def _grouped_bars(ax: Axes, bars: Bars, categories: Sequence[str], colours: dict[str, str], intervals: bool) -> None:
+    """A cluster of bars per category, one bar per scenario in its colour, with whiskers if ``intervals``."""
+    width = 0.8 / max(len(bars), 1)
+    x = np.arange(len(categories))
+    for i, (s, (mean, low, high)) in enumerate(bars.items()):
+        ax.bar(x + (i - (len(bars) - 1) / 2) * width, mean, width, color=colours[s], label=s,
+               yerr=_whiskers(mean, low, high) if intervals else None, error_kw=ERROR_STYLE)
+    ax.set_xticks(x, categories)
+
+
+UPRIGHT_LABELS = 5
+"""Most category labels written level under a small-multiple panel; more are turned upright to fit."""
+
+
+def _bar_multiples(axes: Sequence[Axes], bars: Bars, categories: Sequence[str], intervals: bool) -> None:
+    """One panel per scenario: its bars (with whiskers if ``intervals``), the other scenarios' means as grey
+    ticks across them; categories are named by the first line of their labels."""
+    x = np.arange(len(categories))
+    for ax, (s, (mean, low, high)) in zip(axes, bars.items(), strict=True):
+        ax.bar(x, mean, 0.6, color=HIGHLIGHT, label=OWN, yerr=_whiskers(mean, low, high) if intervals else None,
+               error_kw=ERROR_STYLE, zorder=2)
+        others = np.array([m for o, (m, _, _) in bars.items() if o != s]).reshape(-1, len(categories))
+        for i, row in enumerate(others):
+            ax.plot(x, row, ls="none", marker="_", ms=7, mew=0.9, color=CONTEXT, zorder=3,
+                    label=OTHERS if i == 0 else None)
+        ax.set_xticks(x, [c.split("\n")[0] for c in categories], fontsize=6.5,
+                      rotation=90 if len(categories) > UPRIGHT_LABELS else 0)
+        name_panel(ax, s)
+
+
+@dataclass(frozen=True)
+class BarPanel:
+    """One axes of bars: each scenario's ``bars`` over ``categories``, what labels the axes after drawing
+    (``label(ax)``), and the ``heading`` of its grid when the figure draws small multiples."""
+
+    heading: str
+    bars: Bars
+    categories: Sequence[str]
+    label: Callable[[Axes], None]
+
+
+def _bar_figure(panels: Sequence[BarPanel], colours: dict[str, str], intervals: bool, height: float) -> Figure:
+    """Bars per category, one axes per panel stacked top to bottom; or, for many scenarios, one grid of small
+    multiples per panel (whiskers if ``intervals``)."""
+    names = list(colours)
+    if many(len(names)):
+        fig, grids = multiples(len(names), [p.heading for p in panels], ncols=3)
+        for axes, panel in zip(grids, panels, strict=True):
+            _bar_multiples(axes, panel.bars, panel.categories, intervals)
+            for ax in axes:
+                panel.label(ax)
+            label_grid(axes)
+        _figure_legend(fig, grids[0][0])
+        return fig
+    fig, axes = new_figure(height, nrows=len(panels))
+    for ax, panel in zip(axes, panels, strict=True):
+        _grouped_bars(ax, panel.bars, panel.categories, colours, intervals)
+        panel.label(ax)
+    _figure_legend(fig, axes[-1])
     return fig
 
 
@@ -108,23 +311,32 @@ GROUP_AXES = {"age_band": "age band (years)",
 """Label of the group axis of each group type shown in the exclusion figures."""
 
 
-def _group_panel(ax: Axes, table: pd.DataFrame, group_type: str, colours: dict[str, str]) -> None:
-    """End-of-run exclusion per group and scenario: bars with 95% interval whiskers."""
-    groups = GROUPS[group_type]
+def _group_bars(table: pd.DataFrame, group_type: str, names: Sequence[str]) -> Bars:
+    """End-of-run exclusion per group of ``group_type``, per scenario, in per cent."""
+    groups = list(GROUPS[group_type])
     data = table[(table["metric"] == "exclusion_rate") & (table["group_type"] == group_type)]
-    width = 0.8 / max(len(colours), 1)
-    x = np.arange(len(groups))
-    for i, (s, colour) in enumerate(colours.items()):
-        d = data[data["scenario"] == s].set_index("group").reindex(list(groups))
-        mean = d["mean"].to_numpy(float) * PERCENT
-        err = np.vstack([mean - d["ci_low"].to_numpy(float) * PERCENT,
-                         d["ci_high"].to_numpy(float) * PERCENT - mean])
-        ax.bar(x + (i - (len(colours) - 1) / 2) * width, mean, width, color=colour, label=s,
-               yerr=np.clip(np.nan_to_num(err), 0, None) if _n_reps(data) > 1 else None,
-               error_kw={"elinewidth": 0.8, "capsize": 1.5})
-    ax.set_xticks(x, groups)
-    ax.set_xlabel(GROUP_AXES[group_type])
-    percent_axis(ax, "excluded", of="group")
+    bars = {}
+    for s in names:
+        d = data[data["scenario"] == s].set_index("group").reindex(groups)
+        bars[s] = tuple(d[c].to_numpy(float) * PERCENT for c in ("mean", "ci_low", "ci_high"))
+    return bars
+
+
+def _group_axis(group_type: str) -> Callable[[Axes], None]:
+    """What labels the axes of exclusion by ``group_type``."""
+
+    def label(ax: Axes) -> None:
+        ax.set_xlabel(GROUP_AXES[group_type])
+        percent_axis(ax, "excluded", of="group")
+
+    return label
+
+
+def _exclusion_bars(table: pd.DataFrame, colours: dict[str, str], group_types: Sequence[str], height: float) -> Figure:
+    """End-of-run exclusion by each of ``group_types``, per scenario."""
+    panels = [BarPanel(GROUP_AXES[g], _group_bars(table, g, list(colours)), GROUPS[g], _group_axis(g))
+              for g in group_types]
+    return _bar_figure(panels, colours, _n_reps(table) > 1, height)
 
 
 EXCLUSION_BY_GROUP = "Share with at least one failed task in the last 52 weeks of the run"
@@ -134,10 +346,7 @@ EXCLUSION_BY_GROUP = "Share with at least one failed task in the last 52 weeks o
 @styled
 def exclusion_by_group(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     """End-of-run exclusion rate by age band and by skill quintile, per scenario, with intervals."""
-    fig, axes = new_figure(6.2, nrows=2)
-    _group_panel(axes[0], table, "age_band", colours)
-    _group_panel(axes[1], table, "skill_quintile", colours)
-    legend_below(axes[1])
+    fig = _exclusion_bars(table, colours, ["age_band", "skill_quintile"], 6.2)
     add_title(fig, "Who is excluded? Exclusion by age and by digital skill",
               f"{EXCLUSION_BY_GROUP}; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
     return fig
@@ -146,12 +355,41 @@ def exclusion_by_group(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
 @styled
 def exclusion_by_age(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     """End-of-run exclusion rate by age band, per scenario, with intervals."""
-    fig, (ax,) = new_figure(3.8)
-    _group_panel(ax, table, "age_band", colours)
-    legend_below(ax)
+    fig = _exclusion_bars(table, colours, ["age_band"], 3.8)
     add_title(fig, "Who is excluded? Exclusion by age",
               f"{EXCLUSION_BY_GROUP}; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
     return fig
+
+
+HELPER_USES = {"helper_minutes_casework": "casework\n(helper solves it)",
+               "helper_minutes_teaching": "teaching\n(help to self-help)",
+               "helper_minutes_documentation": "documentation"}
+"""Helper-time metrics and their labels."""
+
+THOUSAND_HOURS = 60 * 1000
+"""Minutes in a thousand hours."""
+
+
+def _helper_axis(ax: Axes) -> None:
+    """Label the axes of helper time."""
+    ax.set_ylabel("helper time (thousand hours per year)")
+    ax.set_ylim(bottom=0)
+
+
+@styled
+def helper_time(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
+    """Helper hours per year by use (casework, teaching, documentation), per scenario, with intervals."""
+    rows = [_end(table, m) for m in HELPER_USES]
+    bars = {s: tuple(np.array([r.loc[s, c] if s in r.index else np.nan for r in rows], float) / THOUSAND_HOURS
+                     for c in ("mean", "ci_low", "ci_high")) for s in colours}
+    fig = _bar_figure([BarPanel("", bars, list(HELPER_USES.values()), _helper_axis)], colours, _n_reps(table) > 1,
+                      3.8)
+    add_title(fig, "Warm or cold hands? Where citizen-service helpers' time goes",
+              f"Last 52 weeks of the run, whole population; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
+    return fig
+
+
+# ------------------------------------------------------------------ cost against exclusion
 
 
 def pareto_front(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -170,12 +408,19 @@ def _end(table: pd.DataFrame, metric: str) -> pd.DataFrame:
     return table[(table["metric"] == metric) & (table["group_type"] == OVERALL[0])].set_index("scenario")
 
 
-@styled
-def cost_vs_exclusion(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
-    """Public cost per citizen-year against exclusion rate, one point per scenario, Pareto front marked.
+def _number(i: int) -> Line2D:
+    """A legend handle that shows the number ``i`` (as drawn beside a numbered point)."""
+    return Line2D([], [], ls="none", marker=f"${i}$", color=HIGHLIGHT, ms=4 + 3 * len(str(i)))
 
-    Up to 12 scenarios are named in the legend; beyond that (sweep points)
-    only the points on the front are labelled.
+
+@styled
+def cost_vs_exclusion(table: pd.DataFrame, colours: dict[str, str], item: str = "scenario") -> Figure:
+    """Public cost per citizen-year against exclusion rate, one point per scenario (or sweep point: ``item``),
+    Pareto front marked.
+
+    Up to ``len(PALETTE)`` points are told apart by colour and named in the
+    legend. More are numbered beside the point and named in a numbered key
+    below; beyond MAX_KEY points only those on the front are numbered.
     """
     ex, cost = _end(table, "exclusion_rate"), _end(table, "cost_per_citizen_year_dkk")
     names = [s for s in colours if s in ex.index and s in cost.index]
@@ -184,23 +429,37 @@ def cost_vs_exclusion(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     fig, (ax,) = new_figure(4.6)
     front = pareto_front(x, y)
     order = np.argsort(x[front])
-    ax.plot(x[front][order], y[front][order], color="#999999", lw=1, ls="--", zorder=1,
-            label="Pareto front (none cheaper and less excluding)")
+    (line,) = ax.plot(x[front][order], y[front][order], color="#999999", lw=1, ls="--", zorder=1)
+    intervals = _n_reps(table) > 1
+    numbered = many(len(names))
+    keyed = [i for i in range(len(names)) if not numbered or len(names) <= MAX_KEY or front[i]]
     for i, s in enumerate(names):
-        xerr = [[x[i] - ex.loc[s, "ci_low"] * PERCENT], [ex.loc[s, "ci_high"] * PERCENT - x[i]]]
-        yerr = [[y[i] - cost.loc[s, "ci_low"]], [cost.loc[s, "ci_high"] - y[i]]]
-        ax.errorbar(x[i], y[i], xerr=np.clip(np.nan_to_num(xerr), 0, None), yerr=np.clip(np.nan_to_num(yerr), 0, None),
-                    fmt="o", color=colours[s], ms=7 if front[i] else 5, mfc=colours[s] if front[i] else "white",
-                    mew=1.5, elinewidth=0.9, capsize=2, label=s if len(names) <= 12 else None, zorder=2)
-        if len(names) > 12 and front[i]:
-            ax.annotate(s, (x[i], y[i]), textcoords="offset points", xytext=(6, 5), fontsize=7, color=colours[s])
+        xerr = _whiskers(x[i:i + 1], ex.loc[[s], "ci_low"].to_numpy(float) * PERCENT,
+                         ex.loc[[s], "ci_high"].to_numpy(float) * PERCENT)
+        yerr = _whiskers(y[i:i + 1], cost.loc[[s], "ci_low"].to_numpy(float), cost.loc[[s], "ci_high"].to_numpy(float))
+        ax.errorbar(x[i], y[i], xerr=xerr if intervals else None, yerr=yerr if intervals else None, fmt="o",
+                    color=colours[s], ms=7 if front[i] else 5, mfc=colours[s] if front[i] else "white", mew=1.5,
+                    elinewidth=0.9, capsize=2, label=s, zorder=2)
+        if numbered and i in keyed:
+            ax.annotate(str(i + 1), (x[i], y[i]), textcoords="offset points", xytext=(5, 4), fontsize=7,
+                        color=HIGHLIGHT, zorder=4)
     percent_axis(ax, "citizens excluded at end of run", of="population 15+", axis="x")
     ax.set_ylabel("public cost (DKK per citizen-year)")
-    legend_below(ax)
+    if numbered:
+        handles, labels = [_number(i + 1) for i in keyed], [names[i] for i in keyed]
+    else:
+        handles, labels = ax.get_legend_handles_labels()
+    legend_below(fig, [line, *handles], ["Pareto front", *labels])
+    unlabelled = len(names) - len(keyed)
     add_title(fig, "What does lower exclusion cost?",
-              "Filled points are on the Pareto front: no other scenario is both cheaper and less excluding; "
-              f"{interval_note(_n_reps(table), 'points', 'whiskers')}")
+              f"Filled points are on the Pareto front: no other {item} is both cheaper and less excluding; "
+              + (f"numbers name the {len(keyed)} points on the front ({unlabelled} others are in the tables); "
+                 if unlabelled else "")
+              + interval_note(_n_reps(table), "points", "whiskers"))
     return fig
+
+
+# ------------------------------------------------------------------ costs by channel
 
 
 @styled
@@ -208,11 +467,8 @@ def channel_cost_over_time(weekly: pd.DataFrame, colours: dict[str, str]) -> Fig
     """Public cost per citizen-year by channel over time, one panel per scenario (stacked areas)."""
     pop = _overall(weekly, "population").set_index(["scenario", "week"])["mean"]
     used = [c for c in COST_CHANNELS if (_overall(weekly, f"cost_{c}_dkk")["mean"].fillna(0) > 0).any()]
-    n = len(colours)
-    ncols = min(n, 3)
-    nrows = -(-n // ncols)
-    fig, axes = new_figure(2.4 * nrows + 1.2, ncols=ncols, nrows=nrows, sharey=True)
-    for ax, (s, colour) in zip(axes, colours.items(), strict=False):
+    fig, (axes,) = multiples(len(colours), [""], ncols=3, row_height=1.9)
+    for ax, s in zip(axes, colours, strict=True):
         stack = []
         for c in used:
             d = _overall(weekly, f"cost_{c}_dkk")
@@ -222,11 +478,10 @@ def channel_cost_over_time(weekly: pd.DataFrame, colours: dict[str, str]) -> Fig
         if stack:
             ax.stackplot(dates, *stack, colors=[CHANNEL_COLOURS[c] for c in used],
                          labels=[c.replace("_", " ") for c in used], lw=0)
-        ax.set_title(s, color=colour, fontweight="bold", loc="left")
+        name_panel(ax, s)
         ax.set_ylabel("DKK per citizen-year")
-        date_axis(ax)
-    for ax in axes[n:]:
-        ax.set_visible(False)
+        date_axis(ax, SMALL_DATE_TICKS)
+    label_grid(axes)
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles[::-1], labels[::-1], loc="outside right center", frameon=False, fontsize=7,
                title="channel", title_fontsize=7)
@@ -235,67 +490,14 @@ def channel_cost_over_time(weekly: pd.DataFrame, colours: dict[str, str]) -> Fig
     return fig
 
 
-@styled
-def digital_share_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers = ()) -> Figure:
-    """Share of procedures done by self-service alone, and share of citizens who only manage with help."""
-    fig, axes = new_figure(3.8, ncols=2)
-    for ax, metric, quantity, of in ((axes[0], "digital_share", "done by self-service alone", "procedures"),
-                                     (axes[1], "assisted_share", "all tasks needed help", "citizens")):
-        _time_panel(ax, weekly, metric, colours, markers, windowed=True)
-        percent_axis(ax, quantity, of=of, top=PERCENT)
-    legend_below(axes[0])
-    add_title(fig, "How do citizens get things done? Self-service and assisted contact",
-              f"Last 52 weeks; {interval_note(_n_reps(_overall(weekly, 'digital_share')))}")
-    return fig
-
-
-@styled
-def trust_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers = ()) -> Figure:
-    """Mean trust and the alienated share over time, mean and 95% band per scenario."""
-    fig, axes = new_figure(3.8, ncols=2)
-    _time_panel(axes[0], weekly, "trust_mean", colours, markers, windowed=False)
-    axes[0].set_ylabel("mean trust in public digital services (0-1)")
-    _time_panel(axes[1], weekly, "alienated_share", colours, markers, windowed=False)
-    percent_axis(axes[1], "alienated: trust below threshold", of="citizens")
-    legend_below(axes[0])
-    add_title(fig, "Does digital by default erode trust?",
-              interval_note(_n_reps(_overall(weekly, "trust_mean"))).capitalize())
-    return fig
-
-
-HELPER_USES = {"helper_minutes_casework": "casework\n(helper solves it)",
-               "helper_minutes_teaching": "teaching\n(help to self-help)",
-               "helper_minutes_documentation": "documentation"}
-"""Helper-time metrics and their labels."""
-
-
-@styled
-def helper_time(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
-    """Helper hours per year by use (casework, teaching, documentation), per scenario, with intervals."""
-    fig, (ax,) = new_figure(3.8)
-    width = 0.8 / max(len(colours), 1)
-    x = np.arange(len(HELPER_USES))
-    for i, (s, colour) in enumerate(colours.items()):
-        rows = [_end(table, m) for m in HELPER_USES]
-        mean = np.array([r.loc[s, "mean"] if s in r.index else np.nan for r in rows], float) / 60 / 1000
-        lo = np.array([r.loc[s, "ci_low"] if s in r.index else np.nan for r in rows], float) / 60 / 1000
-        hi = np.array([r.loc[s, "ci_high"] if s in r.index else np.nan for r in rows], float) / 60 / 1000
-        ax.bar(x + (i - (len(colours) - 1) / 2) * width, mean, width, color=colour, label=s,
-               yerr=np.clip(np.nan_to_num([mean - lo, hi - mean]), 0, None),
-               error_kw={"elinewidth": 0.8, "capsize": 1.5})
-    ax.set_xticks(x, list(HELPER_USES.values()))
-    ax.set_ylabel("helper time (thousand hours per year)")
-    ax.set_ylim(bottom=0)
-    legend_below(ax)
-    add_title(fig, "Warm or cold hands? Where citizen-service helpers' time goes",
-              f"Last 52 weeks of the run, whole population; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
-    return fig
+# ------------------------------------------------------------------ sweeps
 
 
 @styled
 def sweep_effects(summary: pd.DataFrame, keys: Sequence[str]) -> Figure:
     """Exclusion rate and public cost at each sweep point against each varied key, with intervals."""
     overall = summary[summary["group_type"] == OVERALL[0]]
+    intervals = _n_reps(summary) > 1
     fig, axes = new_figure(2.6 * len(keys) + 0.8, ncols=2, nrows=len(keys))
     for row, key in enumerate(keys):
         for col, (metric, scale) in enumerate((("exclusion_rate", PERCENT), ("cost_per_citizen_year_dkk", 1.0))):
@@ -306,9 +508,9 @@ def sweep_effects(summary: pd.DataFrame, keys: Sequence[str]) -> Figure:
             levels = sorted(xs.astype(str).unique())
             xpos = xs.to_numpy(float) if numeric else xs.astype(str).map(levels.index).to_numpy(float)
             m = d["mean"].to_numpy(float) * scale
-            err = np.clip(np.nan_to_num([m - d["ci_low"].to_numpy(float) * scale,
-                                         d["ci_high"].to_numpy(float) * scale - m]), 0, None)
-            ax.errorbar(xpos, m, yerr=err, fmt="o", color=PALETTE[0], ms=4, elinewidth=0.8, capsize=1.5)
+            err = _whiskers(m, d["ci_low"].to_numpy(float) * scale, d["ci_high"].to_numpy(float) * scale)
+            ax.errorbar(xpos, m, yerr=err if intervals else None, fmt="o", color=HIGHLIGHT, ms=4, elinewidth=0.8,
+                        capsize=1.5)
             if not numeric:
                 ax.set_xticks(range(len(levels)), levels)
                 ax.set_xlim(-0.5, len(levels) - 0.5)
@@ -321,6 +523,33 @@ def sweep_effects(summary: pd.DataFrame, keys: Sequence[str]) -> Figure:
               "One point per sweep point (other settings vary too); "
               f"{interval_note(_n_reps(summary), 'points', 'whiskers')}")
     return fig
+
+
+def point_labels(points: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
+    """Each sweep point named by its settings, e.g. 'helpers_per_10k=4, self_help_share=0.5'.
+
+    A key is named by the last part of its path (the whole path where two
+    keys end alike); values as ``sim.outputs.format.fmt_setting`` shows
+    them. Points whose names would coincide (values equal to 3 significant
+    digits) get their number added.
+    """
+    last = [k.rsplit(".", 1)[-1] for k in keys]
+    names = [short if last.count(short) == 1 else k for short, k in zip(last, keys, strict=True)]
+    labels = points.apply(lambda row: ", ".join(f"{n}={fmt_setting(row[k])}" for n, k in zip(names, keys,
+                                                                                            strict=True)), axis=1)
+    labels = labels.astype(str).where(labels.astype(str) != "", "base")
+    firsts = points.assign(label=labels).drop_duplicates("point").set_index("point")["label"]
+    clash = firsts[firsts.duplicated(keep=False)].index
+    return labels.where(~points["point"].isin(clash), labels + " (point " + points["point"].astype(str) + ")")
+
+
+def sweep_figures(summary: pd.DataFrame, keys: Sequence[str]) -> dict[str, Figure]:
+    """The figures of ``digex sweep``, by file stem: the effect of each varied key, and cost against exclusion
+    with each point named by its settings (``point_labels``)."""
+    named = summary.assign(scenario=point_labels(summary, keys))
+    table = named[["metric", "group_type", "group", "scenario", "mean", "ci_low", "ci_high", "n_reps"]]
+    return {"sweep_effects": sweep_effects(summary, keys),
+            "cost_vs_exclusion": cost_vs_exclusion(table, scenario_colours(list(named["scenario"])), item="point")}
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:

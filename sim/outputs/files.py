@@ -2,12 +2,14 @@
 
 The output contract (README.md, "Output files"):
 
-- ``summary.csv``: scenario, metric, mean, ci_low, ci_high, n_reps -- end-of-run
+- ``summary.csv``: scenario, metric, unit, mean, ci_low, ci_high, n_reps -- end-of-run
   values (the last week; windowed metrics cover its last 52 weeks), overall;
-- ``summary_by_group.csv``: scenario, group_type, group, metric, mean, ci_low, ci_high;
+  intervals from ``sim.experiments.stats`` (empty with one replication);
+- ``summary_by_group.csv``: scenario, group_type, group, metric, unit, mean, ci_low, ci_high;
 - ``timeseries.parquet``: scenario, rep, week, date, metric, group_type, group, value
   (overall rows have group_type == group == "all");
-- ``manifest.json``: version, resolved configurations, seeds, times, platform, command;
+- ``manifest.json``: version, resolved configurations, seeds, times, platform, command; the git commit
+  of the source tree, SHA-256 of the input scenario files and every library version (``manifest``);
 - PNG figures from ``sim.outputs.figures.write_run_figures``.
 
 ``digex compare`` writes comparison.csv, end_values.csv,
@@ -22,18 +24,25 @@ never leaves a directory that looks complete.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
+import re
+import subprocess
 import sys
-from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim import __version__
+from sim.atomic import shown
+from sim.errors import UserError
 from sim.experiments.compare import Comparison
 from sim.experiments.replication import Replication, stack
 from sim.experiments.stats import summarise
@@ -41,8 +50,8 @@ from sim.model.metrics import GROUPS, METRICS, OVERALL
 from sim.model.params import Config
 from sim.model.series import end_of_run, metric_order
 
-SUMMARY_COLUMNS = ["scenario", "metric", "mean", "ci_low", "ci_high", "n_reps"]
-GROUP_SUMMARY_COLUMNS = ["scenario", "group_type", "group", "metric", "mean", "ci_low", "ci_high"]
+SUMMARY_COLUMNS = ["scenario", "metric", "unit", "mean", "ci_low", "ci_high", "n_reps"]
+GROUP_SUMMARY_COLUMNS = ["scenario", "group_type", "group", "metric", "unit", "mean", "ci_low", "ci_high"]
 TIMESERIES_COLUMNS = ["scenario", "rep", "week", "date", "metric", "group_type", "group", "value"]
 
 
@@ -105,20 +114,86 @@ def summary_by_group_table(timeseries: pd.DataFrame) -> pd.DataFrame:
 
 
 def platform_info() -> dict[str, str]:
-    """Interpreter, operating system and the versions of the libraries that shape results."""
-    info = {"python": sys.version.split()[0], "system": platform.platform(), "machine": platform.machine()}
-    for lib in ("mesa", "numpy", "pandas", "pydantic", "scipy"):
+    """The interpreter, operating system and machine."""
+    return {"python": sys.version.split()[0], "system": platform.platform(), "machine": platform.machine()}
+
+
+LIBRARIES = ("mesa", "numpy", "pandas", "pyarrow", "pydantic", "pyyaml", "matplotlib", "scipy", "networkx", "tqdm",
+             "dask", "distributed", "solara", "openpyxl")
+"""Libraries whose versions a manifest always records; those digex's installed distribution requires are added."""
+
+
+def library_versions() -> dict[str, str]:
+    """The installed version of every library that digex requires (LIBRARIES and the requirements of the
+    installed digex distribution, without optional extras), by lower-case name; 'not installed' if absent."""
+    try:
+        required = [r for r in requires("digex") or [] if "extra ==" not in r]
+    except PackageNotFoundError:  # run from a source folder that was never installed
+        required = []
+    names = {*LIBRARIES, *(re.match(r"[A-Za-z0-9_.-]+", r).group(0).lower() for r in required)}
+    versions = {}
+    for name in sorted(names):
         try:
-            info[lib] = version(lib)
+            versions[name] = version(name)
         except PackageNotFoundError:
-            info[lib] = "unknown"
-    return info
+            versions[name] = "not installed"
+    return versions
+
+
+GIT_TIMEOUT = 10
+"""Seconds a git command may take when the manifest records the source tree."""
+
+
+def _git(root: Path, *args: str) -> str:
+    """The output of a read-only git command in ``root`` (optional locks off, so the index is never written)."""
+    return subprocess.run(["git", "--no-optional-locks", "-C", str(root), *args], capture_output=True, text=True,
+                          timeout=GIT_TIMEOUT, check=True).stdout.strip()
+
+
+def source_tree() -> dict[str, Any] | None:
+    """The git commit of the source tree that the running ``sim`` package belongs to, and whether the tree has
+    changes not committed (``dirty``: modified, staged or untracked files); None if the package is not the
+    ``sim/`` folder of a git work tree (an installed copy), or git is missing."""
+    package = Path(__file__).resolve().parents[1]
+    try:
+        root = Path(_git(package.parent, "rev-parse", "--show-toplevel")).resolve()
+        if root / "sim" != package:  # e.g. a copy in site-packages under some other repository
+            return None
+        return {"commit": _git(root, "rev-parse", "HEAD"), "dirty": bool(_git(root, "status", "--porcelain"))}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def input_files(source: str) -> list[dict[str, str | None]]:
+    """The scenario file ``source`` and each file of its ``extends`` chain, in order: its absolute path and
+    SHA-256 (None, with the problem, for a file that can no longer be read)."""
+    from sim.experiments.sweep import file_digests
+    from sim.scenario.loader import scenario_files
+
+    try:
+        return [{"path": str(f), "sha256": file_digests(f.parent, [f.name])[f.name]} for f in scenario_files(source)]
+    except (UserError, OSError) as exc:
+        return [{"path": source, "sha256": None, "problem": str(exc)[:200]}]
+
+
+def config_digest(config: dict[str, Any]) -> str:
+    """SHA-256 of a resolved configuration as JSON (keys sorted): changes if anything in it is edited."""
+    return hashlib.sha256(json.dumps(config, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def manifest(configs: Sequence[Config], sources: Sequence[str], replications: Sequence[Replication],
              command: str, started: dt.datetime, finished: dt.datetime, files: Sequence[str]) -> dict[str, Any]:
-    """manifest.json: what was run, how, when and where, enough to repeat it."""
+    """manifest.json: what was run, how, when and where, enough to repeat it (``digex rerun``).
+
+    Besides the command line and each scenario's fully resolved
+    configuration and seeds, it records the git commit of the source tree
+    (``source_tree``), the SHA-256 of every input scenario file with its
+    ``extends`` chain (``input_files``) and of each stored configuration
+    (``config_digest``), and the versions of the interpreter and every
+    library digex requires (``library_versions``).
+    """
     seeds = {c.name: [r.seed for r in replications if r.scenario == c.name] for c in configs}
+    dumped = [c.model_dump(mode="json") for c in configs]
     return {
         "digex_version": __version__,
         "command": command,
@@ -126,29 +201,132 @@ def manifest(configs: Sequence[Config], sources: Sequence[str], replications: Se
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),
         "duration_seconds": round((finished - started).total_seconds(), 1),
+        "git": source_tree(),
         "platform": platform_info(),
+        "libraries": library_versions(),
         "replications": {c.name: len(seeds[c.name]) for c in configs},
         "files": list(files),
         "scenarios": [
-            {"name": c.name, "source": src, "seeds": seeds[c.name], "population_weight": c.population.weight,
-             "config": c.model_dump(mode="json")}
-            for c, src in zip(configs, sources, strict=True)
+            {"name": c.name, "source": src, "inputs": input_files(src), "seeds": seeds[c.name],
+             "population_weight": c.population.weight, "config": data, "config_sha256": config_digest(data)}
+            for c, src, data in zip(configs, sources, dumped, strict=True)
         ],
     }
 
 
+class _Recorded(BaseModel):
+    """Part of a manifest that ``digex rerun`` uses, strictly typed; other keys are ignored."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+class _RecordedScenario(_Recorded):
+    name: str
+    source: str = ""
+    seeds: list[int] = Field(min_length=1)
+    config: dict[str, Any]
+    config_sha256: str | None = None
+
+
+class _RecordedRun(_Recorded):
+    kind: Literal["run", "compare"] = "run"
+    digex_version: str
+    scenarios: list[_RecordedScenario] = Field(min_length=1)
+
+
+RERUN_KINDS = ("run", "compare")
+"""Kinds of command a manifest records that ``digex rerun`` repeats."""
+
+
+@dataclass
+class RecordedRun:
+    """What a manifest records of a run or compare: its kind, the resolved configurations, their source files,
+    the replications of each, and the digex version that made it."""
+
+    kind: str
+    configs: list[Config]
+    sources: list[str]
+    reps: int
+    digex_version: str
+
+
+def _recorded_config(path: Path, s: _RecordedScenario) -> Config:
+    """A scenario's stored configuration, checked against its recorded digest, validated, with its seeds."""
+    where = f"{shown(path)}: scenario '{shown(s.name)}'"
+    if s.config_sha256 is not None and config_digest(s.config) != s.config_sha256:
+        raise UserError(f"{where}: its configuration does not match its recorded SHA-256, so the manifest was "
+                        "edited and no longer records what was run")
+    try:
+        config = Config.model_validate(s.config)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])[:100]
+        raise UserError(f"{where}: invalid configuration at '{key}': {first['msg'][:100]}") from None
+    if config.name != s.name or s.seeds != [config.run.seed + r for r in range(len(s.seeds))]:
+        raise UserError(f"{where}: its name or seeds do not match its configuration (replication r uses seed "
+                        "run.seed + r); the manifest was edited")
+    return config
+
+
+def recorded_run(path: Path) -> RecordedRun:
+    """Read a manifest.json written by ``digex run`` or ``digex compare`` back: every check fails with one line.
+
+    Refused: a file that is not a JSON object of at most MAX_MANIFEST_BYTES;
+    a sweep's or calibration's manifest (repeat those with their command);
+    missing or mistyped fields; a configuration that does not match its
+    recorded SHA-256 (``config_digest``) or does not validate; seeds other
+    than run.seed + r; scenarios with different numbers of replications.
+    Nothing is unpickled or executed: the manifest is JSON.
+    """
+    from sim.outputs.report import MAX_MANIFEST_BYTES
+
+    try:
+        if not path.is_file():
+            raise UserError(f"{shown(path)}: no such file; give the manifest.json of a digex run or compare")
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise UserError(f"{shown(path)}: larger than {MAX_MANIFEST_BYTES:,} bytes; not a digex manifest")
+        raw = json.loads(path.read_bytes())
+    except OSError as exc:
+        raise UserError(f"{shown(path)}: cannot be read ({exc.strerror or exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise UserError(f"{shown(path)}: not valid JSON ({str(exc)[:100]})") from None
+    if isinstance(raw, dict) and raw.get("kind") not in (None, *RERUN_KINDS):
+        raise UserError(f"{shown(path)}: records a digex {shown(raw.get('kind'))}; rerun repeats a run or compare "
+                        "(repeat this one with the command in its manifest)")
+    try:
+        recorded = _RecordedRun.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])[:100] or "(top)"
+        raise UserError(f"{shown(path)}: '{key}': {first['msg'][:100]}; this is not a manifest digex wrote") from None
+    configs = [_recorded_config(path, s) for s in recorded.scenarios]
+    reps = {len(s.seeds) for s in recorded.scenarios}
+    if len(reps) > 1:
+        raise UserError(f"{shown(path)}: its scenarios have different numbers of replications; the manifest was "
+                        "edited")
+    return RecordedRun(recorded.kind, configs, [s.source for s in recorded.scenarios], reps.pop(),
+                       recorded.digex_version)
+
+
 def write_run_outputs(directory: Path, configs: Sequence[Config], sources: Sequence[str],
-                      replications: Sequence[Replication], command: str, started: dt.datetime) -> list[str]:
-    """Write every file of the output contract into ``directory``; return their names."""
+                      replications: Sequence[Replication], command: str, started: dt.datetime,
+                      stage: Callable[[str], None] = lambda _name: None) -> list[str]:
+    """Write every file of the output contract into ``directory``; return their names.
+
+    ``stage(name)`` is called as each stage starts (for progress messages).
+    """
     from sim.outputs import figures
 
+    stage("writing timeseries.parquet")
     ts = long_timeseries(replications)
     ts.to_parquet(directory / "timeseries.parquet", index=False)
+    stage("summary tables")
     summary = summary_table(ts)
     summary.to_csv(directory / "summary.csv", index=False)
     by_group = summary_by_group_table(ts)
     by_group.to_csv(directory / "summary_by_group.csv", index=False)
     names = ["summary.csv", "summary_by_group.csv", "timeseries.parquet"]
+    stage("figures")
     names += figures.write_run_figures(directory, ts, by_group, policy_markers(configs))
     names.append("manifest.json")
     info = manifest(configs, sources, replications, command, started, dt.datetime.now().astimezone(), names)
@@ -166,17 +344,21 @@ def policy_markers(configs: Sequence[Config]) -> list[tuple[object, str]]:
 
 
 def write_comparison(directory: Path, comparison: Comparison, sources: Sequence[str], command: str,
-                     started: dt.datetime, svg: bool = False) -> list[str]:
+                     started: dt.datetime, svg: bool = False,
+                     stage: Callable[[str], None] = lambda _name: None) -> list[str]:
     """Write comparison.csv, end_values.csv, timeseries_summary.parquet, the figures and manifest.json.
 
-    ``directory`` is the temporary directory of ``sim.atomic.output_dir``.
+    ``directory`` is the temporary directory of ``sim.atomic.output_dir``; ``stage(name)`` is called as
+    each stage starts (for progress messages).
     """
     from sim.outputs.figures import comparison_figures, save_figure
 
+    stage("writing tables")
     comparison.table.to_csv(directory / "comparison.csv", index=False)
     comparison.ends.to_csv(directory / "end_values.csv", index=False)
     comparison.weekly.to_parquet(directory / "timeseries_summary.parquet", index=False)
     names = ["comparison.csv", "end_values.csv", "timeseries_summary.parquet"]
+    stage("figures")
     figures = comparison_figures(comparison.table, comparison.weekly, comparison.scenarios,
                                  policy_markers(comparison.configs))
     for stem, fig in figures.items():

@@ -2,7 +2,8 @@
 
 A report is written for a reader who never used digex: the question, the
 scenarios and how they differ (a diff of the resolved configurations in
-``manifest.json``), the headline table with 95% intervals, the figures
+``manifest.json``), the headline table with 95% intervals (none with one
+replication; numbers as ``sim.outputs.format`` writes them), the figures
 (embedded as base64 PNG or SVG, so the single file can be mailed), the
 caveats and the model version. It only reads what the command wrote; it never
 runs the model. A directory whose manifest.json or tables are not as digex
@@ -31,7 +32,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sim import __version__
 from sim.atomic import shown, write_text
 from sim.errors import UserError
+from sim.experiments.stats import unit_of
 from sim.model.metrics import GROUPS, METRICS
+from sim.outputs.format import MISSING, SIGNIFICANT, fmt_interval, fmt_setting, unit_label
 
 HEADLINE = {
     "exclusion_rate": "excluded (a failed task in the last year)",
@@ -53,6 +56,9 @@ HEADLINE = {
     "privacy_exposure": "records processed by automation",
 }
 """Metrics in the headline tables, in this order, with plain labels (missing, empty or all-zero ones are left out)."""
+
+SWEEP_METRICS = ("exclusion_rate", "non_take_up_rate", "alienated_share", "cost_per_citizen_year_dkk")
+"""Metrics of the sweep report's table of points, in its column order."""
 
 WHO_GROUPS = ("age_band", "skill_quintile", "disability", "language_barrier", "education")
 """Group types in the 'who is excluded' table."""
@@ -276,47 +282,14 @@ def _reps(manifest: dict, table: pd.DataFrame) -> int:
     return int(largest) if pd.notna(largest) else 1
 
 
-# ------------------------------------------------------------------ formatting
+# ------------------------------------------------------------------ wording
 
 
-def _missing(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
-
-
-def fmt_value(value: float, unit: str, diff: bool = False, magnitude: float | None = None) -> str:
-    """A number for a reader: shares in per cent (differences in percentage points), money with separators.
-
-    ``magnitude`` picks the scale (bn, m, decimals), so the numbers of one interval share it.
-    """
-    if _missing(value):
-        return "–"
-    sign = "+" if diff and value > 0 else ""
-    if unit == "share":
-        return f"{sign}{round(value * 100, 1) + 0.0:.1f}{' pp' if diff else '%'}"  # + 0.0 turns -0.0 into 0.0
-    if unit in ("0-1", "weeks"):
-        digits = 3 if unit == "0-1" else 2
-        return f"{sign}{round(value, digits) + 0.0:.{digits}f}"
-    a = abs(value if magnitude is None else magnitude)
-    if a >= 1e9:
-        return f"{sign}{value / 1e9:,.2f} bn"
-    if a >= 1e6:
-        return f"{sign}{value / 1e6:,.1f} m"
-    return f"{sign}{round(value) + 0.0:,.0f}" if a >= 100 else f"{sign}{round(value, 1) + 0.0:,.1f}"
-
-
-def fmt_interval(mean: float, low: float, high: float, unit: str, diff: bool = False) -> str:
-    """``mean [low, high]`` formatted for the unit, all three on the same scale."""
-    if _missing(mean):
-        return "–"
-    magnitude = max(abs(v) for v in (mean, low, high) if not _missing(v))
-    parts = [fmt_value(v, unit, diff, magnitude) for v in (mean, low, high)]
-    return f"{parts[0]} [{parts[1]}, {parts[2]}]"
-
-
-def unit_label(metric: str) -> str:
-    """How a metric's values are shown: the unit, with shares as per cent."""
-    unit = METRICS[metric].unit if metric in METRICS else ""
-    return {"share": "%", "0-1": "0-1 scale"}.get(unit, unit)
+def _spread(reps: int) -> str:
+    """What a table's values are: the mean and its interval over ``reps`` replications, or one replication's."""
+    if reps > 1:
+        return f"mean [95% interval] over {reps} replications"
+    return "the value of a single replication (no interval: that needs 2 or more replications)"
 
 
 def _e(text: Any) -> str:
@@ -415,6 +388,15 @@ def _rows_for(table: pd.DataFrame, metric: str, gtype: str = "all", group: str =
     return table[(table["metric"] == metric) & (table["group_type"] == gtype) & (table["group"].astype(str) == group)]
 
 
+def _cell(rows: pd.DataFrame, key: str, unit: str, diff: bool = False) -> str:
+    """Mean [interval] (or, with ``diff``, the difference from the reference) of row ``key`` of ``rows``."""
+    if key not in rows.index:
+        return MISSING
+    r = rows.loc[key]
+    columns = ("diff", "diff_ci_low", "diff_ci_high") if diff else ("mean", "ci_low", "ci_high")
+    return fmt_interval(*(r[c] for c in columns), unit, diff)
+
+
 def _headline_metrics(table: pd.DataFrame) -> list[str]:
     """Headline metrics with at least one non-zero overall value."""
     overall = table[table["group_type"] == "all"] if "group_type" in table else table
@@ -426,27 +408,24 @@ def _glossary(metrics: Sequence[str]) -> str:
         f"<i>{_e(HEADLINE[m])}</i> = <code>{_e(m)}</code>: {_e(METRICS[m].description)}" for m in metrics) + "</p>")
 
 
-def _compare_headline(table: pd.DataFrame, scenarios: list[str]) -> str:
+def _compare_headline(table: pd.DataFrame, scenarios: list[str], reps: int) -> str:
     ref = scenarios[0]
     metrics = _headline_metrics(table)
     levels, diffs = [], []
     for m in metrics:
         d = _rows_for(table, m).set_index("scenario")
-        unit = METRICS[m].unit
-        levels.append([HEADLINE[m], unit_label(m), *[
-            fmt_interval(d.loc[s, "mean"], d.loc[s, "ci_low"], d.loc[s, "ci_high"], unit) if s in d.index else "–"
-            for s in scenarios]])
-        diffs.append([HEADLINE[m], unit_label(m), *[
-            fmt_interval(d.loc[s, "diff"], d.loc[s, "diff_ci_low"], d.loc[s, "diff_ci_high"], unit, True)
-            if s in d.index else "–" for s in scenarios[1:]]])
+        levels.append([HEADLINE[m], unit_label(unit_of(m)), *[_cell(d, s, unit_of(m)) for s in scenarios]])
+        diffs.append([HEADLINE[m], unit_label(unit_of(m), diff=True),
+                      *[_cell(d, s, unit_of(m), diff=True) for s in scenarios[1:]]])
+    paired = ("with a 95% interval from the paired replications (replication r of both used the same seed). An "
+              "interval that excludes zero is a difference these replications resolve." if reps > 1 else
+              "from a single replication of each (the same seed), so without an interval.")
     return ("<h2>Headline results</h2><p>End-of-run values (metrics over 'the last year' cover the last 52 weeks "
-            "of the run): mean over replications with the 95% interval in brackets. Shares are in per cent; DKK "
-            "totals are per year for the whole population.</p>"
+            f"of the run): {_spread(reps)}. Shares are in per cent; DKK totals are per year for the whole "
+            "population.</p>"
             + _table(["", "unit", *scenarios], levels, numeric_from=2)
-            + f"<h3>Differences from {_e(ref)}</h3><p>Each scenario minus <b>{_e(ref)}</b>, with a 95% interval "
-            "from the paired replications (replication r of both used the same seed). An interval that excludes "
-            "zero is a difference these replications resolve. Differences of shares are in percentage points "
-            "(pp).</p>"
+            + f"<h3>Differences from {_e(ref)}</h3><p>Each scenario minus <b>{_e(ref)}</b>, {paired} Differences "
+            "of shares are in percentage points (pp).</p>"
             + _table(["", "unit", *[f"{s} − {ref}" for s in scenarios[1:]]], diffs, numeric_from=2)
             + _glossary(metrics))
 
@@ -467,10 +446,10 @@ def _findings(table: pd.DataFrame, scenarios: list[str]) -> str:
             if s not in d.index or pd.isna(d.loc[s, "diff"]):
                 continue
             r = d.loc[s]
-            verdict = "" if _significant(r["diff_ci_low"], r["diff_ci_high"]) else \
-                " (not distinguishable from no change with these replications)"
-            change = fmt_interval(r["diff"], r["diff_ci_low"], r["diff_ci_high"], METRICS[m].unit, True)
-            parts.append(f"{what} by {change}{verdict}")
+            verdict = ("" if _significant(r["diff_ci_low"], r["diff_ci_high"]) else
+                       " (one replication: no interval, so not tested)" if pd.isna(r["diff_ci_low"]) else
+                       " (not distinguishable from no change with these replications)")
+            parts.append(f"{what} by {_cell(d, s, unit_of(m), diff=True)}{verdict}")
         worst = _most_excluded(table, s)
         if parts:
             items.append(f"<li><b>{_e(s)}</b> changes " + _e(" and ".join(parts)) + f" compared with {_e(ref)}."
@@ -492,21 +471,19 @@ def _most_excluded(table: pd.DataFrame, scenario: str) -> str:
             f"({fmt_interval(r['mean'], r['ci_low'], r['ci_high'], 'share')})")
 
 
-def _who_table(table: pd.DataFrame, scenarios: list[str]) -> str:
+def _who_table(table: pd.DataFrame, scenarios: list[str], reps: int) -> str:
     rows = []
     for gtype in WHO_GROUPS:
         for g in GROUPS[gtype]:
             d = _rows_for(table, "exclusion_rate", gtype, str(g)).set_index("scenario")
             if d.empty:
                 continue
-            rows.append([f"{GROUP_TITLES[gtype]}: {g}",
-                         *[fmt_interval(d.loc[s, "mean"], d.loc[s, "ci_low"], d.loc[s, "ci_high"], "share")
-                           if s in d.index else "–" for s in scenarios]])
+            rows.append([f"{GROUP_TITLES[gtype]}: {g}", *[_cell(d, s, "share") for s in scenarios]])
     if not rows:
         return ""
     return ("<h2>Who is excluded</h2><p>Share of each group with at least one failed task in the last 52 weeks "
-            "of the run (mean [95% interval]). Small groups (the oldest, cognitive impairment, language "
-            "barrier) have wide intervals at small population sizes.</p>"
+            f"of the run ({_spread(reps)}). Small groups (the oldest, cognitive impairment, language "
+            "barrier) carry few simulated citizens, so their values are noisy at small population sizes.</p>"
             + _table(["group", *scenarios], rows))
 
 
@@ -526,16 +503,18 @@ def _caveats(out: OutputDir, extra: Sequence[str] = ()) -> str:
         "docs/calibration.md) and behavioural rules documented in docs/ODD.md. Its numbers show what follows "
         "from those assumptions; they are not forecasts or measurements.",
         "The 95% intervals reflect only the randomness between replications for the given parameter values, "
-        "not uncertainty about the parameters or the rules themselves.",
+        "not uncertainty about the parameters or the rules themselves (docs/ODD.md section 4, Observation)."
+        if reps > 1 else "With a single replication no interval is shown: one run does not measure its own "
+        "randomness. Rerun with --reps 2 or more (10 or more for narrow intervals).",
         "Unit costs come from British local-government channel-cost studies converted to DKK; they understate "
         "the cost of transactional self-service.",
         "Metrics defined over 'the last 52 weeks' are incomplete during the first year of a run; end-of-run "
         "values describe the last year simulated.",
         *extra,
     ]
-    if reps < 5:
-        items.append(f"Only {reps} replication(s) per scenario: intervals are wide and rest on the t "
-                     "approximation.")
+    if 1 < reps < 5:
+        items.append(f"Only {reps} replications per scenario: intervals are wide (t distribution with "
+                     f"{reps - 1} degree(s) of freedom).")
     sizes = {c.get("population", {}).get("size") for c in configs if c}
     real = {c.get("population", {}).get("real_size") for c in configs if c}
     if sizes and None not in sizes:
@@ -599,8 +578,8 @@ def compare_page(out: OutputDir) -> str:
         _findings(table, scenarios),
         "<h2>The scenarios</h2>", _scenario_list(out.manifest, scenario_colours(scenarios)),
         _differences(out.manifest),
-        _compare_headline(table, scenarios),
-        _who_table(table, scenarios),
+        _compare_headline(table, scenarios, reps),
+        _who_table(table, scenarios, reps),
         _figures(out),
         _caveats(out, ["Compare scenarios by the paired difference columns, not by whether their own intervals "
                        "overlap: common random numbers make the differences much more precise than the levels."]),
@@ -614,8 +593,8 @@ def sweep_page(out: OutputDir) -> str:
     summary = out.tables["summary.csv"]
     keys = m.get("keys") or [c for c in summary.columns if "." in c]
     question = m.get("question") or f"How do exclusion and cost respond to {', '.join(keys)}?"
-    n_points = summary["point"].nunique()
-    lead = (f"{m.get('design', 'sweep')} over {len(keys)} setting(s), {n_points} points, {_reps(m, summary)} "
+    n_points, reps = summary["point"].nunique(), _reps(m, summary)
+    lead = (f"{m.get('design', 'sweep')} over {len(keys)} setting(s), {n_points} points, {reps} "
             f"replication(s) per point, simulated {_timespan(m)}. Every point uses the same seeds, so differences "
             "between points come from the settings alone.")
     varies = "".join(f"<li><code>{_e(v)}</code></li>" for v in m.get("vary", []))
@@ -626,13 +605,12 @@ def sweep_page(out: OutputDir) -> str:
     rows = []
     for point, d in overall.groupby("point", sort=True):
         d = d.set_index("metric")
-        cells = [_plain(d[k].iloc[0]) for k in keys]
-        for metric in ("exclusion_rate", "non_take_up_rate", "alienated_share", "cost_per_citizen_year_dkk"):
-            cells.append(fmt_interval(d.loc[metric, "mean"], d.loc[metric, "ci_low"], d.loc[metric, "ci_high"],
-                                      METRICS[metric].unit) if metric in d.index else "–")
+        cells = [fmt_setting(d[k].iloc[0]) for k in keys]
+        cells += [_cell(d, metric, unit_of(metric)) for metric in SWEEP_METRICS]
         rows.append([str(point), *cells])
-    table = ("<h2>Results per point</h2><p>End-of-run mean [95% interval] over replications. The full tables "
-             "are results.csv (one row per run), results_by_group.csv and summary.csv (every metric and group).</p>"
+    table = (f"<h2>Results per point</h2><p>End-of-run values, {_spread(reps)}; settings to {SIGNIFICANT} "
+             "significant digits (points.csv has them in full). The full tables are results.csv (one row per run), "
+             "results_by_group.csv and summary.csv (every metric and group).</p>"
              + _table(["point", *keys, "exclusion rate", "non-take-up", "alienated", "DKK per citizen-year"],
                       rows, numeric_from=1))
     return "".join([_header(question, lead), design, table, _figures(out), _caveats(out), _about(out)])
@@ -646,18 +624,18 @@ def run_page(out: OutputDir) -> str:
     one = len(scenarios) == 1
     question = m.get("question") or (
         f"Who is excluded under {'this scenario' if one else 'these scenarios'}, and at what public cost?")
-    lead = (f"{', '.join(scenarios)}: {_reps(m, summary)} replication(s) each, simulated {_timespan(m)}.")
+    reps = _reps(m, summary)
+    lead = (f"{', '.join(scenarios)}: {reps} replication(s) each, simulated {_timespan(m)}.")
     rows = []
     metrics = _headline_metrics(summary)
     for metric in metrics:
         d = summary[summary["metric"] == metric].set_index("scenario")
-        rows.append([HEADLINE[metric], unit_label(metric),
-                     *[fmt_interval(d.loc[s, "mean"], d.loc[s, "ci_low"], d.loc[s, "ci_high"], METRICS[metric].unit)
-                       if s in d.index else "–" for s in scenarios]])
+        rows.append([HEADLINE[metric], unit_label(unit_of(metric)), *[_cell(d, s, unit_of(metric)) for s in scenarios]])
     headline = ("<h2>Headline results</h2><p>End-of-run values (metrics over 'the last 52 weeks' cover the last "
-                "year of the run): mean with the 95% interval over replications in brackets.</p>"
+                f"year of the run): {_spread(reps)}.</p>"
                 + _table(["", "unit", *scenarios], rows, numeric_from=2) + _glossary(metrics))
-    who = _who_table(out.tables["summary_by_group.csv"], scenarios) if "summary_by_group.csv" in out.tables else ""
+    groups = out.tables.get("summary_by_group.csv")
+    who = _who_table(groups, scenarios, reps) if groups is not None else ""
     return "".join([_header(question, lead), f"<h2>The scenario{'' if one else 's'}</h2>", _scenario_list(m),
                     _differences(m), headline, who, _figures(out), _caveats(out), _about(out)])
 
@@ -672,33 +650,27 @@ def compare_markdown(out: OutputDir) -> str:
         raise UserError(f"{out.path}: --markdown needs a compare directory (this is a {out.kind} directory)")
     table = out.tables["comparison.csv"]
     scenarios = [s["name"] for s in out.manifest.get("scenarios", [])] or list(dict.fromkeys(table["scenario"]))
-    ref = scenarios[0]
+    ref, reps = scenarios[0], _reps(out.manifest, table)
     metrics = _headline_metrics(table)
-    lines = [f"End-of-run mean [95% interval] over {_reps(out.manifest, table)} replications, "
-             f"simulated {_timespan(out.manifest)}.", "",
+    lines = [f"End-of-run values, {_spread(reps)}, simulated {_timespan(out.manifest)}.", "",
              _md_row(["", "unit", *scenarios]), _md_row(["---"] * (2 + len(scenarios)))]
     for m in metrics:
         d = _rows_for(table, m).set_index("scenario")
-        lines.append(_md_row([HEADLINE[m], unit_label(m), *[
-            fmt_interval(d.loc[s, "mean"], d.loc[s, "ci_low"], d.loc[s, "ci_high"], METRICS[m].unit)
-            if s in d.index else "–" for s in scenarios]]))
-    lines += ["", f"Paired differences from {ref} (same seeds), mean [95% interval]:", "",
+        lines.append(_md_row([HEADLINE[m], unit_label(unit_of(m)), *[_cell(d, s, unit_of(m)) for s in scenarios]]))
+    lines += ["", f"Paired differences from {ref} (same seeds), {_spread(reps)}:", "",
               _md_row(["", "unit", *[f"{s} − {ref}" for s in scenarios[1:]]]),
               _md_row(["---"] * (1 + len(scenarios)))]
     for m in metrics:
         d = _rows_for(table, m).set_index("scenario")
-        lines.append(_md_row([HEADLINE[m], unit_label(m), *[
-            fmt_interval(d.loc[s, "diff"], d.loc[s, "diff_ci_low"], d.loc[s, "diff_ci_high"], METRICS[m].unit, True)
-            if s in d.index else "–" for s in scenarios[1:]]]))
+        lines.append(_md_row([HEADLINE[m], unit_label(unit_of(m), diff=True),
+                              *[_cell(d, s, unit_of(m), diff=True) for s in scenarios[1:]]]))
     lines += ["", "Excluded (a failed task in the last year), by group:", "",
               _md_row(["group", *scenarios]), _md_row(["---"] * (1 + len(scenarios)))]
     for gtype in WHO_GROUPS:
         for g in GROUPS[gtype]:
             d = _rows_for(table, "exclusion_rate", gtype, str(g)).set_index("scenario")
             if not d.empty:
-                lines.append(_md_row([f"{GROUP_TITLES[gtype]}: {g}", *[
-                    fmt_interval(d.loc[s, "mean"], d.loc[s, "ci_low"], d.loc[s, "ci_high"], "share")
-                    if s in d.index else "–" for s in scenarios]]))
+                lines.append(_md_row([f"{GROUP_TITLES[gtype]}: {g}", *[_cell(d, s, "share") for s in scenarios]]))
     if out.manifest.get("command"):
         lines += ["", f"Made by: `{out.manifest['command']}`"]
     return "\n".join(lines) + "\n"

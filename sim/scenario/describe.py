@@ -24,6 +24,9 @@ from sim.errors import UserError
 from sim.model.params import Config
 from sim.scenario.loader import suggest
 
+TOP_LEVEL = "top level"
+"""Heading of the keys of a scenario file outside any block (name, description, timeline)."""
+
 
 @dataclass
 class Entry:
@@ -117,29 +120,37 @@ def _unit(field: FieldInfo) -> str:
 
 
 def entries(model: type[BaseModel] = Config, instance: BaseModel | None = None, prefix: str = "") -> list[Entry]:
-    """Every block and parameter below ``model`` (defaults taken from ``instance``), in schema order."""
-    instance = model() if instance is None and prefix == "" else instance
-    out: list[Entry] = []
+    """Every block and parameter below ``model`` (defaults taken from ``instance``).
+
+    Each model lists its own parameters first and then its blocks, each block
+    followed by what it holds, all in schema order: so every parameter comes
+    right after the heading of the block it belongs to (the top-level
+    parameters after a heading with the path "").
+    """
+    top = instance is None and prefix == ""
+    instance = model() if top else instance
+    params: list[Entry] = [Entry("", True, (model.__doc__ or "").strip())] if top else []
+    blocks: list[Entry] = []
     for name, field in model.model_fields.items():
         path = prefix + name
         tp, _ = _unwrap(field.annotation)
         value = getattr(instance, name) if instance is not None else field.default
         if _is_model(tp):
-            out.append(Entry(path, True, (tp.__doc__ or "").strip()))
-            out += entries(tp, value, path + ".")
+            blocks.append(Entry(path, True, (tp.__doc__ or "").strip()))
+            blocks += entries(tp, value, path + ".")
         elif get_origin(tp) is dict and _is_model(get_args(tp)[1]) and isinstance(value, dict):
-            out.append(Entry(path, True, field.description or ""))
+            blocks.append(Entry(path, True, field.description or ""))
             for key, item in value.items():
-                out.append(Entry(f"{path}.{key}", True, (type(item).__doc__ or "").strip()))
-                out += entries(type(item), item, f"{path}.{key}.")
+                blocks.append(Entry(f"{path}.{key}", True, (type(item).__doc__ or "").strip()))
+                blocks += entries(type(item), item, f"{path}.{key}.")
         else:
-            out.append(Entry(path, False, field.description or "", type_name(field.annotation)
-                             + constraint_text(field), default_text(value), _unit(field)))
+            params.append(Entry(path, False, field.description or "", type_name(field.annotation)
+                                + constraint_text(field), default_text(value), _unit(field)))
             if get_origin(tp) is list and _is_model(get_args(tp)[0]):
                 item_model = get_args(tp)[0]
-                out.append(Entry(f"{path}[]", True, (item_model.__doc__ or "").strip()))
-                out += entries(item_model, None, f"{path}[].")
-    return out
+                blocks.append(Entry(f"{path}[]", True, (item_model.__doc__ or "").strip()))
+                blocks += entries(item_model, None, f"{path}[].")
+    return params + blocks
 
 
 def select(key: str | None) -> list[Entry]:
@@ -151,8 +162,18 @@ def select(key: str | None) -> list[Entry]:
     key = re.sub(r"^timeline\.", "timeline[].", key)
     chosen = [e for e in all_entries if e.path == key or e.path.startswith(key + ".") or e.path.startswith(key + "[")]
     if not chosen:
-        raise UserError(f"no parameter or block '{key}'" + suggest(key, [e.path for e in all_entries]))
+        hint = metric_hint(key) or suggest(key, [e.path for e in all_entries])
+        raise UserError(f"no parameter or block '{key}'{hint}")
     return chosen
+
+
+def metric_hint(key: str) -> str:
+    """A pointer to ``digex metrics`` when ``key`` is 'metrics' or the name of a metric (an output, not a parameter)."""
+    from sim.model.metrics import METRICS
+
+    if key in ("metric", "metrics") or key in METRICS:
+        return "; metrics are what a run reports, not parameters: `digex metrics` lists each with its unit and meaning"
+    return ""
 
 
 def render(chosen: list[Entry]) -> str:
@@ -160,7 +181,7 @@ def render(chosen: list[Entry]) -> str:
     lines: list[str] = []
     for e in chosen:
         if e.is_block:
-            lines += ["", f"{e.path}: {e.meaning}".rstrip(": "), ""]
+            lines += ["", f"{e.path or TOP_LEVEL}: {e.meaning}".rstrip(": "), ""]
             continue
         default = "required" if e.default == "required" else f"default {e.default}"
         detail = f"{e.type}; {default}" + (f"; unit: {e.unit}" if e.unit else "")
@@ -175,7 +196,7 @@ def render_markdown(chosen: list[Entry]) -> str:
     lines: list[str] = []
     for e in chosen:
         if e.is_block:
-            lines += ["", f"**{e.path}**: {e.meaning}".rstrip(": "), "",
+            lines += ["", f"**{e.path or TOP_LEVEL}**: {e.meaning}".rstrip(": "), "",
                       "| parameter | type | default | unit | meaning |", "|---|---|---|---|---|"]
             continue
         cells = (e.path, e.type, e.default, e.unit, e.meaning)

@@ -36,13 +36,14 @@ import re
 import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from sim.errors import ConfigError
+from sim.errors import ConfigError, UserError
 from sim.model import keypath
 from sim.model.keypath import KeyPath, KeyPathError, format_key
 from sim.model.params import Config, PolicyConfig
@@ -367,10 +368,12 @@ def _kind(value: Any) -> str:
 
 @dataclass
 class _Budget:
-    """What reading one scenario with its extends chain may still spend (see MAX_NODES, MAX_MERGE_WORK)."""
+    """What reading one scenario with its extends chain may still spend (see MAX_NODES, MAX_MERGE_WORK), and the
+    files read so far."""
 
     nodes: int = MAX_NODES
     merge_work: int = MAX_MERGE_WORK
+    files: list[Path] = dataclass_field(default_factory=list)
 
 
 def _without(origins: dict[KeyPath, Origin], replaced: list[KeyPath]) -> dict[KeyPath, Origin]:
@@ -391,6 +394,7 @@ def _layer(data: dict, origins: dict[KeyPath, Origin], over: dict,
 def _resolve_file(path: Path, shown: str, chain: tuple[Path, ...], budget: _Budget,
                   named_at: Origin | None = None) -> tuple[dict, dict[KeyPath, Origin]]:
     """A file with its ``extends`` chain resolved: merged data and the origin of every key."""
+    budget.files.append(path)
     data, lines, nodes = _parse(_read_text(path, shown, named_at), shown, budget.nodes)
     data, lines = _as_mapping(data, lines, shown)
     budget.nodes -= nodes
@@ -587,6 +591,36 @@ def resolve_scenario(path: str | Path, overrides: Sequence[str] = ()) -> tuple[d
         origins = _without(origins, replaced) | dict.fromkeys(replaced, (shown, None))
     _normalise_timeline(data, origins)
     return data, origins
+
+
+def scenario_files(path: str | Path) -> list[Path]:
+    """The scenario file and every file its ``extends`` chain names, in that order, as absolute paths.
+
+    The chain is read as ``load_scenario`` reads it, with the same checks and errors.
+    """
+    p = Path(path).resolve()
+    budget = _Budget()
+    _resolve_file(p, str(path), (p,), budget)
+    return budget.files
+
+
+SCENARIO_FOLDER = "scenarios"
+"""Folder of the shipped scenario files, beside the ``sim`` package in the source tree."""
+
+
+def shipped_scenarios() -> Path:
+    """The folder of the shipped scenarios (``scenarios/`` of the source tree that ``sim`` is installed from).
+
+    Found from the package itself, so a notebook or script finds it from any
+    working directory. A UserError says what to do when this copy of
+    ``sim`` was installed without its source tree.
+    """
+    folder = Path(__file__).resolve().parents[2] / SCENARIO_FOLDER
+    if not (folder / "denmark_baseline.yaml").is_file():
+        raise UserError(f"the shipped scenarios are not in {folder}: this copy of digex was installed without its "
+                        "source tree; clone the digex repository and install it with pip install -e . (or load a "
+                        "scenario file by its path)")
+    return folder
 
 
 def load_scenario(path: str | Path, overrides: Sequence[str] = ()) -> Config:
