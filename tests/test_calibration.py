@@ -237,3 +237,17 @@ def test_spec_reads_parameters_as_varied_settings() -> None:
     assert (p.key, p.low, p.high, p.log, p.is_range) == ("behaviour.learn_by_doing", 0.001, 0.05, True, True)
     assert spec.starts["behaviour.learn_by_doing"] == 0.015
     assert prior(p) == Config().behaviour.learn_by_doing  # the default of sim/model/params.py
+
+
+def test_fit_table_covers_every_shipped_target_including_state_measures():
+    """Every target of the shipped calibration gets a row; shares' intervals stay within [0, 1]."""
+    from sim.experiments.calibration import STATE_MEASURES, fit_table
+
+    spec = load_spec(SPEC)
+    targets = list(spec.targets.values())
+    assert any(t.metric in STATE_MEASURES and t.metric not in ("exempt_share", "enrolled_share") for t in targets)
+    values = {t.name: np.array([0.02, 0.05, 0.03]) for t in targets}
+    table = fit_table(targets, values)
+    assert list(table["target"]) == [t.name for t in targets]
+    plain = table[~table["target"].isin([t.name for t in targets if t.age_groups or t.change_from])]
+    assert (plain["ci_low"] >= 0).all() and (plain["ci_high"] <= 1).all()

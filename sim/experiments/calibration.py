@@ -645,7 +645,8 @@ def fit_table(targets: Sequence[Target], values: dict[str, np.ndarray]) -> pd.Da
     """One row per target: source, date, figure, tolerance, model mean and 95% interval, within tolerance."""
     rows = []
     for t in targets:
-        mean, lo, hi = mean_ci(values[t.name], METRICS[t.metric].unit, difference=bool(t.age_groups or t.change_from))
+        unit = "share" if t.metric in STATE_MEASURES else METRICS[t.metric].unit  # state measures are all shares
+        mean, lo, hi = mean_ci(values[t.name], unit, difference=bool(t.age_groups or t.change_from))
         rows.append({"target": t.name, "source": t.source, "metric": t.metric, "date": t.when(), "kind": t.kind,
                      "value": t.value, "figure": t.figure(), "tolerance": t.tolerance, "mean": mean, "ci_low": lo,
                      "ci_high": hi, "n_reps": int(np.sum(~np.isnan(values[t.name]))), "within": t.within(mean),
