@@ -139,7 +139,7 @@ def test_load_yaml_with_lines_records_key_and_item_lines(tmp_path):
          "timeline[0].set.centre.self_help_share", 4, ["less than or equal to 1"]),
         ("timeline:\n  - set: {proxy.available: true}\n", "timeline[0].date", 2, ["missing"]),
         ("timeline:\n  - date: 2013-01-07\n    set:\n      automation_share.tax: 2\n",
-         "timeline[0].set.automation_share.tax", 4, ["2.0 is outside [0, 1]"]),
+         "timeline[0].set.automation_share.tax", 4, ["2 is outside [0, 1]"]),
         ("policy:\n  automation_share: {taxx: 0.1}\n", "policy.automation_share.taxx", 2,
          ["unknown procedure type 'taxx'"]),
         ("tasks:\n  procedures:\n    tax: {season_weeks: [20, 10]}\n", "tasks.procedures.tax.season_weeks", 3,

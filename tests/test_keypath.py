@@ -84,7 +84,7 @@ def test_with_values_returns_a_validated_copy():
      False),
     ({"policy.centre.helpers_per_1k": 3}, ("policy", "centre", "helpers_per_1k"), "unknown key", True),
     # a check of a whole block names its key, which is then traced to the value set
-    ({"policy.automation_share.tax": 2.0}, ("policy", "automation_share", "tax"), "2.0 is outside [0, 1]", False),
+    ({"policy.automation_share.tax": 2.0}, ("policy", "automation_share", "tax"), "2 is outside [0, 1]", False),
     ({"policy.automation_share": {"lottery": 0.1}}, ("policy", "automation_share"), "unknown procedure type", True),
     # a value that breaks a check elsewhere: the error names where the problem is
     ({"run.weeks": 10}, ("timeline", 0, "date"), "is outside the run", False),

@@ -134,6 +134,16 @@ def _bool_at(value: Any) -> KeyPath | None:
     return next(((k,) for k, v in items if isinstance(v, bool)), None)
 
 
+def _check_named(values: Mapping[str, float], field: str, what: str, names: tuple[str, ...], high: float,
+                 unit: str = "") -> None:
+    """Refuse a key of a mapping field that is not one of ``names``, or a value outside [0, high]."""
+    for key, value in values.items():
+        if key not in names:
+            raise KeyPathError((field, key), f"unknown {what} '{key}'; use {list(names)}", unknown=True)
+        if not 0 <= value <= high:
+            raise KeyPathError((field, key), f"{value:g} is outside [0, {high:g}]{unit}")
+
+
 class Strict(BaseModel):
     """Base for every block: unknown keys are errors, assignments are validated.
 
@@ -663,12 +673,8 @@ class PolicyConfig(Strict):
 
     @model_validator(mode="after")
     def _check_automation(self) -> PolicyConfig:
-        for k, v in self.automation_share.items():
-            if k not in PROCEDURE_TYPES:
-                raise KeyPathError(("automation_share", k),
-                                   f"unknown procedure type '{k}'; use {list(PROCEDURE_TYPES)}", unknown=True)
-            if not 0.0 <= v <= 1.0:
-                raise KeyPathError(("automation_share", k), f"{v} is outside [0, 1]")
+        """Automation shares are given only for procedure types, each in [0, 1]."""
+        _check_named(self.automation_share, "automation_share", "procedure type", PROCEDURE_TYPES, 1.0)
         return self
 
 
@@ -710,12 +716,7 @@ class CostsConfig(Strict):
     @model_validator(mode="after")
     def _check_minutes(self) -> CostsConfig:
         """Citizen minutes are given only for channels (CHANNELS), each in [0, 10080]."""
-        for channel, minutes in self.citizen_minutes.items():
-            if channel not in CHANNELS:
-                raise KeyPathError(("citizen_minutes", channel),
-                                   f"unknown channel '{channel}'; use {list(CHANNELS)}", unknown=True)
-            if not 0 <= minutes <= 10_080:
-                raise KeyPathError(("citizen_minutes", channel), f"{minutes:g} is outside [0, 10080] minutes")
+        _check_named(self.citizen_minutes, "citizen_minutes", "channel", CHANNELS, 10_080, " minutes")
         return self
 
 
