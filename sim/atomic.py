@@ -301,3 +301,17 @@ def _swap(tmp: Path, target: Path) -> None:
             shutil.rmtree(aside, ignore_errors=True)
         elif not old.exists():
             aside.rmdir()
+
+
+def check_file_target(path: Path, suffix: str, written_by_us: Callable[[Path], bool], command: str) -> None:
+    """Refuse a single output file digex may not write: a name not ending in ``suffix``, a missing folder, or an
+    existing file (or link, folder, device) that ``command`` did not write (``written_by_us`` tells)."""
+    if path.suffix.lower() != suffix:
+        raise UserError(f"--out {shown(path)}: the file name must end in {suffix}")
+    if not path.parent.is_dir():
+        raise UserError(f"--out {shown(path)}: folder {shown(path.parent)} does not exist")
+    if path.is_symlink() or (path.exists() and not path.is_file()):
+        raise UserError(f"{shown(path)} exists and is not a regular file; choose another --out")
+    if path.exists() and not written_by_us(path):
+        raise UserError(f"{shown(path)} exists and was not written by digex {command}; refusing to overwrite it "
+                        "(choose another --out or remove it)")

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from sim import __version__
-from sim.atomic import output_dir, shown, write_file
+from sim.atomic import check_file_target, output_dir, shown, write_file
 from sim.errors import UserError
 from sim.model.metrics import METRICS
 from sim.outputs.report import read_output_dir
@@ -234,18 +234,6 @@ def is_export(path: Path) -> bool:
     return f"<dc:creator>{CREATOR} " in text
 
 
-def check_workbook_target(path: Path) -> None:
-    """Refuse a workbook name not ending in .xlsx, a folder that does not exist, or an existing file (or link,
-    folder, device) that is not a workbook digex export wrote."""
-    if path.suffix.lower() != ".xlsx":
-        raise UserError(f"--out {shown(path)}: a workbook's file name must end in .xlsx")
-    if not path.parent.is_dir():
-        raise UserError(f"--out {shown(path)}: folder {shown(path.parent)} does not exist")
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise UserError(f"{shown(path)} exists and is not a regular file; choose another --out")
-    if path.exists() and not is_export(path):
-        raise UserError(f"{shown(path)} exists and was not written by digex export; refusing to overwrite it "
-                        "(choose another --out or remove it)")
 
 
 def default_target(directory: Path, fmt: str) -> Path:
@@ -265,7 +253,7 @@ def export(directory: Path, fmt: str, target: Path | None = None, metrics: Seque
         raise ValueError(f"fmt must be one of {FORMATS}, got {fmt!r}")
     target = Path(target) if target is not None else default_target(directory, fmt)
     if fmt == "xlsx":
-        check_workbook_target(target)
+        check_file_target(target, ".xlsx", is_export, "export")
     sheets = collect(Path(directory), metrics, every)
     if fmt == "xlsx":
         check_fits(sheets)

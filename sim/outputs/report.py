@@ -9,7 +9,7 @@ caveats and the model version. It only reads what the command wrote; it never
 runs the model. A directory whose manifest.json or tables are not as digex
 writes them is refused with one line naming the file and what is wrong.
 
-A report never overwrites a file digex did not write (``check_report_target``):
+A report never overwrites a file digex did not write (``sim.atomic.check_file_target``):
 its name ends in ``.html``, and an existing file is replaced only if it starts
 with REPORT_MARKER, the comment every report carries.
 """
@@ -30,7 +30,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sim import __version__
-from sim.atomic import shown, write_text
+from sim.atomic import check_file_target, shown, write_text
 from sim.errors import UserError
 from sim.experiments.stats import unit_of
 from sim.model.metrics import GROUPS, METRICS
@@ -694,26 +694,14 @@ def is_report(path: Path) -> bool:
         return False
 
 
-def check_report_target(path: Path) -> None:
-    """Refuse a report file name that digex may not write: one not ending in .html, a folder that does not exist,
-    or an existing file (or link, folder, device) that is not a report digex wrote."""
-    if path.suffix.lower() != ".html":
-        raise UserError(f"--out {shown(path)}: a report's file name must end in .html")
-    if not path.parent.is_dir():
-        raise UserError(f"--out {shown(path)}: folder {shown(path.parent)} does not exist")
-    if path.is_symlink() or (path.exists() and not path.is_file()):
-        raise UserError(f"{shown(path)} exists and is not a regular file; choose another --out")
-    if path.exists() and not is_report(path):
-        raise UserError(f"{shown(path)} exists and was not written by digex report; refusing to overwrite it "
-                        "(choose another --out or remove it)")
 
 
 def write_report(directory: Path, target: Path | None = None) -> Path:
     """Render the report of ``directory`` and write it atomically (default ``<directory>/report.html``).
 
-    ``check_report_target`` is applied to the file first, so only an earlier report is ever replaced.
+    ``sim.atomic.check_file_target`` is applied to the file first, so only an earlier report is ever replaced.
     """
     out = read_output_dir(directory)
     path = Path(target) if target else out.path / "report.html"
-    check_report_target(path)
+    check_file_target(path, ".html", is_report, "report")
     return write_text(path, render(out))
