@@ -366,10 +366,16 @@ class DigexModel(mesa.Model):
         t.route[idx] = RESOLVED
         self._log(o, t.ttype[idx], "failed")
 
-    def fail_letters(self, rows: np.ndarray, counts: np.ndarray, value: float) -> None:
-        """Record letters missed by their deadline (exclusion events)."""
+    def fail_letters(self, rows: np.ndarray, kind: int, counts: np.ndarray, consequential: np.ndarray) -> None:
+        """Record letters of kind ``kind`` (index in LETTER_KINDS) missed by their deadline.
+
+        ``counts`` letters per row were missed; ``consequential`` (at most
+        ``counts``) of them had a deadline with a consequence: only these are
+        exclusion events and lose the letter kind's value_dkk each.
+        """
         if len(rows):
-            self._exclusion(rows, counts, counts * value, np.zeros(len(rows), dtype=bool))
+            value = self.config.tasks.letters[LETTER_KINDS[kind]].value_dkk
+            self._exclusion(rows, counts, consequential * value, np.zeros(len(rows), dtype=bool))
             self._log(rows, None, "missed letter(s)")
 
     def _exclusion(self, owners: np.ndarray, counts: np.ndarray, values: np.ndarray, benefit: np.ndarray) -> None:

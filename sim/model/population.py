@@ -36,9 +36,15 @@ COLUMNS: dict[str, type | np.dtype] = {
     "aware_u": np.float32,
     "ident_u": np.float32,
     "proxy_u": np.float32,
+    "read_access": np.bool_,
+    "immigrant": np.bool_,
     "entry_week": np.int32,
     "death_week": np.int32,
+    "leave_week": np.int32,
     "last_fail_week": np.int32,
+    "last_procedure_fail_week": np.int32,
+    "last_letter_miss_week": np.int32,
+    "last_benefit_fail_week": np.int32,
     "last_need_week": np.int32,
     "last_unassisted_week": np.int32,
     "last_assisted_week": np.int32,
@@ -84,9 +90,15 @@ class Population:
     aware_u: np.ndarray
     ident_u: np.ndarray
     proxy_u: np.ndarray
+    read_access: np.ndarray
+    immigrant: np.ndarray
     entry_week: np.ndarray
     death_week: np.ndarray
+    leave_week: np.ndarray
     last_fail_week: np.ndarray
+    last_procedure_fail_week: np.ndarray
+    last_letter_miss_week: np.ndarray
+    last_benefit_fail_week: np.ndarray
     last_need_week: np.ndarray
     last_unassisted_week: np.ndarray
     last_assisted_week: np.ndarray
@@ -240,8 +252,8 @@ def add_citizens(pop: Population, attrs: dict[str, np.ndarray], week: int) -> np
     pop.alive[rows] = True
     pop.entry_week[rows] = week
     pop.dp_status[rows] = NOT_ENROLLED
-    for name in ("last_fail_week", "last_need_week", "last_unassisted_week", "last_assisted_week",
-                 "last_letter_week", "last_read_week"):
-        getattr(pop, name)[rows] = NEVER
+    for name in COLUMNS:
+        if name.startswith("last_"):
+            getattr(pop, name)[rows] = NEVER
     pop.n += k
     return rows

@@ -159,7 +159,7 @@ def letters_expire(m: DigexModel) -> None:
         ring[slot, rows] = 0
         m.mail.unread[rows] -= count.astype(np.int16)
         alive = m.pop.alive[rows]
-        m.fail_letters(rows[alive], count[alive], spec.value_dkk)
+        m.fail_letters(rows[alive], k, count[alive], count[alive])
 
 
 def enrol(m: DigexModel, rng: np.random.Generator) -> None:
