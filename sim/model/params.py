@@ -18,7 +18,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from sim.model.codes import CHANNELS
-from sim.model.keypath import KeyPath, KeyPathError, split, with_values
+from sim.model.keypath import KeyPath, KeyPathError, get, split, with_values
 
 AGE_BANDS: tuple[str, ...] = (
     "15-24",
@@ -723,6 +723,25 @@ class CostsConfig(Strict):
 # ---------------------------------------------------------------- timeline
 
 
+FIXED_AT_START: dict[str, str] = {
+    "digital_channels": "whether digital channels exist at all defines the world of a scenario (the all-analogue "
+                        "twin sets it in the policy block); set policy.digital_channels instead",
+    "centre.centres": "citizens are assigned to their centre when they enter; change centre.helpers_per_10k "
+                      "to change the staffing instead",
+    "platform.delay_probability": "whether the launch is delayed is drawn once at the start of the run; set it "
+                                  "in the policy block, or move platform.launch on the timeline",
+    "platform.delay_weeks_mean": "the length of a launch delay is drawn once at the start of the run; set it in "
+                                 "the policy block, or move platform.launch on the timeline",
+    "platform.overrun_probability": "whether the build overruns is drawn once at the start of the run; set it in "
+                                    "the policy block, or change platform.overrun_factor on the timeline",
+}
+"""Policy levers that a timeline change may not set, and why (docs/ODD.md section 7.1).
+
+They are read once when a run starts; every other lever takes effect in the
+week its change is dated (``tests/test_timeline_levers.py`` checks both).
+"""
+
+
 class TimelineChange(Strict):
     """A dated change of one or more policy levers (docs/ODD.md section 7.1)."""
 
@@ -799,13 +818,17 @@ class Config(Strict):
                 raise KeyPathError(("timeline", i, "date"),
                                    f"{change.date} is outside the run ({self.run.start} to {self.run.end})")
             try:
-                with_values(self.policy, change.set)
+                changed = with_values(self.policy, change.set)
             except KeyPathError as exc:
                 key = next((k for k in change.set if split(k) == exc.path[: len(split(k))]), None)
                 if key is None:
                     raise KeyPathError(("timeline", i, "set"), str(exc)) from None
                 detail = f"unknown policy key '{key}'" if exc.unknown else exc.detail
                 raise KeyPathError(("timeline", i, "set", key), detail, exc.unknown) from None
+            for fixed, why in FIXED_AT_START.items():
+                if get(changed, fixed) != get(self.policy, fixed):
+                    key = next((k for k in change.set if split(fixed)[: len(split(k))] == split(k)), fixed)
+                    raise KeyPathError(("timeline", i, "set", key), f"{fixed} cannot change on the timeline: {why}")
         return self
 
 
