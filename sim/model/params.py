@@ -517,11 +517,11 @@ class BehaviourConfig(Strict):
         "asks for help with it (a relative reads it with relative_success; Digital Post also needs an eID)."
     )
     read_access_per_year: float = _f(
-        0.02, "Yearly hazard that an enrolled citizen with a supporter gives a relative read access to Digital "
+        0.005, "Yearly hazard that an enrolled citizen with a supporter gives a relative read access to Digital "
         "Post (from policy.proxy.read_access_from).", "1/year", ge=0, le=52,
     )
     read_access_unable_factor: float = _f(
-        15.0, "Multiplier on read_access_per_year for citizens who cannot read Digital Post alone (no "
+        60.0, "Multiplier on read_access_per_year for citizens who cannot read Digital Post alone (no "
         "internet, no eID or digitally challenged).", "", ge=1, le=1_000,
     )
     read_access_check: Probability = _p(
