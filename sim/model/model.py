@@ -214,6 +214,7 @@ class DigexModel(mesa.Model):
         access.acquire_access(self, self.streams["access"])
         optout.apply_for_exemption(self, self.streams["behaviour"])  # 8
         digital_post.enrol(self, self.streams["behaviour"])  # 9
+        digital_post.grant_read_access(self, self.streams["behaviour"])
         self.metrics.add_costs(self.costs.week, self.costs.citizen_time_dkk)  # 10
         self.tasks.keep(self.tasks.route != RESOLVED)
         self.metrics.record(self)

@@ -391,7 +391,7 @@ class ProcedureType(Strict):
 
 
 class LetterKind(Strict):
-    """A kind of public letter that must be read before a deadline."""
+    """A kind of public letter that must be read before a deadline (docs/ODD.md sections 7.4 and 7.10)."""
 
     rate_per_year: float = _f(
         12.0, f"Letters per citizen-year; rate_per_year x the largest age_rates multiplier / 52 is at most "
@@ -399,7 +399,14 @@ class LetterKind(Strict):
     )
     age_rates: dict[str, float] = _f({}, "Multiplier (>= 0) by age band (missing bands: 1).", "")
     deadline_weeks: int = _f(4, "Weeks within which a letter must be read.", "weeks", ge=1, le=26)
-    value_dkk: float = _f(50.0, "Welfare lost when a letter is missed.", "DKK", ge=0, le=MAX_DKK)
+    consequence_share: Probability = _p(
+        0.2, "Share of letters of the kind whose missed deadline has a consequence (a missed appointment, a "
+        "lapsed request for documentation, a fee); only these missed letters are exclusion events."
+    )
+    value_dkk: float = _f(
+        400.0, "Welfare lost per missed letter whose deadline has a consequence (consequence_share).", "DKK",
+        ge=0, le=MAX_DKK,
+    )
 
     @model_validator(mode="after")
     def _check(self) -> LetterKind:
@@ -429,13 +436,22 @@ def _default_procedures() -> dict[str, ProcedureType]:
 
 
 def _default_letters() -> dict[str, LetterKind]:
+    """Letter kinds of the Danish baseline; consequence shares and values are assumptions (docs/ODD.md 7.4).
+
+    post: most public letters inform (assessments, statements, decisions); about one in five asks for
+    something by a date (documentation, a jobcentre meeting, a payment). A missed one costs a reminder fee
+    (140 DKK at the Danish Debt Collection Agency, 250 DKK for municipal claims) or, for a missed jobcentre
+    summons, a benefit sanction: 400 DKK is an assumed mean. health: most are appointments; a missed
+    hospital appointment delays treatment and wastes the slot (a 250 DKK no-show fee was trialled in
+    Region Midtjylland in 2015): 600 DKK is an assumed welfare loss including rebooking.
+    """
     return {
-        "post": LetterKind(rate_per_year=10.0, deadline_weeks=4, value_dkk=60.0),
+        "post": LetterKind(rate_per_year=10.0, deadline_weeks=4, consequence_share=0.2, value_dkk=400.0),
         "health": LetterKind(
             rate_per_year=2.0,
             age_rates={"15-24": 0.5, "25-34": 0.7, "35-44": 0.8, "55-64": 1.3, "65-74": 1.8,
                        "75-79": 2.4, "80+": 3.0},
-            deadline_weeks=3, value_dkk=400.0),
+            deadline_weeks=3, consequence_share=0.6, value_dkk=600.0),
     }
 
 
@@ -489,6 +505,33 @@ class BehaviourConfig(Strict):
     letter_read_slope: float = _f(8.0, "Steepness of checking Digital Post in skill.", "1/skill", gt=0)
     letter_read_threshold: Probability = _p(0.25, "Skill at which the weekly check chance is half its maximum.")
     paper_letter_read: Probability = _p(0.95, "Weekly chance of reading paper mail.")
+    letter_read_trust_slope: float = _logit(
+        2.0, "Logit shift per unit of trust above 0.5 in checking Digital Post and in asking for help with a "
+        "letter.", "logit/trust"
+    )
+    letter_language_factor: Probability = _p(
+        0.6, "Multiplier on the chance of reading a (Danish-language) letter alone with a language barrier."
+    )
+    letter_help_ask: Probability = _p(
+        0.2, "Weekly chance (at trust 0.5) that a citizen with a supporter who could not read a letter alone "
+        "asks for help with it (a relative reads it with relative_success; Digital Post also needs an eID)."
+    )
+    read_access_per_year: float = _f(
+        0.005, "Yearly hazard that an enrolled citizen with a supporter gives a relative read access to Digital "
+        "Post (from policy.proxy.read_access_from).", "1/year", ge=0, le=52,
+    )
+    read_access_unable_factor: float = _f(
+        60.0, "Multiplier on read_access_per_year for citizens who cannot read Digital Post alone (no "
+        "internet, no eID or digitally challenged).", "", ge=1, le=1_000,
+    )
+    read_access_check: Probability = _p(
+        0.8, "Weekly chance that a relative with read access reads the citizen's pending Digital Post."
+    )
+    dp_leave_per_year: float = _f(
+        0.5, "Yearly hazard that an enrolled citizen who cannot read Digital Post alone leaves it for paper "
+        "where the rules allow it (no Digital Post mandate); times 1 - the weekly chance of reading alone.",
+        "1/year", ge=0, le=52,
+    )
     learn_by_doing: Probability = _p(0.02, "Skill gain (share of the gap to 1) per self-service success.")
     learn_by_teaching: Probability = _p(0.10, "Skill gain (share of the gap to 1) per help-to-self-help case.")
     learn_from_relative: Probability = _p(0.01, "Skill gain (share of the gap) when helped by a relative.")
@@ -590,10 +633,15 @@ class PhonePolicy(Strict):
 
 
 class ProxyPolicy(Strict):
-    """Relatives acting with read access or power of attorney."""
+    """Relatives acting for a citizen: power of attorney for procedures, read access to Digital Post (7.8)."""
 
-    available: bool = _f(False, "Digital proxy access for relatives is available.")
-    uptake: Probability = _p(0.4, "Share of citizens with a helper relative who set up proxy access.")
+    available: bool = _f(False, "Digital power of attorney for procedures (relatives act in self-service).")
+    uptake: Probability = _p(0.4, "Share of citizens with a helper relative who set up a power of attorney.")
+    read_access_from: dt.date = _date(
+        dt.date(2010, 11, 1),
+        "Date from which a citizen can give a relative read access to Digital Post (assumed with Digital Post "
+        "itself; in use by the 2014 mandate, Agency for Digitisation 2014).",
+    )
 
 
 class CoursesPolicy(Strict):

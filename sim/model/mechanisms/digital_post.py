@@ -14,7 +14,6 @@ import numpy as np
 
 from sim.model.codes import ENROLLED, NOT_ENROLLED
 from sim.model.maths import logistic
-from sim.model.mechanisms.channels import has_proxy
 from sim.model.params import AGE_BANDS, LETTER_KINDS
 from sim.model.population import NEVER
 from sim.model.tasks import draw_arrivals
@@ -108,44 +107,72 @@ def letters_arrive(m: DigexModel, band: np.ndarray, rng: np.random.Generator) ->
         m.metrics.add_letters_arrived(owners)
 
 
-def read_probability(m: DigexModel, rows: np.ndarray) -> np.ndarray:
-    """Weekly chance of reading one's mail.
+def reads_alone(m: DigexModel, rows: np.ndarray) -> np.ndarray:
+    """Weekly chance that each of ``rows`` reads its pending letters alone (docs/ODD.md section 7.11).
 
-    Enrolled: letter_read_max * logistic(slope * (skill - threshold)), zero
-    without internet or eID, scaled by platform uptime; a proxy relative reads
-    with chance proxy_success. Not enrolled or exempt: paper_letter_read.
+    Digital Post (enrolled, platform live): letter_read_max x logistic(letter_read_slope x (skill -
+    letter_read_threshold) + letter_read_trust_slope x (trust - 0.5)) x internet x eID x (1 - outage
+    fraction). Paper (exempt, not enrolled, or no platform): paper_letter_read. Either times
+    letter_language_factor with a language barrier (the letters are in Danish).
     """
     p, b = m.pop, m.config.behaviour
     digital = (p.dp_status[rows] == ENROLLED) & m.digital_live
     r_dig = (
         b.letter_read_max
-        * logistic(b.letter_read_slope * (p.skill[rows] - b.letter_read_threshold))
+        * logistic(b.letter_read_slope * (p.skill[rows] - b.letter_read_threshold)
+                   + b.letter_read_trust_slope * (p.trust[rows] - 0.5))
         * p.internet[rows]
         * p.eid[rows]
         * (1 - m.outage_fraction)
     )
-    r_dig = np.maximum(r_dig, has_proxy(m, rows) * b.proxy_success)
-    return np.where(digital, r_dig, b.paper_letter_read)
+    r = np.where(digital, r_dig, b.paper_letter_read)
+    return np.where(p.language_barrier[rows], r * b.letter_language_factor, r)
 
 
 def read_mail(m: DigexModel, rng: np.random.Generator) -> None:
-    """Citizens with unread letters check their mail; readers clear everything pending."""
-    p = m.pop
+    """Citizens with unread letters read them alone, through a relative with read access, or with help.
+
+    In turn, for each citizen with pending letters (docs/ODD.md section 7.11):
+
+    1. alone, with chance ``reads_alone``;
+    2. else, on Digital Post with a relative holding read access (``read_access``, from
+       ``proxy.read_access_from``): the relative reads with chance read_access_check x (1 - outage fraction);
+    3. else, with a supporter, the citizen asks for help with chance logistic(logit(letter_help_ask) +
+       letter_read_trust_slope x (trust - 0.5)) and the helper reads with chance relative_success (on
+       Digital Post only if the citizen has an eID to log in with).
+
+    A reader clears everything pending. ``last_read_week`` records the citizen's own log-ins to Digital
+    Post (alone or helped), not a relative's reading through read access. Reading is not a procedure:
+    it sets neither ``last_unassisted_week`` nor ``last_assisted_week``.
+    """
+    p, b = m.pop, m.config.behaviour
     rows = np.flatnonzero(m.mail.pending(p.n) > 0)
-    read = rng.random(len(rows)) < read_probability(m, rows)
+    digital = (p.dp_status[rows] == ENROLLED) & m.digital_live
+    alone = rng.random(len(rows)) < reads_alone(m, rows)
+    access_open = m.digital_live and m.date >= m.policy.proxy.read_access_from
+    by_access = ~alone & digital & p.read_access[rows] & access_open
+    by_access &= rng.random(len(rows)) < b.read_access_check * (1 - m.outage_fraction)
+    odds = b.letter_help_ask * np.exp(b.letter_read_trust_slope * (p.trust[rows] - 0.5))
+    ask = odds / (odds + 1 - b.letter_help_ask)  # logistic(logit(letter_help_ask) + shift), also at 0 and 1
+    can_help = (p.support[rows] > 0) & (~digital | p.eid[rows])
+    helped = ~alone & ~by_access & can_help & (rng.random(len(rows)) < ask * b.relative_success)
+    read = alone | by_access | helped
     reads = rows[read]
     m.mail.unread_rows, m.mail.unread_week = rows[~read], m.week
     n_read = m.mail.clear(reads, m.week)
     p.letters_read[reads] += n_read
-    digital = (p.dp_status[reads] == ENROLLED) & m.digital_live
-    p.last_read_week[reads[digital]] = m.week
-    p.last_unassisted_week[reads] = m.week
+    p.last_read_week[rows[digital & (alone | helped)]] = m.week
     m.metrics.add_letters_read(reads, n_read)
 
 
 def letters_expire(m: DigexModel) -> None:
-    """Letters that had their last reading chance this week and are unread fail."""
+    """Letters that had their last reading chance this week and are unread fail (docs/ODD.md section 7.10).
+
+    Of a citizen's ``count`` missed letters of a kind, Binomial(count, consequence_share) had a deadline
+    with a consequence (drawn from the ``behaviour`` stream); ``fail_letters`` records both.
+    """
     mail = m.mail
+    rng = m.streams["behaviour"]
     if mail.unread_week == m.week:
         cand = mail.unread_rows
     else:
@@ -159,18 +186,44 @@ def letters_expire(m: DigexModel) -> None:
         ring[slot, rows] = 0
         m.mail.unread[rows] -= count.astype(np.int16)
         alive = m.pop.alive[rows]
-        m.fail_letters(rows[alive], k, count[alive], count[alive])
+        rows, count = rows[alive], count[alive]
+        consequential = rng.binomial(count, spec.consequence_share).astype(np.int32)
+        m.fail_letters(rows, k, count, consequential)
+
+
+def cannot_read_alone(m: DigexModel, rows: np.ndarray) -> np.ndarray:
+    """Citizens who cannot use Digital Post alone: no internet, no eID, or digitally challenged."""
+    p = m.pop
+    return ~p.internet[rows] | ~p.eid[rows] | (p.skill[rows] < m.config.population.challenged_threshold)
+
+
+def grant_read_access(m: DigexModel, rng: np.random.Generator) -> None:
+    """Relatives get read access to enrolled citizens' Digital Post over time (docs/ODD.md section 7.8).
+
+    From ``proxy.read_access_from`` (and while the platform is live), an enrolled living citizen with a
+    supporter and no read access yet gives one with weekly probability read_access_per_year / 52, times
+    read_access_unable_factor if the citizen cannot read Digital Post alone (``cannot_read_alone``).
+    Access lasts for life (the help of a relative with read access is read in ``read_mail``).
+    """
+    if not (m.digital_live and m.date >= m.policy.proxy.read_access_from):
+        return
+    p, b = m.pop, m.config.behaviour
+    n = p.n
+    rows = np.flatnonzero(p.alive[:n] & (p.dp_status[:n] == ENROLLED) & (p.support[:n] > 0) & ~p.read_access[:n])
+    h = b.read_access_per_year / 52 * np.where(cannot_read_alone(m, rows), b.read_access_unable_factor, 1.0)
+    p.read_access[rows[rng.random(len(rows)) < h]] = True
 
 
 def enrol(m: DigexModel, rng: np.random.Generator) -> None:
-    """Digital Post enrolment: voluntary before a mandate, automatic at and after it.
+    """Digital Post enrolment: voluntary and reversible without a mandate, automatic under it (ODD 7.11).
 
-    Voluntary weekly hazard = enrol_hazard_per_year / 52 * enrolment_campaign *
-    skill^2, for citizens with internet and eID. Under an active mandate every
-    living citizen not exempt is enrolled. While the mandate lasts nobody
-    leaves Digital Post except by exemption (a lapsed exemption returns to it),
-    so after its first week only the rows added since need looking at
-    (``m.mandate_enrolled_below``).
+    Without an active Digital Post mandate (before it, or with ``policy.digital_post_mandatory`` false),
+    an enrolled citizen leaves Digital Post for paper with weekly probability dp_leave_per_year / 52 x
+    (1 - ``reads_alone``), and a not-enrolled citizen with internet and eID enrols with weekly
+    probability enrol_hazard_per_year / 52 x enrolment_campaign x skill^2 (leavers may re-enrol in later
+    weeks). Under an active mandate every living citizen not exempt is enrolled, and nobody leaves
+    Digital Post except by exemption (a lapsed exemption returns to it), so after its first week only
+    the rows added since need looking at (``m.mandate_enrolled_below``).
     """
     if not m.digital_live:
         return
@@ -187,4 +240,7 @@ def enrol(m: DigexModel, rng: np.random.Generator) -> None:
     b = m.config.behaviour
     h = b.enrol_hazard_per_year / 52 * m.policy.enrolment_campaign * p.skill[rows] ** 2
     h = h * p.internet[rows] * p.eid[rows]
+    enrolled = np.flatnonzero(p.alive[:n] & (p.dp_status[:n] == ENROLLED))
+    leave = rng.random(len(enrolled)) < b.dp_leave_per_year / 52 * (1 - reads_alone(m, enrolled))
     p.dp_status[rows[rng.random(len(rows)) < h]] = ENROLLED
+    p.dp_status[enrolled[leave]] = NOT_ENROLLED
