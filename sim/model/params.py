@@ -286,12 +286,12 @@ class PopulationConfig(Strict):
         0.25, "Mean travel burden to the citizen service centre (0 none, 1 prohibitive)."
     )
     annual_mortality_a: float = _f(
-        -11.03, "Gompertz log-hazard at age 0: with annual_mortality_b = 0.10 life expectancy at birth is "
-        "81.5 years (Statistics Denmark, 2021) and at 65 is 19.5 years (docs/ODD.md section 7.3).", "log/year",
+        -11.39, "Gompertz log-hazard at age 0: with annual_mortality_b = 0.105 life expectancy at birth is "
+        "81.5 years (Statistics Denmark, 2021) and at 65 is 19.2 years (docs/ODD.md section 7.3).", "log/year",
         ge=-50, le=5,
     )
     annual_mortality_b: float = _f(
-        0.10, "Gompertz slope of log-hazard per year of age (assumption: steeper than 0.094 so that the 80+ "
+        0.105, "Gompertz slope of log-hazard per year of age (assumption: steeper than 0.094 so that the 80+ "
         "do not outgrow the published counts; docs/ODD.md section 7.3).", "1/year", gt=0, le=1,
     )
     entrants_per_year: float = _f(
