@@ -117,8 +117,12 @@ class DigexModel(mesa.Model):
         ages = draw_ages(pc, pc.size, r)
         add_citizens(self.pop, draw_citizens(pc, ages, r, self.policy.centre.centres), week=0)
         self._initial_enrolment(r)
-        demography.schedule_deaths(self, np.arange(self.pop.n), 0, self.streams["demography"])
-        self.death_calendar = demography.DeathCalendar(self.pop.death_week[: self.pop.n])
+        start_rows = np.arange(self.pop.n)
+        demography.schedule_deaths(self, start_rows, 0, self.streams["demography"])
+        demography.schedule_emigration(self, start_rows, 0, demography.temporary_immigrant_share(self, start_rows),
+                                       self.streams["demography"])
+        self.death_calendar = demography.WeekCalendar(self.pop.death_week[: self.pop.n])
+        self.leave_calendar = demography.WeekCalendar(self.pop.leave_week[: self.pop.n])
 
         centres = self.policy.centre.centres
         self.helpers = services.HelperTable(
@@ -141,6 +145,8 @@ class DigexModel(mesa.Model):
         self.outage_fraction = 0.0
         self.deaths_total = 0
         self.entrants_total = 0
+        self.immigrants_total = 0
+        self.emigrants_total = 0
         self.mandate_enrolled_below = 0  # under a mandate, living rows below this are enrolled or exempt
         self.journal: list[dict] = []
         self.tracked = np.zeros(0, dtype=np.int64)
@@ -181,7 +187,8 @@ class DigexModel(mesa.Model):
     @property
     def n_alive(self) -> int:
         """Living simulated citizens (kept as a count; ``check_invariants`` compares it with the rows)."""
-        return self.config.population.size + self.entrants_total - self.deaths_total
+        return (self.config.population.size + self.entrants_total + self.immigrants_total
+                - self.deaths_total - self.emigrants_total)
 
     def _initial_enrolment(self, rng: np.random.Generator) -> None:
         """Voluntary Digital Post users at the start: a share of citizens with internet and eID, by skill."""
@@ -272,29 +279,39 @@ class DigexModel(mesa.Model):
         self.costs.add_it(build / self.weight, running / self.weight)
 
     def demography_week(self) -> None:
-        """Ageing and skill decline, deaths (their open tasks withdrawn), new 15-year-olds.
+        """Ageing and skill decline, deaths and emigration, new 15-year-olds and immigrants (docs/ODD.md 7.3).
 
-        Also keeps the count of living citizens per centre (which sets the centres' staffing).
+        The dead and the emigrants leave alike: their open tasks and unread
+        letters are withdrawn and their Citizen agents removed. Also keeps the
+        count of living citizens per centre (which sets the centres' staffing).
         """
+        r = self.streams["demography"]
         demography.age_one_week(self)
         dead = demography.deaths(self)
-        if len(dead):
-            gone = ~self.pop.alive[self.tasks.owner] & (self.tasks.route != RESOLVED)  # earlier deaths have none
-            withdrawn = int(gone.sum()) + int(self.mail.clear(dead, self.week).sum())
-            self.tasks.route[gone] = RESOLVED
+        emigrated = demography.emigrants(self)
+        gone = np.concatenate([dead, emigrated])
+        if len(gone):
+            left = ~self.pop.alive[self.tasks.owner] & (self.tasks.route != RESOLVED)  # earlier leavers have none
+            withdrawn = int(left.sum()) + int(self.mail.clear(gone, self.week).sum())
+            self.tasks.route[left] = RESOLVED
             self.metrics.add_withdrawn(withdrawn)
-            self.living_per_centre -= np.bincount(self.pop.centre[dead], minlength=self.helpers.n_centres)
-            for row in dead:
+            self.living_per_centre -= np.bincount(self.pop.centre[gone], minlength=self.helpers.n_centres)
+            for row in gone:
                 view = self._citizen_views.pop(int(row), None)
                 if view is not None:
                     view.remove()
-        born = demography.entrants(self, self.streams["demography"])
-        self.living_per_centre += np.bincount(self.pop.centre[born], minlength=self.helpers.n_centres)
+        born = demography.entrants(self, r)
+        arrived = demography.immigrants(self, r)
+        new = np.concatenate([born, arrived])
+        self.living_per_centre += np.bincount(self.pop.centre[new], minlength=self.helpers.n_centres)
         if self.materialised:
-            for row in born:
+            for row in new:
                 self._citizen_views[int(row)] = Citizen(self, int(row))
+        demography.language_learning(self, r)
         self.deaths_total += len(dead)
+        self.emigrants_total += len(emigrated)
         self.entrants_total += len(born)
+        self.immigrants_total += len(arrived)
 
     def needs_arrive(self, band: np.ndarray) -> None:
         """New procedures (some resolved at once by proactive automation) and letters.
@@ -449,7 +466,8 @@ class DigexModel(mesa.Model):
                  f"tasks: arrived {c['arrived']} != completed {c['completed']} + failed {c['failed']} + "
                  f"open {open_now} + withdrawn {c['withdrawn']}")
         s = p.view()
-        _require(int(p.alive[s].sum()) == self.n_alive, "living rows != size + entrants - deaths")
+        _require(int(p.alive[s].sum()) == self.n_alive,
+                 "living rows != size + entrants + immigrants - deaths - emigrants")
         living = np.bincount(p.centre[s][p.alive[s]], minlength=self.helpers.n_centres)
         _require(np.array_equal(living, self.living_per_centre), "living citizens per centre miscounted")
         _require([h.row for h in self.helper_agents] == list(range(len(self.helpers.centre))),

@@ -236,7 +236,10 @@ class PopulationConfig(Strict):
     )
     cognitive_disability_base: Probability = _p(0.015, "Cognitive impairment prevalence at age 15.")
     cognitive_disability_80plus: Probability = _p(0.15, "Cognitive impairment prevalence at 80+.")
-    language_barrier_share: Probability = _p(0.04, "Share with a language barrier (recent immigrants).")
+    language_barrier_share: Probability = _p(
+        0.04, "Share of the starting population with a language barrier (difficulty reading Danish); "
+        "immigrants arriving later draw theirs from immigrant_language_barrier_share."
+    )
     homeless_share: Probability = _p(0.0013, "Share homeless (about 6,000 persons).")
     skill_intercept: float = _logit(
         2.2, "Logit of digital skill at age 40 with medium education and no impairment."
@@ -283,14 +286,52 @@ class PopulationConfig(Strict):
         0.25, "Mean travel burden to the citizen service centre (0 none, 1 prohibitive)."
     )
     annual_mortality_a: float = _f(
-        -10.4, "Gompertz log-hazard at age 0 (life expectancy at birth about 81.5 years).", "log/year",
+        -11.39, "Gompertz log-hazard at age 0: with annual_mortality_b = 0.105 life expectancy at birth is "
+        "81.5 years (Statistics Denmark, 2021) and at 65 is 19.2 years (docs/ODD.md section 7.3).", "log/year",
         ge=-50, le=5,
     )
-    annual_mortality_b: float = _f(0.094, "Gompertz slope of log-hazard per year of age.", "1/year", gt=0, le=1)
+    annual_mortality_b: float = _f(
+        0.105, "Gompertz slope of log-hazard per year of age (assumption: steeper than 0.094 so that the 80+ "
+        "do not outgrow the published counts; docs/ODD.md section 7.3).", "1/year", gt=0, le=1,
+    )
     entrants_per_year: float = _f(
         0.0148, f"New 15-year-olds per year as a share of the starting population (rows are allocated for "
         f"population.size x (1 + 1.2 x entrants_per_year x run.weeks / 52), at most {MAX_ROWS:,}).",
         "share/year", ge=0, le=1,
+    )
+    immigration_per_year: float = _f(
+        0.0170, "Immigrants aged 15+ per year (returning Danes included) as a share of the starting "
+        "population: 89,700 immigrations a year in 2013-2023 (Statistics Denmark), of which about 87% aged "
+        "15+ (assumption from the age profile of 2017), over 4.59 million.", "share/year", ge=0, le=1,
+    )
+    immigration_age_shares: dict[str, float] = _f(
+        {"15-24": 0.38, "25-34": 0.40, "35-44": 0.12, "45-54": 0.06,
+         "55-64": 0.03, "65-74": 0.008, "75-79": 0.001, "80+": 0.001},
+        "Share of immigrants aged 15+ in each age band (assumption: 70% of the foreign immigrants of 2017 "
+        "were aged 20-39, 8% 40-49, 3% 50-59 and 1% 60+; Statistics Denmark via The Copenhagen Post 2018).",
+        "share",
+    )
+    immigrant_language_barrier_share: Probability = _p(
+        0.5, "Share of immigrants arriving with a language barrier (assumption: about a quarter of arrivals "
+        "are returning Danes and many foreign arrivals come from the Nordic countries)."
+    )
+    language_barrier_fade_per_year: float = _f(
+        0.2, "Annual hazard that an immigrant's language barrier ends (assumption: free Danish education "
+        "runs within 5 years of arrival, mean 5 years).", "1/year", ge=0, le=52,
+    )
+    emigration_rates: dict[str, float] = _f(
+        {"15-24": 0.005, "25-34": 0.012, "35-44": 0.005, "45-54": 0.002,
+         "55-64": 0.002, "65-74": 0.0015, "75-79": 0.0005, "80+": 0.0005},
+        "Annual emigration hazard by age band of settled residents (assumption: about 20,000 Danish "
+        "citizens emigrated in 2010, mostly young adults; Statistics Denmark, Statistical Yearbook 2011).",
+        "1/year",
+    )
+    immigrant_return_share: Probability = _p(
+        0.5, "Share of immigrants who stay only for a while and leave again (assumption: the tendency to "
+        "emigrate is high in the first years after immigration; Statistics Denmark 2021)."
+    )
+    immigrant_stay_years: float = _f(
+        3.0, "Mean stay of the immigrants who leave again (exponential; assumption).", "years", gt=0, le=100,
     )
     old_age_skill_decline: float = _f(
         0.015, "Absolute skill loss per year after age 70.", "skill/year", ge=0, le=1
@@ -318,7 +359,14 @@ class PopulationConfig(Strict):
         missing = set(AGE_BANDS) - set(self.age_band_shares)
         if missing:
             raise KeyPathError("age_band_shares", f"missing band(s) {sorted(missing)}")
-        for name in ("age_band_shares", "education_shares_young", "education_shares_old"):
+        for name in ("immigration_age_shares", "emigration_rates"):
+            keys = set(getattr(self, name))
+            if keys != set(AGE_BANDS):
+                raise KeyPathError(name, f"needs exactly the bands {list(AGE_BANDS)}; unknown "
+                                         f"{sorted(keys - set(AGE_BANDS))}, missing {sorted(set(AGE_BANDS) - keys)}")
+        if not all(0 <= r <= 1 for r in self.emigration_rates.values()):
+            raise KeyPathError("emigration_rates", "rates must lie between 0 and 1 a year")
+        for name in ("age_band_shares", "immigration_age_shares", "education_shares_young", "education_shares_old"):
             v = getattr(self, name)
             values = list(v.values()) if isinstance(v, dict) else list(v)
             if min(values) < 0:

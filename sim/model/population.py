@@ -150,9 +150,16 @@ _BAND_OF_YEAR = np.searchsorted(np.asarray(AGE_BAND_EDGES[1:]), np.arange(201), 
 """Age band of each whole year of age (band edges are whole years)."""
 
 
-def draw_ages(cfg: PopulationConfig, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Ages from the configured age-band shares, uniform within a band (80+: to max_age, thinning)."""
-    shares = np.array([cfg.age_band_shares[b] for b in AGE_BANDS])
+def draw_ages(
+    cfg: PopulationConfig, n: int, rng: np.random.Generator, band_shares: dict[str, float] | None = None
+) -> np.ndarray:
+    """Ages from age-band shares, uniform within a band (80+: to max_age, thinning).
+
+    ``band_shares`` defaults to the starting population's ``age_band_shares``;
+    immigrants use ``immigration_age_shares`` (docs/ODD.md sections 5 and 7.3).
+    """
+    by_band = cfg.age_band_shares if band_shares is None else band_shares
+    shares = np.array([by_band[b] for b in AGE_BANDS])
     band = rng.choice(len(AGE_BANDS), size=n, p=shares / shares.sum())
     lo = np.array(AGE_BAND_EDGES, dtype=float)
     hi = np.append(lo[1:], float(cfg.max_age))
@@ -171,13 +178,16 @@ def draw_citizens(
     rng: np.random.Generator,
     n_centres: int,
     cohort_shift: float = 0.0,
+    language_share: float | None = None,
 ) -> dict[str, np.ndarray]:
     """Draw every attribute of new citizens of the given ages (docs/ODD.md section 2).
 
     Skill is logistic in a linear predictor of age, education, impairment and
     language with individual noise; internet access and eID become less likely
     at low skill; support is Poisson and smaller in old age. ``cohort_shift``
-    raises the skill logit of later cohorts of 15-year-olds.
+    raises the skill logit of later cohorts of 15-year-olds. ``language_share``
+    (default ``language_barrier_share``) is the chance of a language barrier
+    (``immigrant_language_barrier_share`` for immigrants).
     """
     n = len(ages)
     old_frac = np.clip((ages - 45.0) / 30.0, 0.0, 1.0)
@@ -194,7 +204,7 @@ def draw_citizens(
     )
     u = rng.random(n)
     disability = np.where(u < p_cog, 2, np.where(u < p_cog + np.clip(p_phys, 0, 1), 1, 0))
-    language = rng.random(n) < cfg.language_barrier_share
+    language = rng.random(n) < (cfg.language_barrier_share if language_share is None else language_share)
     homeless = rng.random(n) < cfg.homeless_share
 
     edu_eff = np.asarray(cfg.skill_education_effect)[education]

@@ -1,4 +1,7 @@
-"""Ageing, mortality, new 15-year-olds and age-related skill decline (docs/ODD.md section 7.3)."""
+"""Ageing, mortality, new 15-year-olds, immigration, emigration and age-related skill decline.
+
+docs/ODD.md section 7.3.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.population import add_citizens, draw_citizens
+from sim.model.params import AGE_BAND_EDGES, AGE_BANDS
+from sim.model.population import add_citizens, draw_ages, draw_citizens
 
 if TYPE_CHECKING:
     from sim.model.model import DigexModel
@@ -31,6 +35,12 @@ def age_one_week(m: DigexModel) -> None:
     skill[rows] = decline
 
 
+def _weeks_until(first_week: int, years: np.ndarray) -> np.ndarray:
+    """Week of an event ``years`` after the start of ``first_week`` (at the earliest ``first_week``)."""
+    k = np.maximum(1, np.ceil(np.minimum(years, 2**31) * 52))
+    return np.minimum(first_week + k - 1, 2**31 - 1).astype(np.int32)
+
+
 def schedule_deaths(m: DigexModel, rows: np.ndarray, first_week: int, rng: np.random.Generator) -> None:
     """Mortality: each new citizen's week of death, drawn once at entry (docs/ODD.md section 7.3).
 
@@ -48,36 +58,97 @@ def schedule_deaths(m: DigexModel, rows: np.ndarray, first_week: int, rng: np.ra
     e = rng.exponential(size=len(rows))
     a, b = c.annual_mortality_a, c.annual_mortality_b
     t = np.log1p(e * b * np.exp(-a - b * a0)) / b  # years until death
-    k = np.maximum(1, np.ceil(t * 52))
-    p.death_week[rows] = np.minimum(first_week + k - 1, 2**31 - 1).astype(np.int32)
+    p.death_week[rows] = _weeks_until(first_week, t)
 
 
-class DeathCalendar:
-    """The starting population's rows sorted by week of death, so a week's deaths need no scan of all rows."""
+def schedule_emigration(
+    m: DigexModel, rows: np.ndarray, first_week: int, return_prob: np.ndarray | float, rng: np.random.Generator
+) -> None:
+    """Emigration: each new citizen's week of leaving Denmark, drawn once at entry (docs/ODD.md section 7.3).
 
-    def __init__(self, death_week: np.ndarray) -> None:
-        self.order = np.argsort(death_week, kind="stable")
-        self.weeks = death_week[self.order]
+    Two competing routes, the earlier one counts. (1) Settled residents leave
+    at the annual hazard ``emigration_rates`` of their age band, constant within
+    a band: the time t solves H(age0 + t) - H(age0) = E for an Exp(1) draw E,
+    H being the cumulative hazard over age. (2) With probability
+    ``return_prob`` the citizen is a temporary immigrant who leaves after an
+    exponential stay with mean ``immigrant_stay_years``. The week is
+    ``first_week + ceil(52 t) - 1`` as for deaths (``schedule_deaths``).
+    """
+    c = m.config.population
+    age = m.pop.age[rows].astype(np.float64)
+    e = rng.exponential(size=len(rows))
+    temporary = rng.random(len(rows)) < return_prob
+    stay = rng.exponential(c.immigrant_stay_years, size=len(rows))
+    leave_age = np.full(len(rows), np.inf)
+    lo = np.asarray(AGE_BAND_EDGES, dtype=float)
+    hi = np.append(lo[1:], np.inf)
+    for band, rate in enumerate(c.emigration_rates[b] for b in AGE_BANDS):
+        start = np.maximum(age, lo[band])
+        span = np.maximum(0.0, hi[band] - start)
+        pending = np.isinf(leave_age) & (span > 0)
+        if rate > 0:
+            ends = pending & (e < rate * span)
+            leave_age[ends] = start[ends] + e[ends] / rate
+            e = np.where(pending & ~ends, e - rate * span, e)
+    years = np.where(temporary, np.minimum(leave_age - age, stay), leave_age - age)
+    m.pop.leave_week[rows] = _weeks_until(first_week, years)
+
+
+def temporary_immigrant_share(m: DigexModel, rows: np.ndarray) -> np.ndarray:
+    """Chance that a citizen of the starting population is a temporary immigrant who will leave again.
+
+    Assumption: immigration before 2012 was as after, so the stock of
+    temporary immigrants is ``immigration_per_year x immigrant_return_share x
+    immigrant_stay_years`` of the population, spread over the age bands as
+    ``immigration_age_shares`` (relative to ``age_band_shares``); their
+    remaining stays are exponential with the same mean (docs/ODD.md section 7.3).
+    """
+    c = m.config.population
+    stock = c.immigration_per_year * c.immigrant_return_share * c.immigrant_stay_years
+    per_band = np.array([c.immigration_age_shares[b] / max(c.age_band_shares[b], 1e-12) for b in AGE_BANDS])
+    band = m.pop.age_band()[rows]
+    return np.minimum(1.0, stock * per_band[band])
+
+
+class WeekCalendar:
+    """The starting population's rows sorted by a scheduled week, so a week's events need no scan of all rows."""
+
+    def __init__(self, weeks: np.ndarray) -> None:
+        self.order = np.argsort(weeks, kind="stable")
+        self.weeks = weeks[self.order]
 
     def due(self, week: int) -> np.ndarray:
-        """Rows of the starting population scheduled to die in ``week``."""
+        """Rows of the starting population scheduled for ``week``."""
         lo, hi = np.searchsorted(self.weeks, [week, week + 1])
         return self.order[lo:hi]
 
 
-def deaths(m: DigexModel) -> np.ndarray:
-    """Rows dying this week: the living whose scheduled week of death (``schedule_deaths``) is now.
+def _leave(m: DigexModel, calendar: WeekCalendar, scheduled: np.ndarray) -> np.ndarray:
+    """Living rows whose week in ``scheduled`` (a column) is now; they are marked not alive.
 
-    The starting population's are looked up in ``m.death_calendar``; the
-    few rows of entrants (appended after it) are scanned.
+    The starting population's are looked up in ``calendar``; the rows of
+    entrants and immigrants (appended after it) are scanned.
     """
     p = m.pop
     first = m.config.population.size
-    later = first + np.flatnonzero(p.death_week[first : p.n] == m.week)
-    dead = np.concatenate([m.death_calendar.due(m.week), later])
-    dead = dead[p.alive[dead]]
-    p.alive[dead] = False
-    return dead
+    later = first + np.flatnonzero(scheduled[first : p.n] == m.week)
+    rows = np.concatenate([calendar.due(m.week), later])
+    rows = rows[p.alive[rows]]
+    p.alive[rows] = False
+    return rows
+
+
+def deaths(m: DigexModel) -> np.ndarray:
+    """Rows dying this week: the living whose scheduled week of death (``schedule_deaths``) is now."""
+    return _leave(m, m.death_calendar, m.pop.death_week)
+
+
+def emigrants(m: DigexModel) -> np.ndarray:
+    """Rows emigrating this week: the living whose scheduled week of leaving (``schedule_emigration``) is now.
+
+    They leave the model as the dead do (``DigexModel.demography_week``).
+    """
+    return _leave(m, m.leave_calendar, m.pop.leave_week)
 
 
 def entrants(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
@@ -91,5 +162,43 @@ def entrants(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
     attrs = draw_citizens(c, ages, rng, m.helpers.n_centres, cohort_shift=c.cohort_skill_gain_per_year * years)
     rows = add_citizens(m.pop, attrs, m.week)
     schedule_deaths(m, rows, m.week + 1, rng)
+    schedule_emigration(m, rows, m.week + 1, 0.0, rng)
     m.mail.grow_to(m.pop.capacity)
     return rows
+
+
+def immigrants(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
+    """Immigrants aged 15+: Poisson(immigration_per_year * starting size / 52) new rows (docs/ODD.md section 7.3).
+
+    Ages from ``immigration_age_shares``; other attributes drawn as at
+    initialisation, except a language barrier with probability
+    ``immigrant_language_barrier_share``. They arrive not enrolled in
+    Digital Post (under an active mandate the enrolment step enrols them),
+    flagged ``immigrant``, with a week of death and of emigration
+    (temporary with probability ``immigrant_return_share``).
+    """
+    c = m.config.population
+    k = rng.poisson(c.immigration_per_year * c.size / 52)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64)
+    ages = draw_ages(c, k, rng, c.immigration_age_shares)
+    attrs = draw_citizens(c, ages, rng, m.helpers.n_centres, language_share=c.immigrant_language_barrier_share)
+    attrs["immigrant"] = np.ones(k, dtype=bool)
+    rows = add_citizens(m.pop, attrs, m.week)
+    schedule_deaths(m, rows, m.week + 1, rng)
+    schedule_emigration(m, rows, m.week + 1, c.immigrant_return_share, rng)
+    m.mail.grow_to(m.pop.capacity)
+    return rows
+
+
+def language_learning(m: DigexModel, rng: np.random.Generator) -> None:
+    """Immigrants' language barriers end at the annual hazard ``language_barrier_fade_per_year``.
+
+    Only citizens who arrived by immigration during the run (rows after the
+    starting population): the starting population keeps its
+    ``language_barrier_share`` (docs/ODD.md section 7.3).
+    """
+    p, c = m.pop, m.config.population
+    first = c.size
+    rows = first + np.flatnonzero(p.immigrant[first : p.n] & p.language_barrier[first : p.n] & p.alive[first : p.n])
+    p.language_barrier[rows[rng.random(len(rows)) < c.language_barrier_fade_per_year / 52]] = False
