@@ -74,7 +74,10 @@ def test_different_seed_different_results(config):
 def test_population_accounting():
     model = DigexModel(small_config(size=2000, weeks=104), seed=1).run()
     assert model.deaths_total > 0 and model.entrants_total > 0
-    assert model.n_alive == 2000 + model.entrants_total - model.deaths_total
+    assert model.immigrants_total > 0 and model.emigrants_total > 0
+    assert model.n_alive == (2000 + model.entrants_total + model.immigrants_total
+                             - model.deaths_total - model.emigrants_total)
+    assert model.n_alive == int(model.pop.alive[: model.pop.n].sum())
 
 
 @pytest.mark.parametrize(

@@ -296,7 +296,8 @@ class PopulationConfig(Strict):
     )
     entrants_per_year: float = _f(
         0.0148, f"New 15-year-olds per year as a share of the starting population (rows are allocated for "
-        f"population.size x (1 + 1.2 x entrants_per_year x run.weeks / 52), at most {MAX_ROWS:,}).",
+        f"population.size x (1 + 1.2 x (entrants_per_year + immigration_per_year) x run.weeks / 52), at most "
+        f"{MAX_ROWS:,}).",
         "share/year", ge=0, le=1,
     )
     immigration_per_year: float = _f(
@@ -891,15 +892,17 @@ class Config(Strict):
         if self.rows > MAX_ROWS:
             raise KeyPathError(("population", "entrants_per_year"),
                                f"the run needs {self.rows:,} citizen rows (population.size x (1 + 1.2 x "
-                               f"entrants_per_year x run.weeks / 52)), above the limit of {MAX_ROWS:,}; "
-                               "use fewer citizens, weeks or entrants")
+                               f"(entrants_per_year + immigration_per_year) x run.weeks / 52)), above the limit of "
+                               f"{MAX_ROWS:,}; "
+                               "use fewer citizens, weeks, entrants or immigrants")
         return self
 
     @property
     def rows(self) -> int:
-        """Citizen rows to allocate: the starting population and the expected entrants with 20% room."""
+        """Citizen rows to allocate: the starting population and the expected entrants and immigrants with 20% room."""
         pc = self.population
-        return int(pc.size * (1 + pc.entrants_per_year * self.run.weeks / 52 * 1.2) + 64)
+        arrivals = pc.entrants_per_year + pc.immigration_per_year
+        return int(pc.size * (1 + arrivals * self.run.weeks / 52 * 1.2) + 64)
 
     @model_validator(mode="after")
     def _check_timeline(self) -> Config:
