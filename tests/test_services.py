@@ -69,3 +69,19 @@ def test_staff_hires_at_the_centre_mean_and_lets_go_the_latest_hires():
     assert table.centre.tolist() == [0, 1]
     assert table.expertise.tolist() == pytest.approx([0.2, 0.6])
     assert len(table.minutes_teaching) == len(table.minutes_documentation) == 2
+
+
+def test_other_centre_work_takes_spare_minutes_first_then_next_weeks_capacity():
+    table = HelperTable(n_centres=2, per_centre=2)
+    table.spare = np.array([30.0, 5.0])
+    table.take(np.array([20.0, 25.0]))
+    assert table.spare.tolist() == [10.0, 0.0]
+    assert table.overrun.tolist() == [0.0, 20.0]  # taken from centre 1's capacity next week
+    assert table.minutes_casework.tolist() == [10.0, 10.0, 12.5, 12.5]  # spread over each centre's helpers
+
+
+def test_unlimited_centres_never_carry_other_work_over():
+    table = HelperTable(n_centres=1, per_centre=1)
+    table.spare = np.array([np.inf])
+    table.take(np.array([100.0]))
+    assert table.overrun.tolist() == [0.0]

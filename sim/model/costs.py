@@ -5,6 +5,7 @@ at dkk_per_gbp). Phone and centre staff are paid for their staffed hours
 whether busy or not; with unlimited_capacity (an upper-bound scenario)
 they cost the minutes actually used. Amounts are kept for the simulated
 population; ``sim/model/metrics.py`` scales them by the population weight.
+Exemption applications are booked by route (``add_exemption_applications``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ COST_CHANNELS = (
     "it_running",
 )
 
+EXEMPTION_ROUTES = ("in_person", "relative", "remote", "automatic")
+"""How an exemption from Digital Post is obtained: own visit to the centre, a relative's declaration there,
+by phone or online form, or from the registers (docs/ODD.md section 7.13)."""
+
 
 class CostLedger:
     """This week's public cost by channel and the citizens' time cost (simulated population, DKK)."""
@@ -34,6 +39,7 @@ class CostLedger:
         self.config = config
         self.week = np.zeros(len(COST_CHANNELS))
         self.citizen_time_dkk = 0.0
+        self.exemptions_by_route = dict.fromkeys(EXEMPTION_ROUTES, 0)
 
     def reset(self) -> None:
         """Start a new week."""
@@ -69,6 +75,28 @@ class CostLedger:
         """Helpers' paid hours (or minutes used) plus a premises cost per visit."""
         c = self.config.costs
         self._add("centre", self._staff(used_minutes, capacity_minutes) + visits * c.centre_overhead_per_visit_dkk)
+
+    def add_exemption_applications(self, route: str, n: int, minutes: float, by_the_minute: bool) -> None:
+        """``n`` exemption applications granted by ``route`` with ``minutes`` of staff time (counted for the run).
+
+        - in_person, relative: centre work: a premises cost per visit; the
+          helper minutes come out of the staffed hours, already paid, unless
+          capacity is unlimited (``by_the_minute``), when they are paid;
+        - remote: a caseworker takes the call or the online form: the minutes
+          at the staff hourly cost (booked with the phone line);
+        - automatic: one register record each, at the automation unit cost.
+        """
+        if route not in EXEMPTION_ROUTES:
+            raise ValueError(f"route: must be one of {EXEMPTION_ROUTES}, got {route!r}")
+        self.exemptions_by_route[route] += n
+        c = self.config.costs
+        staff = minutes / 60 * c.staff_cost_per_hour_dkk
+        if route in ("in_person", "relative"):
+            self._add("centre", n * c.centre_overhead_per_visit_dkk + (staff if by_the_minute else 0.0))
+        elif route == "remote":
+            self._add("phone", staff)
+        else:
+            self._add("automation", n * c.automation_per_record_dkk)
 
     def add_automation(self, records: int) -> None:
         """Cases resolved from register data."""

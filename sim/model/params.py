@@ -594,7 +594,18 @@ class BehaviourConfig(Strict):
     )
     alienated_threshold: Probability = _p(0.3, "Trust below which a citizen counts as alienated.")
     optout_need_factor: float = _f(
-        4.0, "Multiplier on the opt-out application hazard after a missed letter or failed task.", "", ge=1
+        4.0, "Multiplier on the opt-out application hazard of a citizen who cannot use Digital Post (no home "
+        "internet, no eID or digitally challenged) against one who can (need; assumption, fitted).", "",
+        ge=1, le=200,
+    )
+    optout_failure_factor: float = _f(
+        1.5, "Multiplier on the opt-out application hazard for 8 weeks after a missed letter or failed task "
+        "(a failure makes the need felt; at most 3 so that need and awareness, not failures, drive applications).",
+        "", ge=1, le=3,
+    )
+    phone_language_penalty: Probability = _p(
+        0.4, "Drop in phone success for a caller with a language barrier (assumption: general lines are in "
+        "Danish and rarely interpret)."
     )
     enrol_hazard_per_year: float = _f(
         0.5, "Voluntary Digital Post enrolment hazard per year for a fully skilled citizen (before a mandate).",
@@ -635,6 +646,26 @@ class OptOutPolicy(Strict):
     )
     low_skill_eligible: bool = _f(
         False, "Also count being digitally challenged (without other criteria) as an exemption ground."
+    )
+    available_from: dt.date | None = _date(
+        dt.date(2014, 3, 1), "First day exemption can be applied for under a Digital Post mandate (municipal "
+        "citizen services took applications from 1 March 2014); null: from the mandate's start."
+    )
+    contact_awareness: Probability = _p(
+        0.5, "Chance that help from a centre, the phone line or a relative in the last 26 weeks makes an unaware "
+        "eligible citizen aware of exemption (assumption)."
+    )
+    relative_awareness: Probability = _p(
+        0.2, "Chance that having a relative or friend to help makes an unaware eligible citizen aware of exemption "
+        "(assumption)."
+    )
+    minutes_in_person: float = _f(
+        10.0, "Helper minutes per exemption application at the centre (form, ID check, registration; "
+        "assumption).", "minutes", ge=0, le=480,
+    )
+    minutes_remote: float = _f(
+        10.0, "Staff minutes per exemption application by phone or online form (assumption).", "minutes",
+        ge=0, le=480,
     )
     campaign_weeks: int = _f(
         0, "Weeks after the mandate starts in which every eligible citizen knows of exemption (the letters "

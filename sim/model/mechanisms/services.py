@@ -37,7 +37,9 @@ class HelperTable:
 
     Every centre has the same number of helpers (``per_centre``); rows are
     the helpers, in order of hiring. ``overrun`` holds each centre's minutes
-    served beyond capacity last week (``serve_within_capacity``).
+    served beyond capacity last week (``serve_within_capacity``); ``spare``
+    each centre's capacity left this week after its queue (``serve_centres``),
+    which other centre work (``take``) uses first.
     """
 
     def __init__(self, n_centres: int, per_centre: int, expertise: float = 1.0) -> None:
@@ -48,6 +50,7 @@ class HelperTable:
         self.minutes_teaching = np.zeros(len(self.centre))
         self.minutes_documentation = np.zeros(len(self.centre))
         self.overrun = np.zeros(n_centres)
+        self.spare = np.zeros(n_centres)
 
     @property
     def per_centre(self) -> int:
@@ -89,6 +92,20 @@ class HelperTable:
         self.minutes_casework = casework[self.centre] / per[self.centre]
         self.minutes_teaching = teaching[self.centre] / per[self.centre]
         self.minutes_documentation = documentation[self.centre] / per[self.centre]
+
+    def take(self, minutes: np.ndarray) -> None:
+        """Book other centre work of this week (``minutes`` per centre, e.g. exemption applications).
+
+        The minutes come out of the centre's spare capacity this week; what
+        exceeds it is carried as overrun into next week's capacity (as a
+        queue's overrun is), so the work crowds out cases rather than adding
+        staff. They count as casework minutes of the centre's helpers.
+        """
+        from_spare = np.minimum(self.spare, minutes)
+        self.spare = self.spare - from_spare
+        self.overrun += minutes - from_spare
+        per = np.bincount(self.centre, minlength=self.n_centres)
+        self.minutes_casework = self.minutes_casework + (minutes / per)[self.centre]
 
     def update_expertise(self, gain_per_year: float, decay_per_year: float) -> None:
         """Casework expertise grows with casework and decays with teaching ('warm vs cold hands').
@@ -159,8 +176,9 @@ def wait_or_leave(m: DigexModel, idx: np.ndarray) -> None:
 def serve_phone(m: DigexModel, rng: np.random.Generator) -> None:
     """Serve queued phone calls up to the agents' weekly minutes.
 
-    Success = phone_success * (1 - phone_complexity_penalty * complexity);
-    no learning. Staff cost is the staffed hours (see costs.py).
+    Success = phone_success * (1 - phone_complexity_penalty * complexity)
+    * (1 - phone_language_penalty * language barrier); no learning. Staff
+    cost is the staffed hours (see costs.py).
     """
     t, b, pol = m.tasks, m.config.behaviour, m.policy.phone
     idx = np.flatnonzero(t.route == QUEUED_PHONE)
@@ -174,7 +192,9 @@ def serve_phone(m: DigexModel, rng: np.random.Generator) -> None:
     m.metrics.add_queue(PHONE, len(idx), t.wait[s])
     m.costs.add_phone(len(s) * pol.minutes_per_call, cap_minutes)
     m.citizen_time(t.owner[s], PHONE)
-    p_ok = b.phone_success * (1 - b.phone_complexity_penalty * t.complexity[s])
+    language = m.pop.language_barrier[t.owner[s]]
+    p_ok = (b.phone_success * (1 - b.phone_complexity_penalty * t.complexity[s])
+            * (1 - b.phone_language_penalty * language))
     ok = rng.random(len(s)) < p_ok
     m.complete(s[ok], PHONE)
     back_to_choice(m, s[~ok])
@@ -188,7 +208,9 @@ def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     Each case is casework (helper completes it: success = casework_success *
     (0.5 + 0.5 * expertise)) or, with chance self_help_share, help to
     self-help (citizen does it while taught: success = self_help_success and a
-    skill gain of learn_by_teaching). Both add documentation minutes.
+    skill gain of learn_by_teaching). Both add documentation minutes. The
+    capacity left after the queue is kept as the centres' spare minutes for
+    other work of the week (``HelperTable.take``).
     """
     m.staff_centres()
     t, b, pol = m.tasks, m.config.behaviour, m.policy.centre
@@ -200,6 +222,7 @@ def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     cap = pol.helpers_per_10k * m.living_per_centre / 1e4 * pol.hours_per_week * 60.0
     if m.policy.unlimited_capacity:
         cap = np.full(m.helpers.n_centres, np.inf)
+    available = cap - m.helpers.overrun
     served = serve_within_capacity(centre, t.deadline[idx], minutes, cap, m.helpers.overrun, rng)
     s, sc, st = idx[served], centre[served], teach[served]
     n_c = m.helpers.n_centres
@@ -207,6 +230,7 @@ def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     teaching = np.bincount(sc[st], np.full(st.sum(), pol.minutes_self_help), n_c)
     documentation = np.bincount(sc, np.full(len(sc), pol.documentation_minutes), n_c)
     m.helpers.book(casework, teaching, documentation)
+    m.helpers.spare = np.maximum(0.0, available - np.bincount(sc, minutes[served], n_c))
     m.metrics.add_queue(CENTRE, len(idx), t.wait[s])
     m.metrics.add_helper_minutes(casework.sum(), teaching.sum(), documentation.sum())
     m.costs.add_centre(casework.sum() + teaching.sum() + documentation.sum(), cap.sum(), len(s))
