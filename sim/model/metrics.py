@@ -187,15 +187,18 @@ def iso_weeks_in_year(year: int) -> int:
 def window_spans(start: dt.date, weeks: int) -> np.ndarray:
     """Weeks in the 'last year' window of each simulated week (docs/ODD.md section 7.15).
 
-    The window of week w runs back to the same ISO week of the previous ISO
-    year: it holds the weeks in that previous ISO year, 52 or 53, so that a
-    seasonal need (tax in ISO weeks 11-14) falls in it exactly once in every
-    year. In the run's first year it holds the weeks elapsed.
+    The window of a week in ISO week k of ISO year Y runs back to (and
+    without) ISO week k of year Y - 1, or that year's last week if it has no
+    week k (k = 53): it holds 52 or 53 weeks, and every ISO week number from
+    1 to 52 exactly once, so that a seasonal need (tax in ISO weeks 11-14)
+    falls in it exactly once in every year. In the run's first year it holds
+    the weeks elapsed.
     """
     spans = np.empty(weeks, dtype=np.int64)
     for w in range(weeks):
-        year = (start + dt.timedelta(weeks=w)).isocalendar().year
-        spans[w] = min(w + 1, iso_weeks_in_year(year - 1))
+        year, week, _ = (start + dt.timedelta(weeks=w)).isocalendar()
+        before = iso_weeks_in_year(year - 1)
+        spans[w] = min(w + 1, before - min(week, before) + week)
     return spans
 
 
@@ -227,7 +230,6 @@ class Metrics:
         self.cells = np.zeros(0, dtype=np.intp)
         self.static = np.zeros(0, dtype=np.int16)
         self.slot = 0
-        self.weeks_seen = 0
         self.counts = {"arrived": 0, "completed": 0, "failed": 0, "withdrawn": 0}
         self.totals = dict.fromkeys((f"{t}_{kind}_dkk" for t in RUN_TOTALS for kind in ("cumulative", "discounted")),
                                     0.0)
@@ -348,7 +350,6 @@ class Metrics:
     def record(self, m: DigexModel) -> None:
         """Compute and store every metric for this week."""
         w = m.week
-        self.weeks_seen += 1
         span, per_year = self.window(w)
         self._add_run_totals(w)
         if self.with_groups:

@@ -480,7 +480,7 @@ class DigexModel(mesa.Model):
         _require(np.all(np.isnan(ov[nonneg]) | (ov[nonneg] >= 0)), "a negative cost, time or count")
         total = dict(zip(OVERALL_METRICS, ov, strict=True))
         for name in RUN_TOTALS:
-            _require(total[f"{name}_discounted_dkk"] <= total[f"{name}_cumulative_dkk"] * (1 + 1e-12),
+            _require(not total[f"{name}_discounted_dkk"] > total[f"{name}_cumulative_dkk"] * (1 + 1e-12),
                      f"{name}: discounted total above the cumulative total")
 
     @staticmethod
