@@ -708,9 +708,10 @@ class CostsConfig(Strict):
         180.0, "Value of the citizen's own time (not a public cost).", "DKK/hour", ge=0, le=MAX_DKK
     )
     discount_rate_per_year: float = _f(
-        0.035, "Socio-economic discount rate for the discounted run totals (cost_discounted_dkk and the like): "
-        "the Danish Ministry of Finance's rate for the first 35 years (Finansministeriet 2021); flows are "
-        "discounted to the run start.", "1/year", ge=0, le=1,
+        0.035, "Real socio-economic discount rate of the discounted run totals (cost_discounted_dkk and the like), "
+        "flows discounted to the run start: the Danish Ministry of Finance's rate for years 0-35 (Finansministeriet, "
+        "Dokumentationsnotat - den samfundsøkonomiske diskonteringsrente, 7 January 2021; 2.5% from year 36, "
+        "not modelled).", "1/year", ge=0, le=1,
     )
     citizen_minutes: dict[str, float] = _f(
         {"self_service": 20.0, "paper": 45.0, "phone": 30.0, "centre": 120.0, "relative": 40.0},
