@@ -37,7 +37,7 @@ from sim.model.metrics import GROUPS, METRICS
 from sim.outputs.format import MISSING, SIGNIFICANT, fmt_interval, fmt_setting, unit_label
 
 HEADLINE = {
-    "exclusion_rate": "excluded (a failed procedure or a missed letter with a consequence in the last year)",
+    "exclusion_rate": "excluded (a failed procedure or a missed letter with a consequence, last year)",
     "failed_procedure_share": "citizens with a failed procedure",
     "missed_letter_share": "citizens who missed a letter with a consequence",
     "lost_benefit_share": "citizens with a failed benefit claim",
