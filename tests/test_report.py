@@ -70,7 +70,7 @@ def test_compare_report_is_self_contained_and_explains_the_comparison(compare_di
 def test_markdown_tables_of_a_compare_directory_for_the_docs(compare_dir, tmp_path, capsys):
     assert main(["report", str(compare_dir), "--markdown"]) == 0
     md = capsys.readouterr().out
-    assert "| excluded (a failed task in the last year) | % |" in md
+    assert "| excluded (a failed procedure or a missed letter with a consequence, last year) | % |" in md
     assert "| group | base | easy |" in md and "| age band: 80+ |" in md
     assert "easy − base" in md and "Made by: `digex compare" in md
     (tmp_path / "manifest.json").write_text('{"kind": "sweep"}')

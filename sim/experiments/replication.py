@@ -36,13 +36,21 @@ class Replication:
         return end_of_run(self.timeseries)[["metric", "group_type", "group", "value"]]
 
 
+SAVINGS = {
+    "savings_vs_analogue_dkk": "cost_total_dkk",
+    "savings_cumulative_dkk": "cost_cumulative_dkk",
+    "savings_discounted_dkk": "cost_discounted_dkk",
+}
+"""Each savings metric and the public cost it compares: the analogue reference's minus the scenario's."""
+
+
 def replication_seed(config: Config, rep: int) -> int:
     """Seed of replication ``rep``: the scenario's base seed plus the replication index."""
     return config.run.seed + rep
 
 
 def run_replication(config: Config, rep: int = 0, progress: Callable[[int], None] | None = None) -> Replication:
-    """Run one replication; with run.analogue_reference also its all-analogue twin for the savings.
+    """Run one replication; with run.analogue_reference also its all-analogue twin for the savings (SAVINGS).
 
     The reference uses the same seed, so it has the same population, deaths,
     births and task arrivals (common random numbers); only its cost is used,
@@ -53,9 +61,10 @@ def run_replication(config: Config, rep: int = 0, progress: Callable[[int], None
     ts = DigexModel(config, seed=seed).run(progress).timeseries()
     if config.run.analogue_reference:
         ref = DigexModel(analogue_reference(config), seed=seed, group_metrics=False).run(progress)
-        cost = ts.loc[ts["metric"] == "cost_total_dkk", "value"].to_numpy()
-        ref_cost = ref.metrics.overall[: ref.week, OVERALL_METRICS.index("cost_total_dkk")]
-        ts.loc[ts["metric"] == "savings_vs_analogue_dkk", "value"] = ref_cost - cost
+        for savings, cost in SAVINGS.items():
+            ref_cost = ref.metrics.overall[: ref.week, OVERALL_METRICS.index(cost)]
+            rows = ts["metric"] == savings
+            ts.loc[rows, "value"] = ref_cost - ts.loc[ts["metric"] == cost, "value"].to_numpy()
     return Replication(config.name, rep, seed, ts)
 
 

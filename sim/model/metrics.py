@@ -4,27 +4,47 @@ Citizen-level metrics are ratios of sums over *cells*: every citizen belongs
 each week to one cell (age band x skill quintile x education x disability x
 language barrier, 720 cells). One ``bincount`` per quantity gives cell sums;
 a fixed 0/1 matrix turns cell sums into group sums. Event metrics (failed
-tasks, take-up, welfare loss, digital share) are summed over a rolling
-52-week window of weekly cell sums. Rates are per simulated citizen; totals in
-persons, minutes and DKK are scaled to the real population by the weight.
+procedures, missed letters, take-up, welfare loss, digital share) are summed
+over the *last year*: the weeks since the same ISO week of the previous ISO
+year (52 or 53 weeks, ``window_spans``), kept in a ring of 53 weekly slots.
+Rates are per simulated citizen; totals in persons, minutes and DKK are
+scaled to the real population by the weight. Run totals (cumulative and
+discounted) sum every week from the run start.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.codes import CENTRE, DISABILITY_NAMES, EDUCATION_NAMES, ENROLLED, EXEMPT, SELF_SERVICE
+from sim.model.codes import (
+    AUTOMATION,
+    CENTRE,
+    DISABILITY_NAMES,
+    EDUCATION_NAMES,
+    ENROLLED,
+    EXEMPT,
+    SELF_SERVICE,
+)
 from sim.model.costs import COST_CHANNELS
-from sim.model.params import AGE_BANDS
+from sim.model.params import AGE_BANDS, LETTER_KINDS
 
 if TYPE_CHECKING:
     from sim.model.model import DigexModel
+    from sim.model.params import Config
 
 WINDOW = 52
-"""Weeks in the rolling window of 'last 52 weeks' metrics."""
+"""Weeks of a year-long window in most years (the first year of a run is its warm-up); see ``window_spans``."""
+
+SLOTS = 53
+"""Weekly slots of the ring behind 'last year' metrics: the longest window (after a 53-week ISO year)."""
+
+YEAR_WEEKS = 365.2425 / 7
+"""Mean weeks in a (Gregorian) year, 52.1775: flows summed over a window of ``span`` weeks are annualised by
+YEAR_WEEKS / span, and run totals are discounted by (1 + rate) ** -(week / YEAR_WEEKS)."""
 
 INACTIVE_WINDOW = 26
 """Weeks without reading Digital Post that make an enrolled citizen inactive."""
@@ -45,7 +65,6 @@ _SIZES = tuple(len(v) for v in GROUPS.values())
 N_CELLS = int(np.prod(_SIZES))
 
 
-
 @dataclass(frozen=True)
 class Metric:
     """A reported metric: meaning, unit, and whether it is broken down by group."""
@@ -55,15 +74,34 @@ class Metric:
     by_group: bool
 
 
+_YEAR = "in the last year (since the same ISO week of the previous ISO year: 52 or 53 weeks)"
+
 METRICS: dict[str, Metric] = {
-    "exclusion_rate": Metric("Share of citizens with at least one failed task in the last 52 weeks.", "share", True),
-    "failed_task_share": Metric("Failed tasks / tasks resolved (completed or failed), last 52 weeks.", "share", True),
-    "non_take_up_rate": Metric("Share of benefit/pension claims given up or failed, last 52 weeks.", "share", True),
-    "welfare_loss_per_citizen_dkk": Metric("Value of failed tasks per citizen-year, last 52 weeks.", "DKK", True),
-    "digital_share": Metric("Share of completed procedures done by self-service alone, last 52 weeks.",
-                            "share", True),
-    "assisted_share": Metric("Share of citizens with completed tasks in the last 52 weeks whose completed "
-                             "tasks all needed help (relative, phone, centre).", "share", True),
+    "exclusion_rate": Metric(f"Share of living citizens with an exclusion event {_YEAR}: a failed procedure (given "
+                             "up or past its deadline) or a missed letter whose deadline had a consequence.",
+                             "share", True),
+    "failed_procedure_share": Metric(f"Share of living citizens with a failed procedure (given up or past its "
+                                     f"deadline) {_YEAR}.", "share", True),
+    "missed_letter_share": Metric(f"Share of living citizens who missed a letter whose deadline had a "
+                                  f"consequence {_YEAR}.", "share", True),
+    **{f"missed_{k}_letters_per_citizen": Metric(f"{k.capitalize()} letters with a consequential deadline "
+                                                 "missed per citizen-year, last year.", "1/year", True)
+       for k in LETTER_KINDS},
+    "lost_benefit_share": Metric(f"Share of living citizens with a failed benefit or pension claim {_YEAR}.",
+                                 "share", True),
+    "welfare_loss_per_citizen_dkk": Metric("Value of failed procedures and consequential missed letters per "
+                                           "citizen-year, last year.", "DKK", True),
+    "failed_task_share": Metric("Failed procedures / procedures resolved (completed, also by automation, or "
+                                "failed), last year.", "share", True),
+    "non_take_up_rate": Metric("Share of benefit/pension claims given up or failed, last year.", "share", True),
+    "digital_share": Metric("Share of procedures completed by the citizen (automation left out) that were done "
+                            "by self-service alone, last year.", "share", True),
+    "automation_share": Metric("Share of completed procedures resolved by proactive automation, last year.",
+                               "share", True),
+    "assisted_share": Metric(f"Among citizens who completed a procedure themselves {_YEAR}, the share who "
+                             "needed human help (relative, proxy, phone, centre) for at least one.", "share", True),
+    "dependent_share": Metric(f"Among citizens who completed a procedure themselves {_YEAR}, the share who "
+                              "managed only with human help.", "share", True),
     "enrolled_share": Metric("Share enrolled in Digital Post.", "share", True),
     "exempt_share": Metric("Share exempt from Digital Post.", "share", True),
     "inactive_enrolled_share": Metric("Share of enrolled citizens who received Digital Post but read none "
@@ -73,10 +111,10 @@ METRICS: dict[str, Metric] = {
     "alienated_share": Metric("Share with trust below the alienation threshold.", "share", True),
     "skill_mean": Metric("Mean digital skill.", "0-1", True),
     "population": Metric("Living citizens (real population).", "persons", True),
-    "centre_queue_weeks": Metric("Mean weeks centre visitors waited before being served, last 52 weeks.",
+    "centre_queue_weeks": Metric("Mean weeks centre visitors waited before being served, last year.",
                                  "weeks", False),
-    "centre_unserved_share": Metric("Share of weekly centre requests not served, last 52 weeks.", "share", False),
-    "phone_unserved_share": Metric("Share of weekly phone requests not served, last 52 weeks.", "share", False),
+    "centre_unserved_share": Metric("Share of weekly centre requests not served, last year.", "share", False),
+    "phone_unserved_share": Metric("Share of weekly phone requests not served, last year.", "share", False),
     "helper_minutes_casework": Metric("Helper minutes on casework per year (real population).", "minutes/year",
                                       False),
     "helper_minutes_teaching": Metric("Helper minutes on help to self-help per year (real population).",
@@ -97,10 +135,26 @@ METRICS: dict[str, Metric] = {
                                     "DKK/year", False),
     "savings_vs_analogue_dkk": Metric("Public cost per year of the all-analogue reference minus this "
                                       "scenario's (real population); filled by the runner.", "DKK/year", False),
+    "cost_cumulative_dkk": Metric("Public cost since the run start (real population).", "DKK", False),
+    "cost_discounted_dkk": Metric("Public cost since the run start, discounted to the run start at "
+                                  "costs.discount_rate_per_year (real population).", "DKK", False),
+    "welfare_loss_cumulative_dkk": Metric("Value of failed procedures and consequential missed letters since the "
+                                          "run start (real population).", "DKK", False),
+    "welfare_loss_discounted_dkk": Metric("Welfare loss since the run start, discounted to the run start "
+                                          "(real population).", "DKK", False),
+    "citizen_time_cumulative_dkk": Metric("Value of citizens' own time since the run start (real population).",
+                                          "DKK", False),
+    "citizen_time_discounted_dkk": Metric("Value of citizens' own time since the run start, discounted to the "
+                                          "run start (real population).", "DKK", False),
+    "savings_cumulative_dkk": Metric("Public cost of the all-analogue reference minus this scenario's since the "
+                                     "run start (real population); filled by the runner.", "DKK", False),
+    "savings_discounted_dkk": Metric("savings_cumulative_dkk discounted to the run start; filled by the runner.",
+                                     "DKK", False),
     "exemptions_per_year": Metric("New exemptions per year (real population).", "persons/year", False),
     "tasks_arrived": Metric("Procedures and letters arrived since the start (simulated).", "tasks", False),
     "tasks_completed": Metric("Procedures and letters completed since the start (simulated).", "tasks", False),
-    "tasks_failed": Metric("Procedures and letters failed since the start (simulated).", "tasks", False),
+    "tasks_failed": Metric("Procedures failed and letters missed (with or without consequence) since the start "
+                           "(simulated).", "tasks", False),
     "tasks_open": Metric("Procedures and letters open now (simulated).", "tasks", False),
     "tasks_withdrawn": Metric("Open tasks of citizens who died (simulated).", "tasks", False),
 }
@@ -109,13 +163,43 @@ METRICS: dict[str, Metric] = {
 GROUP_METRICS = tuple(k for k, v in METRICS.items() if v.by_group)
 OVERALL_METRICS = tuple(k for k, v in METRICS.items() if not v.by_group)
 
-# Weekly event counts kept per cell in a rolling window.
-EVENTS = ("resolved", "failed", "failed_value", "benefit_resolved", "benefit_failed",
-          "procedures_completed", "self_service_completed")
-# Weekly overall flows kept in a rolling window.
+EXCLUSION_COMPONENTS = ("failed_procedure_share", "missed_letter_share", "lost_benefit_share")
+"""Citizen shares that make up exclusion_rate: each is at most it, and it is at most the first two together."""
+
+RUN_TOTALS = ("cost", "welfare_loss", "citizen_time")
+"""Flows summed from the run start into ``<name>_cumulative_dkk`` and ``<name>_discounted_dkk``."""
+
+# Weekly event counts kept per cell in the ring.
+EVENTS = ("procedures_failed", "failed_value", "benefit_resolved", "benefit_failed", "procedures_completed",
+          "self_service_completed", "automated_completed", *[f"missed_{k}" for k in LETTER_KINDS])
+# Weekly overall flows kept in the ring.
 FLOWS = ("centre_demand", "centre_unserved", "centre_served", "centre_wait", "phone_demand",
          "phone_unserved", "minutes_casework", "minutes_teaching", "minutes_documentation",
-         "automation_records", "exemptions", "completed", "citizen_time", *[f"cost_{c}" for c in COST_CHANNELS])
+         "automation_records", "exemptions", "completed", "citizen_time", "failed_value",
+         *[f"cost_{c}" for c in COST_CHANNELS])
+
+
+def iso_weeks_in_year(year: int) -> int:
+    """Weeks in an ISO year: 53 or 52 (28 December always lies in the year's last ISO week)."""
+    return dt.date(year, 12, 28).isocalendar().week
+
+
+def window_spans(start: dt.date, weeks: int) -> np.ndarray:
+    """Weeks in the 'last year' window of each simulated week (docs/ODD.md section 7.15).
+
+    The window of a week in ISO week k of ISO year Y runs back to (and
+    without) ISO week k of year Y - 1, or that year's last week if it has no
+    week k (k = 53): it holds 52 or 53 weeks, and every ISO week number from
+    1 to 52 exactly once, so that a seasonal need (tax in ISO weeks 11-14)
+    falls in it exactly once in every year. In the run's first year it holds
+    the weeks elapsed.
+    """
+    spans = np.empty(weeks, dtype=np.int64)
+    for w in range(weeks):
+        year, week, _ = (start + dt.timedelta(weeks=w)).isocalendar()
+        before = iso_weeks_in_year(year - 1)
+        spans[w] = min(w + 1, before - min(week, before) + week)
+    return spans
 
 
 def group_matrix() -> tuple[np.ndarray, list[tuple[str, str]]]:
@@ -132,25 +216,29 @@ def group_matrix() -> tuple[np.ndarray, list[tuple[str, str]]]:
 class Metrics:
     """Collects weekly metric values for one model run."""
 
-    def __init__(self, weeks: int, weight: float, groups: bool = True) -> None:
+    def __init__(self, config: Config, groups: bool = True) -> None:
+        weeks = config.run.weeks
         self.with_groups = groups
-        self.weight = weight
+        self.weight = config.population.weight
         self.matrix, self.labels = group_matrix()
-        self.events = np.zeros((WINDOW, len(EVENTS), N_CELLS))
-        self.flows = np.zeros((WINDOW, len(FLOWS)))
+        self.spans = window_spans(config.run.start, weeks)
+        self.discount = (1 + config.costs.discount_rate_per_year) ** -(np.arange(weeks) / YEAR_WEEKS)
+        self.events = np.zeros((SLOTS, len(EVENTS), N_CELLS))
+        self.flows = np.zeros((SLOTS, len(FLOWS)))
         self.overall = np.full((weeks, len(OVERALL_METRICS)), np.nan)
         self.groups = np.full((weeks, len(GROUP_METRICS), len(self.labels)), np.nan)
         self.cells = np.zeros(0, dtype=np.intp)
         self.static = np.zeros(0, dtype=np.int16)
         self.slot = 0
-        self.weeks_seen = 0
         self.counts = {"arrived": 0, "completed": 0, "failed": 0, "withdrawn": 0}
+        self.totals = dict.fromkeys((f"{t}_{kind}_dkk" for t in RUN_TOTALS for kind in ("cumulative", "discounted")),
+                                    0.0)
 
     # ------------------------------------------------------------ bookkeeping
 
     def start_week(self, m: DigexModel) -> None:
-        """Compute each citizen's cell for this week and clear this week's window slot."""
-        self.slot = m.week % WINDOW
+        """Compute each citizen's cell for this week and clear this week's slot of the ring."""
+        self.slot = m.week % SLOTS
         self.events[self.slot] = 0.0
         self.flows[self.slot] = 0.0
         if self.with_groups:
@@ -173,31 +261,44 @@ class Metrics:
         self.add_arrived(len(owners))
 
     def add_completed(self, owners: np.ndarray, channel: int, is_benefit: np.ndarray) -> None:
-        """Procedures completed through ``channel``."""
+        """Procedures completed through ``channel`` (AUTOMATION for proactive automation)."""
         self.counts["completed"] += len(owners)
         self._flow("completed", len(owners))
-        self._event("resolved", owners)
         self._event("procedures_completed", owners)
         self._event("benefit_resolved", owners[is_benefit])
         if channel == SELF_SERVICE:
             self._event("self_service_completed", owners)
+        elif channel == AUTOMATION:
+            self._event("automated_completed", owners)
 
     def add_letters_read(self, owners: np.ndarray, counts: np.ndarray) -> None:
         """Letters read (completed tasks)."""
         total = int(counts.sum())
         self.counts["completed"] += total
         self._flow("completed", total)
-        self._event("resolved", owners, counts.astype(float))
 
-    def add_failed(self, owners: np.ndarray, counts: np.ndarray, values: np.ndarray, is_benefit: np.ndarray) -> None:
-        """Failed tasks (exclusion events): ``counts`` tasks of total value ``values`` per owner."""
+    def add_failed(self, owners: np.ndarray, values: np.ndarray, is_benefit: np.ndarray) -> None:
+        """Failed procedures, one per entry of ``owners`` (exclusion events), of the given values."""
+        self.counts["failed"] += len(owners)
+        v = values.astype(float)
+        self._flow("failed_value", float(v.sum()))
+        self._event("procedures_failed", owners)
+        self._event("failed_value", owners, v)
+        self._event("benefit_resolved", owners[is_benefit])
+        self._event("benefit_failed", owners[is_benefit])
+
+    def add_letters_missed(self, owners: np.ndarray, kind: int, counts: np.ndarray, consequential: np.ndarray,
+                           value: float) -> None:
+        """``counts`` letters of kind ``kind`` missed per owner, ``consequential`` of them with a consequence.
+
+        Every missed letter is a failed task in the accounting; only the
+        consequential ones are exclusion events and lose ``value`` each.
+        """
         self.counts["failed"] += int(counts.sum())
-        c = counts.astype(float)
-        self._event("resolved", owners, c)
-        self._event("failed", owners, c)
-        self._event("failed_value", owners, values.astype(float))
-        self._event("benefit_resolved", owners[is_benefit], c[is_benefit])
-        self._event("benefit_failed", owners[is_benefit], c[is_benefit])
+        c = consequential.astype(float)
+        self._flow("failed_value", float(c.sum()) * value)
+        self._event(f"missed_{LETTER_KINDS[kind]}", owners, c)
+        self._event("failed_value", owners, c * value)
 
     def add_withdrawn(self, n: int) -> None:
         """Open tasks of citizens who died."""
@@ -234,29 +335,58 @@ class Metrics:
 
     # ------------------------------------------------------------ weekly record
 
+    def window(self, week: int) -> tuple[int, float]:
+        """The weeks in week ``week``'s last-year window and the factor that annualises flows summed over it."""
+        span = int(self.spans[week])
+        return span, YEAR_WEEKS / span
+
+    def _window_sum(self, ring: np.ndarray, week: int, span: int) -> np.ndarray:
+        """Sum of the ring's slots of weeks week - span + 1 to week (the slot of week - 53 is already cleared)."""
+        total = ring.sum(axis=0)
+        if span < SLOTS:
+            total -= ring[(week - span) % SLOTS]  # 52 weeks: leave out the oldest slot (week - 52)
+        return total
+
     def record(self, m: DigexModel) -> None:
         """Compute and store every metric for this week."""
         w = m.week
-        self.weeks_seen += 1
-        span = min(self.weeks_seen, WINDOW)
-        per_year = WINDOW / span
+        span, per_year = self.window(w)
+        self._add_run_totals(w)
         if self.with_groups:
-            self.groups[w] = self._group_values(m, per_year)
-        self.overall[w] = self._overall_values(m, per_year)
+            self.groups[w] = self._group_values(m, span, per_year)
+        self.overall[w] = self._overall_values(m, span, per_year)
 
-    def _group_values(self, m: DigexModel, per_year: float) -> np.ndarray:
+    def _add_run_totals(self, week: int) -> None:
+        """Add this week's cost, welfare loss and citizen time (real population) to the run totals."""
+        f = self.flows[self.slot]
+        weekly = {
+            "cost": sum(f[FLOWS.index(f"cost_{c}")] for c in COST_CHANNELS),
+            "welfare_loss": f[FLOWS.index("failed_value")],
+            "citizen_time": f[FLOWS.index("citizen_time")],
+        }
+        for name, amount in weekly.items():
+            real = float(amount) * self.weight
+            self.totals[f"{name}_cumulative_dkk"] += real
+            self.totals[f"{name}_discounted_dkk"] += real * float(self.discount[week])
+
+    def _group_values(self, m: DigexModel, span: int, per_year: float) -> np.ndarray:
         p, c, b = m.pop, m.config.population, m.config.behaviour
         n = p.n
         cells = self.cells
         wk = m.week
+        since = wk - span  # "in the last year": a week after this one
         dp = p.dp_status[:n]
         enrolled = dp == ENROLLED
-        recent_un = p.last_unassisted_week[:n] > wk - WINDOW
-        recent_as = p.last_assisted_week[:n] > wk - WINDOW
+        recent_un = p.last_unassisted_week[:n] > since
+        recent_as = p.last_assisted_week[:n] > since
         skill, trust = p.skill[:n], p.trust[:n]
         flags = (
-            p.last_fail_week[:n] > wk - WINDOW,
+            p.last_fail_week[:n] > since,
+            p.last_procedure_fail_week[:n] > since,
+            p.last_letter_miss_week[:n] > since,
+            p.last_benefit_fail_week[:n] > since,
             recent_un | recent_as,
+            recent_as,
             recent_as & ~recent_un,
             enrolled,
             dp == EXEMPT,
@@ -265,28 +395,15 @@ class Metrics:
             skill < c.challenged_threshold,
             trust < b.alienated_threshold,
         )
-        # Count per cell and combination of 4 flags at a time (one bincount over a table small enough
-        # to stay in cache), then fold the combinations into one count per flag.
-        per_flag = np.empty((N_CELLS, 8))
-        base = cells << 4
-        for g in (0, 4):
-            bits = flags[g].view(np.uint8).copy()
-            for i in range(1, 4):
-                bits += flags[g + i].view(np.uint8) * np.uint8(1 << i)
-            j = np.bincount(base | bits, minlength=(N_CELLS + 1) << 4).reshape(N_CELLS + 1, 16)[:N_CELLS]
-            joint = j
-            for i in range(3, -1, -1):  # fold the highest remaining bit: j[:, 1] has flag g + i set
-                j = j.reshape(N_CELLS, 2, -1)
-                per_flag[:, g + i] = j[:, 1].sum(axis=1)
-                j = j.sum(axis=1)
-        (excluded, completed_recent, assisted_only, enrolled_n, exempt_n, inactive, challenged,
-         alienated) = (self.matrix @ per_flag).T
+        per_flag, count = flag_counts(cells, flags)
+        (excluded, failed_proc, missed_letter, lost_benefit, completed_recent, assisted, dependent, enrolled_n,
+         exempt_n, inactive, challenged, alienated) = (self.matrix @ per_flag).T
+        count = self.matrix @ count
 
         def g(weights: np.ndarray | None) -> np.ndarray:
             return self.matrix @ np.bincount(cells, weights, N_CELLS + 1)[:N_CELLS]
 
-        count = self.matrix @ joint.sum(axis=1)
-        ev = self.matrix @ self.events.sum(axis=0).T  # groups x events
+        ev = self.matrix @ self._window_sum(self.events, wk, span).T  # groups x events
 
         def evt(name: str) -> np.ndarray:
             return ev[:, EVENTS.index(name)]
@@ -294,13 +411,20 @@ class Metrics:
         def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
             return np.divide(num, den, out=np.full_like(num, np.nan, dtype=float), where=den > 0)
 
+        done, auto = evt("procedures_completed"), evt("automated_completed")
         values = {
             "exclusion_rate": ratio(excluded, count),
-            "failed_task_share": ratio(evt("failed"), evt("resolved")),
-            "non_take_up_rate": ratio(evt("benefit_failed"), evt("benefit_resolved")),
+            "failed_procedure_share": ratio(failed_proc, count),
+            "missed_letter_share": ratio(missed_letter, count),
+            **{f"missed_{k}_letters_per_citizen": ratio(evt(f"missed_{k}") * per_year, count) for k in LETTER_KINDS},
+            "lost_benefit_share": ratio(lost_benefit, count),
             "welfare_loss_per_citizen_dkk": ratio(evt("failed_value") * per_year, count),
-            "digital_share": ratio(evt("self_service_completed"), evt("procedures_completed")),
-            "assisted_share": ratio(assisted_only, completed_recent),
+            "failed_task_share": ratio(evt("procedures_failed"), evt("procedures_failed") + done),
+            "non_take_up_rate": ratio(evt("benefit_failed"), evt("benefit_resolved")),
+            "digital_share": ratio(evt("self_service_completed"), done - auto),
+            "automation_share": ratio(auto, done),
+            "assisted_share": ratio(assisted, completed_recent),
+            "dependent_share": ratio(dependent, completed_recent),
             "enrolled_share": ratio(enrolled_n, count),
             "exempt_share": ratio(exempt_n, count),
             "inactive_enrolled_share": ratio(inactive, enrolled_n),
@@ -312,8 +436,8 @@ class Metrics:
         }
         return np.array([values[k] for k in GROUP_METRICS])
 
-    def _overall_values(self, m: DigexModel, per_year: float) -> np.ndarray:
-        f = dict(zip(FLOWS, self.flows.sum(axis=0), strict=True))
+    def _overall_values(self, m: DigexModel, span: int, per_year: float) -> np.ndarray:
+        f = dict(zip(FLOWS, self._window_sum(self.flows, m.week, span), strict=True))
         wt = self.weight
 
         def ratio(a: float, b: float) -> float:
@@ -337,6 +461,9 @@ class Metrics:
             **{f"cost_{c}_dkk": f[f"cost_{c}"] * wt * per_year for c in COST_CHANNELS},
             "citizen_time_cost_dkk": f["citizen_time"] * wt * per_year,
             "savings_vs_analogue_dkk": float("nan"),
+            **self.totals,
+            "savings_cumulative_dkk": float("nan"),
+            "savings_discounted_dkk": float("nan"),
             "exemptions_per_year": f["exemptions"] * wt * per_year,
             "tasks_arrived": self.counts["arrived"],
             "tasks_completed": self.counts["completed"],
@@ -345,6 +472,35 @@ class Metrics:
             "tasks_withdrawn": self.counts["withdrawn"],
         }
         return np.array([values[k] for k in OVERALL_METRICS], dtype=float)
+
+
+FLAG_BITS = 4
+"""Flags counted together in one ``bincount`` pass of ``flag_counts`` (its table of cells x 16 stays in cache)."""
+
+_BIT_TABLE = (np.arange(1 << FLAG_BITS)[:, None] >> np.arange(FLAG_BITS)) & 1
+"""Row c, column i: whether flag i is set in the combination c of FLAG_BITS flags."""
+
+
+def flag_counts(cells: np.ndarray, flags: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, the citizens with each flag set (cells x flags) and the citizens (cells).
+
+    Counts every combination of FLAG_BITS flags at a time with one bincount
+    over ``cells`` (the extra cell N_CELLS of the dead is dropped), then turns
+    the combination counts into one count per flag with a small product.
+    """
+    per_flag = np.empty((N_CELLS, len(flags)))
+    count = np.zeros(N_CELLS)
+    for first in range(0, len(flags), FLAG_BITS):
+        group = flags[first:first + FLAG_BITS]
+        k = len(group)
+        bits = group[0].view(np.uint8).copy()
+        for i in range(1, k):
+            bits += group[i].view(np.uint8) * np.uint8(1 << i)
+        j = np.bincount((cells << k) | bits, minlength=(N_CELLS + 1) << k)[: N_CELLS << k].reshape(N_CELLS, 1 << k)
+        per_flag[:, first:first + k] = j @ _BIT_TABLE[: 1 << k, :k]
+        if first == 0:
+            count = j.sum(axis=1).astype(float)
+    return per_flag, count
 
 
 QUANTILE_SAMPLE = 20_000

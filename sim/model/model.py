@@ -36,7 +36,7 @@ from sim.model.codes import (
 from sim.model.costs import CostLedger
 from sim.model.keypath import KeyPathError, with_values
 from sim.model.mechanisms import access, channels, demography, digital_post, learning, optout, services
-from sim.model.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS, Metrics
+from sim.model.metrics import EXCLUSION_COMPONENTS, GROUP_METRICS, OVERALL, OVERALL_METRICS, RUN_TOTALS, Metrics
 from sim.model.params import AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config
 from sim.model.population import Population, add_citizens, draw_ages, draw_citizens
 from sim.model.series import end_of_run
@@ -135,7 +135,7 @@ class DigexModel(mesa.Model):
             [config.tasks.letters[k].deadline_weeks for k in LETTER_KINDS], self.pop.capacity
         )
         self.costs = CostLedger(config)
-        self.metrics = Metrics(config.run.weeks, self.weight, group_metrics)
+        self.metrics = Metrics(config, group_metrics)
 
         p = self.streams["platform"]
         delayed = p.random() < self.policy.platform.delay_probability
@@ -374,13 +374,20 @@ class DigexModel(mesa.Model):
         self._log(o, t.ttype[idx], f"completed by {CHANNELS[channel]}")
 
     def fail_tasks(self, idx: np.ndarray) -> None:
-        """Record failed procedures (exclusion events): welfare lost, trust falls."""
+        """Record failed procedures (given up or past their deadline): exclusion events (docs/ODD.md section 7.10).
+
+        Each loses its value; a failed benefit claim also marks a lost benefit.
+        """
         if len(idx) == 0:
             return
-        t = self.tasks
+        t, p = self.tasks, self.pop
         o = t.owner[idx]
         benefit = np.array([self.config.tasks.procedures[k].is_benefit for k in PROCEDURE_TYPES])[t.ttype[idx]]
-        self._exclusion(o, np.ones(len(o), dtype=np.int32), t.value[idx], benefit)
+        np.add.at(p.tasks_failed, o, np.int32(1))
+        p.last_procedure_fail_week[o] = self.week
+        p.last_benefit_fail_week[o[benefit]] = self.week
+        self.metrics.add_failed(o, t.value[idx], benefit)
+        self._exclusion(o)
         t.route[idx] = RESOLVED
         self._log(o, t.ttype[idx], "failed")
 
@@ -389,20 +396,26 @@ class DigexModel(mesa.Model):
 
         ``counts`` letters per row were missed; ``consequential`` (at most
         ``counts``) of them had a deadline with a consequence: only these are
-        exclusion events and lose the letter kind's value_dkk each.
+        exclusion events and lose the letter kind's value_dkk each. Every
+        missed letter counts as a failed task in the task accounting.
         """
-        if len(rows):
-            value = self.config.tasks.letters[LETTER_KINDS[kind]].value_dkk
-            self._exclusion(rows, counts, consequential * value, np.zeros(len(rows), dtype=bool))
-            self._log(rows, None, "missed letter(s)")
-
-    def _exclusion(self, owners: np.ndarray, counts: np.ndarray, values: np.ndarray, benefit: np.ndarray) -> None:
+        if len(rows) == 0:
+            return
         p = self.pop
-        np.add.at(p.tasks_failed, owners, counts)
+        value = self.config.tasks.letters[LETTER_KINDS[kind]].value_dkk
+        np.add.at(p.tasks_failed, rows, counts.astype(np.int32))
+        self.metrics.add_letters_missed(rows, kind, counts, consequential, value)
+        hit = rows[consequential > 0]
+        p.last_letter_miss_week[hit] = self.week
+        self._exclusion(hit)
+        self._log(rows, None, "missed letter(s)")
+
+    def _exclusion(self, owners: np.ndarray) -> None:
+        """Exclusion events of ``owners``: last_fail_week and last_need_week set, trust falls (section 7.10)."""
+        p = self.pop
         p.last_fail_week[owners] = self.week
         p.last_need_week[owners] = self.week
         learning.move_towards_zero(p.trust, owners, self.config.behaviour.trust_loss_failure)
-        self.metrics.add_failed(owners, counts, values, benefit)
 
     def learn(self, rows: np.ndarray, rate: float) -> None:
         """Skill gain of a share ``rate`` of the gap to full skill."""
@@ -479,12 +492,40 @@ class DigexModel(mesa.Model):
         if self.mandate_active and self.policy.digital_post_mandatory:
             _require(not np.any(p.alive[s] & (p.dp_status[s] == NOT_ENROLLED)), "not enrolled under the mandate")
         w = self.week
-        shares = [i for i, k in enumerate(GROUP_METRICS) if k.endswith(("_share", "_rate"))]
-        vals = self.metrics.groups[w, shares]
-        _require(np.all(np.isnan(vals) | ((vals >= 0) & (vals <= 1 + 1e-9))), "a share outside [0, 1]")
+        if self.metrics.with_groups:
+            self._check_group_metrics(self.metrics.groups[w])
         ov = self.metrics.overall[w]
-        nonneg = [i for i, k in enumerate(OVERALL_METRICS) if k != "savings_vs_analogue_dkk"]
+        nonneg = [i for i, k in enumerate(OVERALL_METRICS) if not k.startswith("savings_")]
         _require(np.all(np.isnan(ov[nonneg]) | (ov[nonneg] >= 0)), "a negative cost, time or count")
+        total = dict(zip(OVERALL_METRICS, ov, strict=True))
+        for name in RUN_TOTALS:
+            _require(not total[f"{name}_discounted_dkk"] > total[f"{name}_cumulative_dkk"] * (1 + 1e-12),
+                     f"{name}: discounted total above the cumulative total")
+
+    @staticmethod
+    def _check_group_metrics(values: np.ndarray) -> None:
+        """Shares in [0, 1] and rates non-negative; exclusion within its components; dependent within assisted.
+
+        ``values``: one week's group metrics (metrics x groups).
+        """
+        shares = [i for i, k in enumerate(GROUP_METRICS) if k.endswith(("_share", "_rate"))]
+        vals = values[shares]
+        _require(np.all(np.isnan(vals) | ((vals >= 0) & (vals <= 1 + 1e-9))), "a share outside [0, 1]")
+        v = dict(zip(GROUP_METRICS, values, strict=True))
+        for k in GROUP_METRICS:
+            _require(np.all(np.isnan(v[k]) | (v[k] >= 0)), f"{k} is negative")
+
+        def at_most(a: np.ndarray, b: np.ndarray) -> bool:  # where both are known (a group may be empty)
+            return not np.any(a > b + 1e-9)
+
+        excl = v["exclusion_rate"]
+        for part in EXCLUSION_COMPONENTS:
+            _require(at_most(v[part], excl), f"{part} above exclusion_rate")
+        _require(at_most(excl, v["failed_procedure_share"] + v["missed_letter_share"]),
+                 "exclusion_rate above failed_procedure_share + missed_letter_share")
+        _require(at_most(v["lost_benefit_share"], v["failed_procedure_share"]),
+                 "lost_benefit_share above failed_procedure_share")
+        _require(at_most(v["dependent_share"], v["assisted_share"]), "dependent_share above assisted_share")
 
     # ------------------------------------------------------------ results
 

@@ -835,6 +835,12 @@ class CostsConfig(Strict):
     citizen_time_value_per_hour_dkk: float = _f(
         180.0, "Value of the citizen's own time (not a public cost).", "DKK/hour", ge=0, le=MAX_DKK
     )
+    discount_rate_per_year: float = _f(
+        0.035, "Real socio-economic discount rate of the discounted run totals (cost_discounted_dkk and the like), "
+        "flows discounted to the run start: the Danish Ministry of Finance's rate for years 0-35 (Finansministeriet, "
+        "Dokumentationsnotat - den samfundsøkonomiske diskonteringsrente, 7 January 2021; 2.5% from year 36, "
+        "not modelled).", "1/year", ge=0, le=1,
+    )
     citizen_minutes: dict[str, float] = _f(
         {"self_service": 20.0, "paper": 45.0, "phone": 30.0, "centre": 120.0, "relative": 40.0},
         f"Citizen minutes per attempt by channel (travel included for the centre; channels: {', '.join(CHANNELS)}; "
@@ -967,23 +973,57 @@ def derived_name(name: str, suffix: str) -> str:
     return name[: NAME_MAX - len(suffix)] + suffix
 
 
+ANALOGUE_LEVERS: dict[str, Any] = {
+    "digital_channels": False,
+    "mandate_start": None,
+    "digital_post_mandatory": False,
+    "automation_share": dict.fromkeys(PROCEDURE_TYPES, 0.0),
+    "platform.build_budget_dkk": 0.0,
+    "platform.running_cost_per_year_dkk": 0.0,
+    "courses.places_per_10k_per_year": 0.0,
+}
+"""The digital levers (policy key paths) and their values in the all-analogue reference (docs/ODD.md section 7.14).
+
+The reference sets these in the policy block and ignores timeline changes of
+them (and of any key below them); every other policy key, and every other
+timeline change, is kept as the scenario has it.
+"""
+
+
+def _analogue_change(values: dict[str, Any]) -> dict[str, Any]:
+    """A timeline change's ``set`` for the analogue reference: digital levers dropped, other keys kept.
+
+    A key above a lever (a whole block such as ``platform``) is kept and the
+    lever's analogue value is set after it.
+    """
+    levers = {split(k): (k, v) for k, v in ANALOGUE_LEVERS.items()}
+    kept: dict[str, Any] = {}
+    for key, value in values.items():
+        parts = split(key)
+        if any(parts[: len(lever)] == lever for lever in levers):
+            continue
+        kept[key] = value
+        for lever, (name, analogue) in levers.items():
+            if lever[: len(parts)] == parts:
+                kept[name] = analogue
+    return kept
+
+
 def analogue_reference(config: Config) -> Config:
     """The all-analogue counterpart of a scenario (docs/ODD.md section 7.14).
 
-    Same population, tasks, behaviour and phone/centre staffing (staff are paid
-    in both worlds); no digital channels, no mandate, no automation, no
-    platform or course costs.
+    Same population, tasks, behaviour, phone/centre staffing (staff are paid
+    in both worlds) and timeline; only the digital levers (ANALOGUE_LEVERS)
+    differ: no digital channels, no mandate, no automation, no platform or
+    course costs, whether set in the policy block or on the timeline.
     """
     ref = config.model_copy(deep=True)
     ref.name = derived_name(config.name, " (all-analogue)")
+    ref.policy = with_values(config.policy, ANALOGUE_LEVERS)
     ref.timeline = []
-    p = ref.policy
-    p.digital_channels = False
-    p.mandate_start = None
-    p.digital_post_mandatory = False
-    p.automation_share = dict.fromkeys(PROCEDURE_TYPES, 0.0)
-    p.platform.build_budget_dkk = 0.0
-    p.platform.running_cost_per_year_dkk = 0.0
-    p.courses.places_per_10k_per_year = 0.0
+    for change in config.timeline:
+        kept = _analogue_change(change.set)
+        if kept:
+            ref.timeline.append(change.model_copy(update={"set": kept}))
     ref.population.initial_enrolled_share = 0.0
-    return ref
+    return Config.model_validate(ref.model_dump())

@@ -206,18 +206,20 @@ def exclusion_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: 
     fig = _time_figure(weekly, colours, markers, [EXCLUDED], 4.2)
     n = _n_reps(_overall(weekly, "exclusion_rate"))
     add_title(fig, "How many citizens are excluded, and when?",
-              f"Share with at least one failed task in the last 52 weeks; {interval_note(n)}")
+              "Share with a failed procedure or a missed letter with a consequence in the last year; "
+              f"{interval_note(n)}")
     return fig
 
 
 @styled
 def digital_share_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers = ()) -> Figure:
-    """Share of procedures done by self-service alone, and share of citizens who only manage with help."""
-    panels = [Panel("digital_share", "done by self-service alone", "procedures", windowed=True, top=PERCENT),
-              Panel("assisted_share", "all tasks needed help", "citizens", windowed=True, top=PERCENT)]
+    """Share of own procedures done by self-service alone, and share of citizens who only managed with help."""
+    panels = [Panel("digital_share", "done by self-service alone", "own procedures", windowed=True, top=PERCENT),
+              Panel("dependent_share", "only managed with help", "citizens with a procedure", windowed=True,
+                    top=PERCENT)]
     fig = _time_figure(weekly, colours, markers, panels, 3.8)
     add_title(fig, "How do citizens get things done? Self-service and assisted contact",
-              f"Last 52 weeks; {interval_note(_n_reps(_overall(weekly, 'digital_share')))}")
+              f"Last year; {interval_note(_n_reps(_overall(weekly, 'digital_share')))}")
     return fig
 
 
@@ -339,7 +341,7 @@ def _exclusion_bars(table: pd.DataFrame, colours: dict[str, str], group_types: S
     return _bar_figure(panels, colours, _n_reps(table) > 1, height)
 
 
-EXCLUSION_BY_GROUP = "Share with at least one failed task in the last 52 weeks of the run"
+EXCLUSION_BY_GROUP = "Share with a failed procedure or a missed letter with a consequence in the last year of the run"
 """What the exclusion-by-group figures show."""
 
 

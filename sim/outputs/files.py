@@ -3,7 +3,7 @@
 The output contract (README.md, "Output files"):
 
 - ``summary.csv``: scenario, metric, unit, mean, ci_low, ci_high, n_reps -- end-of-run
-  values (the last week; windowed metrics cover its last 52 weeks), overall;
+  values (the last week; windowed metrics cover its last year, 52 or 53 weeks), overall;
   intervals from ``sim.experiments.stats`` (empty with one replication);
 - ``summary_by_group.csv``: scenario, group_type, group, metric, unit, mean, ci_low, ci_high;
 - ``timeseries.parquet``: scenario, rep, week, date, metric, group_type, group, value

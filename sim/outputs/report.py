@@ -37,12 +37,17 @@ from sim.model.metrics import GROUPS, METRICS
 from sim.outputs.format import MISSING, SIGNIFICANT, fmt_interval, fmt_setting, unit_label
 
 HEADLINE = {
-    "exclusion_rate": "excluded (a failed task in the last year)",
-    "failed_task_share": "tasks that failed",
+    "exclusion_rate": "excluded (a failed procedure or a missed letter with a consequence, last year)",
+    "failed_procedure_share": "citizens with a failed procedure",
+    "missed_letter_share": "citizens who missed a letter with a consequence",
+    "lost_benefit_share": "citizens with a failed benefit claim",
+    "failed_task_share": "procedures that failed",
     "non_take_up_rate": "benefit claims not taken up",
     "welfare_loss_per_citizen_dkk": "welfare lost per citizen-year",
-    "digital_share": "procedures done by self-service alone",
-    "assisted_share": "citizens who only managed with help",
+    "digital_share": "own procedures done by self-service alone",
+    "automation_share": "procedures resolved by automation",
+    "assisted_share": "citizens who needed help for a procedure",
+    "dependent_share": "citizens who only managed with help",
     "exempt_share": "exempt from Digital Post",
     "inactive_enrolled_share": "enrolled but not reading Digital Post",
     "digitally_challenged_share": "digitally challenged",
@@ -52,6 +57,7 @@ HEADLINE = {
     "cost_per_citizen_year_dkk": "public cost per citizen-year",
     "cost_per_completed_task_dkk": "public cost per completed task",
     "savings_vs_analogue_dkk": "savings against all-analogue",
+    "savings_discounted_dkk": "savings against all-analogue since the start (discounted)",
     "citizen_time_cost_dkk": "citizens' own time (value)",
     "privacy_exposure": "records processed by automation",
 }
@@ -68,8 +74,8 @@ GROUP_TITLES = {"age_band": "age band", "skill_quintile": "digital skill quintil
 """Readable names of group types."""
 
 FIGURE_CAPTIONS = {
-    "exclusion_over_time": "Exclusion rate over time. The grey area is the first 52 weeks, when the "
-                           "'last 52 weeks' window is still filling.",
+    "exclusion_over_time": "Exclusion rate over time. The grey area is the first year, when the "
+                           "'last year' window is still filling.",
     "exclusion_by_group": "Who is excluded at the end of the run, by age band and by digital-skill quintile.",
     "cost_vs_exclusion": "Public cost per citizen-year against the exclusion rate. A scenario on the Pareto "
                          "front cannot be beaten on both at once by another scenario.",
@@ -420,9 +426,9 @@ def _compare_headline(table: pd.DataFrame, scenarios: list[str], reps: int) -> s
     paired = ("with a 95% interval from the paired replications (replication r of both used the same seed). An "
               "interval that excludes zero is a difference these replications resolve." if reps > 1 else
               "from a single replication of each (the same seed), so without an interval.")
-    return ("<h2>Headline results</h2><p>End-of-run values (metrics over 'the last year' cover the last 52 weeks "
-            f"of the run): {_spread(reps)}. Shares are in per cent; DKK totals are per year for the whole "
-            "population.</p>"
+    return ("<h2>Headline results</h2><p>End-of-run values (metrics over 'the last year' cover the 52 or 53 weeks "
+            f"since the same ISO week a year before): {_spread(reps)}. Shares are in per cent; DKK totals are per "
+            "year for the whole population.</p>"
             + _table(["", "unit", *scenarios], levels, numeric_from=2)
             + f"<h3>Differences from {_e(ref)}</h3><p>Each scenario minus <b>{_e(ref)}</b>, {paired} Differences "
             "of shares are in percentage points (pp).</p>"
@@ -481,8 +487,9 @@ def _who_table(table: pd.DataFrame, scenarios: list[str], reps: int) -> str:
             rows.append([f"{GROUP_TITLES[gtype]}: {g}", *[_cell(d, s, "share") for s in scenarios]])
     if not rows:
         return ""
-    return ("<h2>Who is excluded</h2><p>Share of each group with at least one failed task in the last 52 weeks "
-            f"of the run ({_spread(reps)}). Small groups (the oldest, cognitive impairment, language "
+    return ("<h2>Who is excluded</h2><p>Share of each group with a failed procedure or a missed "
+            f"letter with a consequence in the last year of the run ({_spread(reps)}). Small groups (the oldest, "
+            "cognitive impairment, language "
             "barrier) carry few simulated citizens, so their values are noisy at small population sizes.</p>"
             + _table(["group", *scenarios], rows))
 
@@ -508,7 +515,7 @@ def _caveats(out: OutputDir, extra: Sequence[str] = ()) -> str:
         "randomness. Rerun with --reps 2 or more (10 or more for narrow intervals).",
         "Unit costs come from British local-government channel-cost studies converted to DKK; they understate "
         "the cost of transactional self-service.",
-        "Metrics defined over 'the last 52 weeks' are incomplete during the first year of a run; end-of-run "
+        "Metrics defined over 'the last year' are incomplete during the first year of a run; end-of-run "
         "values describe the last year simulated.",
         *extra,
     ]
@@ -631,8 +638,8 @@ def run_page(out: OutputDir) -> str:
     for metric in metrics:
         d = summary[summary["metric"] == metric].set_index("scenario")
         rows.append([HEADLINE[metric], unit_label(unit_of(metric)), *[_cell(d, s, unit_of(metric)) for s in scenarios]])
-    headline = ("<h2>Headline results</h2><p>End-of-run values (metrics over 'the last 52 weeks' cover the last "
-                f"year of the run): {_spread(reps)}.</p>"
+    headline = ("<h2>Headline results</h2><p>End-of-run values (metrics over 'the last year' cover the 52 or 53 "
+                f"weeks since the same ISO week a year before): {_spread(reps)}.</p>"
                 + _table(["", "unit", *scenarios], rows, numeric_from=2) + _glossary(metrics))
     groups = out.tables.get("summary_by_group.csv")
     who = _who_table(groups, scenarios, reps) if groups is not None else ""
