@@ -43,21 +43,25 @@ def letter_failures(model: DigexModel) -> list[tuple[np.ndarray, np.ndarray, np.
 
 
 def test_relatives_with_read_access_read_for_the_old() -> None:
-    """Read access open since 2010 against never: fewer missed letters among those 80+ (same seed)."""
+    """Read access open since 2010 against never: fewer missed letters among those 80+ with a relative (same seed).
+
+    Most letters the 80+ miss are missed by those without anyone to help (no read access is possible), so the
+    comparison is among those with support.
+    """
     missed = {}
     for label, date in (("open", dt.date(2010, 11, 1)), ("never", dt.date(2200, 1, 1))):
-        config = baseline(6000, dt.date(2014, 1, 6), 104, **{"policy.proxy.read_access_from": date})
+        config = baseline(4000, dt.date(2014, 1, 6), 260, **{"policy.proxy.read_access_from": date})
         model = DigexModel(config, seed=3, check_invariants=True)
         calls = letter_failures(model)
         model.run()
-        old = model.pop.age >= 80
+        old = (model.pop.age >= 80) & (model.pop.support > 0)
         missed[label] = sum(int(counts[old[rows]].sum()) for rows, counts, _ in calls)
         if label == "never":
             assert not model.pop.read_access.any()
         else:
             living_old = (old & model.pop.alive)[: model.pop.n]
             assert model.pop.read_access[: model.pop.n][living_old].mean() > 0.05
-    assert missed["open"] < 0.9 * missed["never"], missed
+    assert missed["open"] < 0.8 * missed["never"], missed
 
 
 @pytest.fixture(scope="module")
