@@ -201,7 +201,8 @@ def test_compare_is_identical_for_one_and_two_jobs(tmp_path):
     assert table.loc[table["scenario"] == "easy", "diff"].notna().any()
     assert {"all", "age_band", "skill_quintile"} <= set(table["group_type"])
     stems = {p.stem for p in (one / "plots").glob("*.png")}
-    assert stems == {"exclusion_over_time", "exclusion_by_group", "cost_vs_exclusion", "channel_cost_over_time",
+    assert stems == {"exclusion_over_time", "exclusion_components", "exclusion_by_group", "cost_vs_exclusion",
+                     "channel_cost_over_time",
                      "digital_share_over_time", "trust_over_time", "helper_time"}
     assert {p.stem for p in (one / "plots").glob("*.svg")} == stems
     assert not list((two / "plots").glob("*.svg"))

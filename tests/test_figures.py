@@ -479,3 +479,23 @@ def test_sweep_figures_cut_off_no_label_at_any_size():
     for stem, fig in drawn.items():
         assert not _cut_off(fig), f"{stem}: {_cut_off(fig)}"
     assert len(drawn["cost_vs_exclusion"].axes[0].texts) == 8  # 8 points: numbered, named in the key
+
+
+def test_exclusion_components_one_panel_per_age_band_with_every_component():
+    """The decomposition draws the first scenario's headline and three components, overall and by age band."""
+    names = ["base", "other"]
+    groups = [figures.OVERALL, *(("age_band", b) for b in GROUPS["age_band"])]
+    rows = [(s, w, d, m, gt, g, 0.05 * (k + 1) * (1 + i))
+            for i, s in enumerate(names) for k, m in enumerate(figures.COMPONENTS) for gt, g in groups
+            for w, d in enumerate(WEEKS)]
+    weekly = pd.DataFrame(rows, columns=["scenario", "week", "date", "metric", "group_type", "group", "mean"])
+    weekly = weekly.assign(ci_low=weekly["mean"] * 0.9, ci_high=weekly["mean"] * 1.1, n_reps=3)
+    fig = figures.exclusion_components(weekly, "base", MARKERS)
+    panels = _visible_panels(fig)
+    assert [ax.get_title(loc="left") for ax in panels] == ["all aged 15+", *(f"aged {b}" for b in GROUPS["age_band"])]
+    for ax in panels:
+        lines = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
+        assert len(lines) == len(figures.COMPONENTS)
+        assert max(line.get_ydata().max() for line in lines) <= 20.0 + 1e-9  # the first scenario only, in %
+    legend = {t.get_text() for t in fig.legends[0].get_texts()}
+    assert set(figures.COMPONENTS.values()) <= legend

@@ -234,6 +234,46 @@ def trust_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Mark
     return fig
 
 
+COMPONENTS = {"exclusion_rate": "excluded (any of the below)",
+              "failed_procedure_share": "a procedure failed",
+              "missed_letter_share": "missed a letter with a consequence",
+              "lost_benefit_share": "lost a benefit claim"}
+"""Headline exclusion and its components (docs/ODD.md section 7.15), with their legend labels."""
+
+COMPONENT_PANELS = (OVERALL, *(("age_band", band) for band in GROUPS["age_band"]))
+"""The panels of the decomposition: everyone, then each age band."""
+
+
+@styled
+def exclusion_components(weekly: pd.DataFrame, scenario: str, markers: Markers = ()) -> Figure:
+    """Exclusion and its components over time for one scenario, overall and by age band (small multiples).
+
+    Components overlap (a citizen may both miss a letter and fail a procedure), so they do not add up to
+    the headline; a lost benefit is also a failed procedure.
+    """
+    data = weekly[(weekly["scenario"] == scenario) & weekly["metric"].isin(COMPONENTS)]
+    headings = ["all aged 15+" if g == OVERALL else f"aged {g[1]}" for g in COMPONENT_PANELS]
+    fig, (axes,) = multiples(len(COMPONENT_PANELS), [""], ncols=3)
+    colours = dict(zip(COMPONENTS, ("#000000", *PALETTE[:3]), strict=True))
+    for ax, (gtype, group), heading in zip(axes, COMPONENT_PANELS, headings, strict=True):
+        rows = data[(data["group_type"] == gtype) & (data["group"] == group)]
+        for metric, label in COMPONENTS.items():
+            d = rows[rows["metric"] == metric]
+            if not d.empty:
+                _line(ax, d, colours[metric], PERCENT, label)
+        name_panel(ax, heading)
+        date_axis(ax, SMALL_DATE_TICKS)
+        shade_warmup(ax, data["date"])
+        mark_events(ax, markers, above=False)
+        percent_axis(ax, "citizens", of="the group")
+    label_grid(axes)
+    _figure_legend(fig, axes[0])
+    add_title(fig, f"What is exclusion made of, and for whom? ({scenario})",
+              "Share of each group with each kind of exclusion event in the last year; components overlap, so "
+              f"they do not add up to the headline; {interval_note(_n_reps(data))}")
+    return fig
+
+
 # ------------------------------------------------------------------ bars by category
 
 
@@ -572,6 +612,7 @@ def comparison_figures(table: pd.DataFrame, weekly: pd.DataFrame, scenarios: Seq
     colours = scenario_colours(scenarios)
     return {
         "exclusion_over_time": exclusion_over_time(weekly, colours, markers),
+        "exclusion_components": exclusion_components(weekly, scenarios[0], markers),
         "exclusion_by_group": exclusion_by_group(table, colours),
         "cost_vs_exclusion": cost_vs_exclusion(table, colours),
         "channel_cost_over_time": channel_cost_over_time(weekly, colours),

@@ -76,6 +76,9 @@ GROUP_TITLES = {"age_band": "age band", "skill_quintile": "digital skill quintil
 FIGURE_CAPTIONS = {
     "exclusion_over_time": "Exclusion rate over time. The grey area is the first year, when the "
                            "'last year' window is still filling.",
+    "exclusion_components": "What exclusion is made of, for the first scenario: failed procedures, missed "
+                            "letters with a consequence and lost benefit claims, overall and by age band "
+                            "(components overlap).",
     "exclusion_by_group": "Who is excluded at the end of the run, by age band and by digital-skill quintile.",
     "cost_vs_exclusion": "Public cost per citizen-year against the exclusion rate. A scenario on the Pareto "
                          "front cannot be beaten on both at once by another scenario.",
