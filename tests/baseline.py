@@ -105,6 +105,10 @@ class Run:
         """The values in the week of ``date`` (the end of the run for None)."""
         return Reading(self, None if date is None else self.week_of(date))
 
+    def run_total(self, metric: str = "cost_total_dkk") -> float:
+        """Sum of a per-year metric over the run: its values at every 52nd week (non-overlapping 52-week windows)."""
+        return float(self.series(metric).to_numpy()[51::52].sum())
+
     def series(self, metric: str, group_type: str = "all", group: str = "all") -> pd.Series:
         """A metric's weekly values indexed by date."""
         ts = self.timeseries
