@@ -134,8 +134,8 @@ class Reading:
 
 
 def _frozen(config: Config) -> str:
-    """A cache key of a configuration: its JSON under one name (same settings, same run)."""
-    return config.model_copy(update={"name": "cached"}).model_dump_json()
+    """A cache key of a configuration: its JSON under one name and description (same settings, same run)."""
+    return config.model_copy(update={"name": "cached", "description": ""}).model_dump_json()
 
 
 @functools.cache
