@@ -1,90 +1,51 @@
-"""Behavioural tests of the core simulation (issue 2): policy directions under common random numbers.
+"""Behavioural tests at the calibrated baseline (issues 2 and 13): policy directions under common random numbers.
 
-Each comparison runs the same seed in both arms. The model draws population,
-deaths, births and task arrivals from their own random streams, so the arms
-share the same citizens, lives and needs and differ only through the policy
-(``test_common_random_numbers_across_policies`` checks this premise). Every
-run checks the accounting invariants weekly (``check_invariants=True``).
+Each comparison runs the shipped calibrated baseline (``scenarios/denmark_baseline.yaml``
+at ``tests.baseline.SIZE`` citizens, 2012-2025) and a policy change on the same
+seed, so the arms share citizens, lives and needs and differ only through the
+policy (``test_common_random_numbers_across_policies`` checks this premise).
+Every run checks the accounting invariants weekly. Each direction is read
+around the mandate (the 52 weeks to ``MANDATE``, end of 2015) and at the end of
+the run (2025), unless the test says why one of them is left out.
 
-Runs are cached per (seed, policy changes), so the baseline of one test is
-reused by the others. Margins quoted in comments were measured with
-SIZE = 10,000 and WEEKS = 156 on seeds 1-3 (see the report of issue 2); the
-whole file runs in about 20 s on one core.
+Asserted are directions that follow from the mechanisms, per seed where the
+measured difference is many noise SDs wide, else on the mean over the seeds.
+Measured values in comments: 5,000 citizens, seeds 1-3 (the report of issue 13);
+"sd" is the SD over seeds of the paired difference. Runs are cached and shared
+with ``tests/test_scenario_outcomes.py`` (``tests/baseline.py``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from sim import Config, DigexModel
 from sim.model.codes import NOT_ENROLLED
-from sim.model.keypath import with_values
-from sim.model.params import analogue_reference
-from tests.conftest import small_config
+from tests.baseline import MANDATE, SEEDS, Run, analogue_twin, mean, run, scenario
 
-SIZE = 10_000
-"""Simulated citizens: large enough that every direction below is several noise SDs wide."""
+WHEN = {"mandate": MANDATE, "end": None}
+"""The two readings of every direction: the 52 weeks to the end of 2015, and the last 52 weeks of the run."""
 
-WEEKS = 156
-"""2013-01-07 to 2015-12-28: the mandate (2014-11-01) starts in week 95, so the last
-52-week window of the end-of-run metrics lies wholly under the mandate."""
+MORE_HELPERS = {"policy.centre.helpers_per_10k": 5.0}
+CASEWORK = {"policy.centre.self_help_share": 0.0}
+SELF_HELP = {"policy.centre.self_help_share": 1.0}
+OUTAGES = {"policy.platform.outage_rate_per_year": 26.0, "policy.platform.outage_days": 3.0}
+AUTOMATION = {f"policy.automation_share.{t}": 0.5 for t in ("tax", "benefit", "moving", "family")}
+AUTOMATIC_OPTOUT = "easy_optout_automatic"
+"""The shipped scenario that changes only ``policy.optout.rule`` to automatic (its runs are shared)."""
 
-SEEDS = (1, 2, 3)
-
-MORE_HELPERS = {"centre.helpers_per_10k": 5.0}
-AUTOMATIC_OPTOUT = {"optout.rule": "automatic"}
-CASEWORK = {"centre.self_help_share": 0.0}
-SELF_HELP = {"centre.self_help_share": 1.0}
-OUTAGES = {"platform.outage_rate_per_year": 26.0, "platform.outage_days": 3.0}
-AUTOMATION = {f"automation_share.{t}": 0.5 for t in ("tax", "benefit", "moving", "family")}
-
-
-@dataclass(frozen=True)
-class Run:
-    """A finished model run, its end-of-run values and the citizens' skill at the start."""
-
-    model: DigexModel
-    values: dict[tuple[str, str, str], float]
-    initial_skill: np.ndarray
-    timeseries: pd.DataFrame
-
-    def __call__(self, metric: str, group_type: str = "all", group: str = "all") -> float:
-        """End-of-run value of a metric (overall unless a group is given)."""
-        return self.values[(metric, group_type, group)]
-
-
-@functools.cache
-def _run(seed: int, changes: tuple[tuple[str, object], ...], analogue: bool) -> Run:
-    config = small_config(SIZE, WEEKS)
-    config.policy = with_values(config.policy, dict(changes))
-    if analogue:
-        config = analogue_reference(config)
-    model = DigexModel(config, seed=seed, check_invariants=True)
-    initial = model.pop.skill[: model.pop.n].copy()
-    model.run()
-    s = model.summary()
-    values = dict(zip(zip(s["metric"], s["group_type"], s["group"], strict=True), s["value"], strict=True))
-    return Run(model, values, initial, model.timeseries())
-
-
-def run(seed: int, changes: dict[str, object] | None = None, analogue: bool = False) -> Run:
-    """The baseline (Danish defaults at test size) with policy ``changes``, run once per process."""
-    return _run(seed, tuple(sorted((changes or {}).items())), analogue)
-
-
-def mean(values) -> float:
-    return float(np.mean(list(values)))
+AGE_80 = ("age_band", "80+")
+Q1 = ("skill_quintile", "Q1 lowest")
 
 
 def test_common_random_numbers_across_policies():
     """Population, deaths, births and arrivals coincide across policies with the same seed."""
-    base = run(1)
-    for other in (run(1, OUTAGES), run(1, AUTOMATION), run(1, MORE_HELPERS), run(1, analogue=True)):
+    base = run()
+    others = [run(changes=OUTAGES), run(changes=AUTOMATION), run(changes=MORE_HELPERS), analogue_twin()]
+    for other in others:
         a, b = base.model, other.model
         assert a.pop.n == b.pop.n
         assert (a.deaths_total, a.entrants_total) == (b.deaths_total, b.entrants_total)
@@ -93,124 +54,144 @@ def test_common_random_numbers_across_policies():
         np.testing.assert_array_equal(base.initial_skill, other.initial_skill)
         assert base("tasks_arrived") == other("tasks_arrived")
     # a different seed is a different world
-    assert not np.array_equal(base.initial_skill, run(2).initial_skill)
+    assert not np.array_equal(base.initial_skill, run(seed=2).initial_skill)
 
 
-def test_automatic_optout_raises_exemption_and_lowers_exclusion_among_80_plus():
-    """Dilemma 1: the in-person rule leaves the oldest enrolled and excluded; automatic exemption reaches them."""
-    assert Config().policy.optout.rule == "in_person"  # the baseline arm
-    for seed in SEEDS[:2]:
-        in_person, automatic = run(seed), run(seed, AUTOMATIC_OPTOUT)
-        # measured (seed 1, 2): exempt 0.17 -> 0.51, 0.18 -> 0.50; exclusion 0.70 -> 0.26, 0.71 -> 0.28
-        assert automatic("exempt_share", "age_band", "80+") > in_person("exempt_share", "age_band", "80+") + 0.2
-        assert automatic("exclusion_rate", "age_band", "80+") < in_person("exclusion_rate", "age_band", "80+") - 0.2
+@pytest.mark.parametrize("when", WHEN, ids=str)
+def test_automatic_optout_raises_exemption_and_lowers_exclusion(when):
+    """Dilemma 1: the in-person rule leaves the oldest enrolled; automatic exemption reaches them."""
+    assert scenario().policy.optout.rule == "in_person"  # the baseline arm
+    assert scenario(AUTOMATIC_OPTOUT).policy.optout.rule == "automatic"
+    pairs = [(run(seed=s).at(WHEN[when]), run(AUTOMATIC_OPTOUT, s).at(WHEN[when])) for s in SEEDS]
+    for in_person, automatic in pairs:
+        # exempt 80+: mandate +0.135 (sd 0.018, min +0.116); end +0.053 (sd 0.009, min +0.043)
+        assert automatic("exempt_share", *AGE_80) > in_person("exempt_share", *AGE_80)
+        # exempt overall: mandate +0.070, end +0.061 (sd 0.003, 0.001)
         assert automatic("exempt_share") > in_person("exempt_share")
+    # exclusion overall: mandate -0.080 (sd 0.005), end -0.011 (sd 0.003)
+    assert mean(a("exclusion_rate") for _, a in pairs) < mean(b("exclusion_rate") for b, _ in pairs)
+    if when == "mandate":
+        # exclusion 80+ in the wave of the mandate: -0.38 (sd 0.020, max -0.359). At the end the
+        # difference (-0.027, sd 0.020) is within noise at test size and is not asserted.
+        for in_person, automatic in pairs:
+            assert automatic("exclusion_rate", *AGE_80) < in_person("exclusion_rate", *AGE_80) - 0.1
 
 
-def test_more_centre_helpers_lower_unserved_demand_and_do_not_raise_exclusion():
-    """More helpers (2 -> 5 per 10,000) serve the centre queue; welfare loss falls, exclusion does not rise."""
-    assert Config().policy.centre.helpers_per_10k == 2.0  # the baseline arm
-    pairs = [(run(seed), run(seed, MORE_HELPERS)) for seed in SEEDS]
+@pytest.mark.parametrize("when", WHEN, ids=str)
+def test_more_centre_helpers_lower_unserved_demand_and_do_not_raise_exclusion(when):
+    """More helpers (5 per 10,000 from the start) serve the centre queue; exclusion does not rise; they cost."""
+    assert scenario().policy.centre.helpers_per_10k < 5.0  # the baseline arm has fewer
+    pairs = [(run(seed=s).at(WHEN[when]), run(seed=s, changes=MORE_HELPERS).at(WHEN[when])) for s in SEEDS]
     for few, many in pairs:
-        # measured: 0.37 / 0.29 / 0.32 unserved with 2 helpers, <= 0.006 with 5
-        assert many("centre_unserved_share") < few("centre_unserved_share") - 0.2
-    # fewer procedures fail through queue give-ups, but welfare loss is dominated by missed letters,
-    # so the change is small and noisy per seed: compare the 3-seed means.
-    assert mean(m("welfare_loss_per_citizen_dkk") for _, m in pairs) < mean(
-        f("welfare_loss_per_citizen_dkk") for f, _ in pairs)
-    # Exclusion is dominated by missed letters, which centres do not handle, so its true
-    # change is small (about -0.001); the test is non-inferiority: mean over 3 seeds not above
-    # the baseline by more than 0.002 (~2 SE of the 3-seed mean). Measured: 0.2410 -> 0.2387.
-    assert mean(m("exclusion_rate") for _, m in pairs) <= mean(f("exclusion_rate") for f, _ in pairs) + 0.002
+        # unserved: mandate -0.43 (sd 0.039), end -0.137 (sd 0.014, min -0.129)
+        assert many("centre_unserved_share") < few("centre_unserved_share") - 0.05
+        assert many("cost_total_dkk") > few("cost_total_dkk")  # helpers are paid: +0.9bn DKK a year
+    # Exclusion is mostly missed letters, which centres do not handle: the test is non-inferiority,
+    # the 3-seed mean not above the baseline's by more than 0.005. Measured: mandate -0.0036
+    # (SE of the mean 0.0027), end -0.0020 (SE 0.0005). Welfare loss is not asserted: its change
+    # (mandate -31 DKK, SE 12; end -13 DKK, SE 26) is within noise at test size.
+    assert mean(m("exclusion_rate") for _, m in pairs) <= mean(f("exclusion_rate") for f, _ in pairs) + 0.005
 
 
-def _centre_minutes_per_case(r: Run) -> float:
-    """Helper minutes (casework + teaching + documentation) per centre case served.
+def _centre_minutes_per_case(r) -> float:
+    """Helper minutes (casework + teaching + documentation) per centre case served, in one reading.
 
     Cases are counted from documentation minutes, which every served case incurs once.
     """
     doc = r("helper_minutes_documentation")
     total = r("helper_minutes_casework") + r("helper_minutes_teaching") + doc
-    return total / (doc / r.model.policy.centre.documentation_minutes)
+    return total / (doc / scenario().policy.centre.documentation_minutes)
 
 
 def test_help_to_self_help_raises_skill_of_the_helped_and_costs_more_minutes():
-    """Dilemma 3: teaching (self_help_share 1) vs casework (0)."""
+    """Dilemma 3: teaching (self_help_share 1) vs casework (0), on seeds 1 and 2."""
     for seed in SEEDS[:2]:
-        casework, teaching = run(seed, CASEWORK), run(seed, SELF_HELP)
+        casework, teaching = run(seed=seed, changes=CASEWORK), run(seed=seed, changes=SELF_HELP)
         a, b = casework.model, teaching.model
         n0 = len(casework.initial_skill)
         alive = a.pop.alive[:n0]
         np.testing.assert_array_equal(alive, b.pop.alive[:n0])  # the same citizens survive in both arms
-        # citizens of the starting population served at a centre in either arm, alive at the end
+        # citizens of the starting population served at a centre in either arm, alive at the end (2025)
         helped = alive & ((a.pop.done_centre[:n0] > 0) | (b.pop.done_centre[:n0] > 0))
-        assert helped.sum() > 500  # measured ~1,100
+        assert helped.sum() > 500  # measured ~1,900-2,000
         gain_casework = float((a.pop.skill[:n0] - casework.initial_skill)[helped].mean())
         gain_teaching = float((b.pop.skill[:n0] - teaching.initial_skill)[helped].mean())
-        # measured (seed 1, 2): -0.009 vs +0.021, -0.009 vs +0.024 (old-age decline without teaching)
-        assert gain_teaching > gain_casework + 0.015
-        # the lowest skill quintile gains too: measured 0.382 -> 0.397, 0.383 -> 0.399
-        assert teaching("skill_mean", "skill_quintile", "Q1 lowest") > casework(
-            "skill_mean", "skill_quintile", "Q1 lowest") + 0.005
-        # teaching takes more helper minutes per case: 35 + 6 vs 20 + 6 with the defaults
-        pol = a.policy.centre
-        assert _centre_minutes_per_case(teaching) > _centre_minutes_per_case(casework)
-        assert np.isclose(_centre_minutes_per_case(teaching), pol.minutes_self_help + pol.documentation_minutes)
-        assert np.isclose(_centre_minutes_per_case(casework), pol.minutes_casework + pol.documentation_minutes)
-        assert casework("helper_minutes_teaching") == 0 and teaching("helper_minutes_casework") == 0
+        # measured (seed 1, 2): +0.003 vs +0.105, +0.003 vs +0.107 over 2012-2025
+        assert gain_teaching > gain_casework + 0.03
+        for date in WHEN.values():
+            c, t = casework.at(date), teaching.at(date)
+            # lowest skill quintile: mandate 0.063 -> 0.091, end 0.108 -> 0.242
+            assert t("skill_mean", *Q1) > c("skill_mean", *Q1) + 0.01
+            # challenged: mandate -0.018, end -0.092 (teaching vs casework)
+            assert t("digitally_challenged_share") < c("digitally_challenged_share")
+            # teaching takes more helper minutes per case: 35 + 6 vs 20 + 6 with the defaults
+            assert _centre_minutes_per_case(t) > _centre_minutes_per_case(c)
+            assert c("helper_minutes_teaching") == 0
 
 
-def test_digital_by_default_is_cheaper_per_task_but_excludes_the_least_skilled():
-    """Dilemma 1 in money: the baseline vs its all-analogue reference (same population and seed)."""
+@pytest.mark.parametrize("when", WHEN, ids=str)
+def test_digital_by_default_is_cheaper_per_task_but_excludes_the_least_skilled(when):
+    """Dilemma 1 in money: the baseline vs its all-analogue twin (same population and seed)."""
     for seed in SEEDS[:2]:
-        digital, analogue = run(seed), run(seed, analogue=True)
-        # measured (seed 1, 2): 23.7 vs 35.6, 23.7 vs 35.3 DKK per completed task
-        assert digital("cost_per_completed_task_dkk") < 0.8 * analogue("cost_per_completed_task_dkk")
-        # measured: 0.62 vs 0.011, 0.61 vs 0.016 in the lowest skill quintile
-        q1 = ("exclusion_rate", "skill_quintile", "Q1 lowest")
-        assert digital(*q1) > analogue(*q1) + 0.2
+        digital, analogue = run(seed=seed).at(WHEN[when]), analogue_twin(seed=seed).at(WHEN[when])
+        # measured (seed 1, 2): mandate 22.4 vs 34.6, 22.7 vs 34.5; end 20.6 vs 34.4, 20.9 vs 34.6 DKK
+        assert digital("cost_per_completed_task_dkk") < analogue("cost_per_completed_task_dkk")
+        # lowest skill quintile: mandate 0.82 vs 0.011, 0.79 vs 0.014; end 0.56 vs 0.014, 0.52 vs 0.020
+        assert digital("exclusion_rate", *Q1) > analogue("exclusion_rate", *Q1) + 0.1
         assert analogue("cost_self_service_dkk") == 0 and analogue("cost_digital_post_dkk") == 0
 
 
-def test_platform_outages_raise_failed_tasks():
+@pytest.mark.parametrize("when", WHEN, ids=str)
+def test_platform_outages_raise_exclusion_and_welfare_loss(when):
     """Dilemma 5: outages (26 a year of 3 days vs the baseline 2 of 1 day) make self-service and Digital Post fail."""
     for seed in SEEDS[:2]:
-        base, outages = run(seed), run(seed, OUTAGES)
-        # measured (seed 1, 2): failed tasks x1.122, x1.114; failed share 0.160 -> 0.174, 0.162 -> 0.176
-        assert outages("tasks_failed") > 1.05 * base("tasks_failed")
-        assert outages("failed_task_share") > base("failed_task_share") + 0.005
+        base, outages = run(seed=seed).at(WHEN[when]), run(seed=seed, changes=OUTAGES).at(WHEN[when])
+        # exclusion: mandate +0.108 (sd 0.024, min +0.080); end +0.091 (sd 0.015, min +0.074)
+        assert outages("exclusion_rate") > base("exclusion_rate") + 0.02
+        # welfare loss: mandate +289 DKK (sd 62, min +220); end +275 DKK (sd 40, min +236)
+        assert outages("welfare_loss_per_citizen_dkk") > base("welfare_loss_per_citizen_dkk")
         assert outages("tasks_arrived") == base("tasks_arrived")
 
 
-def test_proactive_automation_lowers_exclusion_and_raises_privacy_exposure():
-    """Dilemma 4: half of every procedure type resolved from register data."""
-    pairs = [(run(seed), run(seed, AUTOMATION)) for seed in SEEDS]
+@pytest.mark.parametrize("when", WHEN, ids=str)
+def test_proactive_automation_lowers_non_take_up_and_raises_privacy_exposure(when):
+    """Dilemma 4: half of every procedure type resolved from register data from the start."""
+    pairs = [(run(seed=s).at(WHEN[when]), run(seed=s, changes=AUTOMATION).at(WHEN[when])) for s in SEEDS]
     for base, auto in pairs:
         assert base("privacy_exposure") == 0 and base("privacy_incidents") == 0
         assert auto("privacy_exposure") > 0 and auto("privacy_incidents") > 0
         assert auto("cost_automation_dkk") > 0
-    # measured per seed: -0.0079, -0.0082, -0.0099 (noise SD of one seed's difference ~0.0018)
-    assert mean(a("exclusion_rate") for _, a in pairs) < mean(b("exclusion_rate") for b, _ in pairs) - 0.004
-    assert mean(a("welfare_loss_per_citizen_dkk") for _, a in pairs) < mean(
-        b("welfare_loss_per_citizen_dkk") for b, _ in pairs)
+        # non-take-up: mandate -0.040 (sd 0.010, max -0.029); end -0.034 (sd 0.007, max -0.027)
+        assert auto("non_take_up_rate") < base("non_take_up_rate")
+        # welfare loss: mandate -282 DKK (sd 28); end -186 DKK (sd 13)
+        assert auto("welfare_loss_per_citizen_dkk") < base("welfare_loss_per_citizen_dkk")
+    if when == "mandate":
+        # exclusion: -0.022 (sd 0.002, max -0.019)
+        for base, auto in pairs:
+            assert auto("exclusion_rate") < base("exclusion_rate")
+    else:
+        # By 2025 automation has taken the practice that learning by doing needs (docs/ODD.md
+        # section 7): skill is lower (-0.031, sd 0.001) and exclusion is not lower (+0.006, sd 0.004),
+        # so only the deskilling is asserted at the end.
+        for base, auto in pairs:
+            assert auto("skill_mean") < base("skill_mean")
 
 
-def test_mandate_enrols_every_non_exempt_citizen_at_its_start():
-    """Before the mandate enrolment is voluntary and grows; from its start all living are enrolled or exempt."""
-    r = run(1)
+def test_mandate_enrols_every_non_exempt_citizen_from_its_start_to_the_end_of_the_run():
+    """Before the mandate enrolment is voluntary and grows; from its start to 2025 all living are enrolled or exempt."""
+    r: Run = run()
     start = r.model.config.policy.mandate_start
     assert start == dt.date(2014, 11, 1)  # the Digital Post Act (docs/ODD.md section 1), inside the run
-    ts = r.timeseries
-    overall = ts[ts["group_type"] == "all"].pivot(index="date", columns="metric", values="value")
-    covered = overall["enrolled_share"] + overall["exempt_share"]
-    after = overall.index >= pd.Timestamp(start)
-    first = overall.index[after][0]
-    assert first - pd.Timestamp(start) < pd.Timedelta(days=7)  # the week after the mandate starts
+    enrolled, exempt = r.series("enrolled_share"), r.series("exempt_share")
+    covered = enrolled + exempt
+    after = covered.index >= pd.Timestamp(start)
+    assert covered.index[after][0] - pd.Timestamp(start) < pd.Timedelta(days=7)  # the week after the mandate starts
+    assert covered.index[after][-1].year == 2025  # through the end of the run
     np.testing.assert_allclose(covered[after], 1.0, rtol=0, atol=1e-12)
-    before = overall[~after]
-    assert (before["exempt_share"] == 0).all()  # exemption exists only under the mandate
-    assert before["enrolled_share"].iloc[-1] < 0.6  # measured 0.42 in the last voluntary week
-    assert before["enrolled_share"].iloc[-1] > before["enrolled_share"].iloc[0] + 0.1  # 0.13 -> 0.42
+    before = enrolled[~after]
+    # voluntary sign-up grows but leaves many out: measured 0.10 (2012) -> 0.60 (October 2014)
+    assert before.iloc[-1] > before.iloc[0] + 0.1
+    assert covered[~after].max() < 0.95
     # citizen-level check on the final state: every living citizen is enrolled or exempt
     p = r.model.pop
     assert not np.any(p.dp_status[: p.n][p.alive[: p.n]] == NOT_ENROLLED)

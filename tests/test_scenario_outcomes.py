@@ -1,0 +1,274 @@
+"""One outcome test per shipped scenario: the direction its question expects against the baseline (issue 13).
+
+Each alternative in ``scenarios/`` is run at test size (``tests.baseline.SIZE``
+citizens, its whole period 2012-2025) on the baseline's seeds and compared with
+the calibrated baseline on the same seeds (common random numbers). Directions
+are read around the mandate (the 52 weeks to ``MANDATE``, end of 2015) and at
+the end of the run (2025) where the scenario acts by then. Every shipped file
+must have an entry in ``OUTCOMES``: a new scenario without one fails
+``test_scenario_outcome``.
+
+Measured values in comments: 5,000 citizens, seeds 1-3, paired differences
+(scenario minus baseline) with their SD over seeds. Asserted per seed where the
+difference is many SDs wide, else on the mean over the seeds; a direction that
+cannot be shown at test size is named in a comment and not asserted.
+Runs are cached and shared with ``tests/test_behaviour.py``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim import Config
+from sim.model.keypath import get
+from sim.scenario.loader import load_yaml_with_lines
+from tests.baseline import MANDATE, SEEDS, analogue_twin, mean, run, scenario, scenario_path, shipped_names
+
+WHEN = (MANDATE, None)
+"""Around the mandate (the 52 weeks to the end of 2015) and the end of the run."""
+
+AGE_80 = ("age_band", "80+")
+
+OUTCOMES: dict[str, Callable[[], None]] = {}
+"""Outcome test of each shipped scenario, by file stem."""
+
+
+def outcome(name: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+    """Register the outcome test of the shipped scenario ``name``."""
+    def register(fn: Callable[[], None]) -> Callable[[], None]:
+        OUTCOMES[name] = fn
+        return fn
+    return register
+
+
+def pairs(name: str, when: dt.date | None):
+    """(baseline, scenario) readings in the week of ``when`` (the end for None), one pair per seed."""
+    return [(run(seed=s).at(when), run(name, s).at(when)) for s in SEEDS]
+
+
+@pytest.mark.parametrize("name", shipped_names())
+def test_scenario_outcome(name):
+    assert name in OUTCOMES, f"scenarios/{name}.yaml has no outcome test in {Path(__file__).name}"
+    OUTCOMES[name]()
+
+
+def test_every_outcome_test_names_a_shipped_scenario():
+    assert set(OUTCOMES) <= set(shipped_names())
+
+
+# ------------------------------------------------------------------ the baseline and its calibration
+
+
+@outcome("denmark_baseline")
+def baseline_excludes_more_than_paper_and_saves_money():
+    """The baseline against its all-analogue twin: digital by default excludes, and it is cheaper."""
+    for when in WHEN:
+        for seed in SEEDS:
+            digital, analogue = run(seed=seed).at(when), analogue_twin(seed=seed).at(when)
+            # exclusion: mandate 0.265 vs 0.019, end 0.151 vs 0.020; 80+: 0.72 vs 0.016, 0.50 vs 0.020
+            assert digital("exclusion_rate") > analogue("exclusion_rate")
+            assert digital("exclusion_rate", *AGE_80) > analogue("exclusion_rate", *AGE_80)
+            # savings: mandate 0.89bn (sd 0.014bn), end 0.96bn (sd 0.011bn) DKK a year
+            assert digital.savings() > 0
+
+
+def _fitted_keys() -> list[str]:
+    """Key paths of the values calibrated.yaml sets."""
+    def walk(d: dict, prefix: str = ""):
+        for k, v in d.items():
+            yield from walk(v, f"{prefix}{k}.") if isinstance(v, dict) else [prefix + k]
+    return list(walk(load_yaml_with_lines(scenario_path("calibrated"))[0]))
+
+
+@outcome("calibrated")
+def calibrated_values_bring_the_baseline_closer_to_its_targets():
+    """calibrated.yaml is the fitted layer of the baseline: with it the baseline is closer to its published figures.
+
+    The baseline is compared with the same scenario whose fitted keys are set back to
+    the sim/model/params.py defaults, on the required targets readable from the weekly
+    metrics (calibration/denmark.yaml; shares of all ages for 15-89). Measured (seed 1):
+    enrolled September 2014 0.592 vs 0.524 (target 0.59), challenged 2023 0.189 vs 0.036
+    (0.18), challenged 75-79 0.54 vs 0.13 (0.50).
+    """
+    targets = yaml.safe_load((scenario_path("denmark_baseline").parents[1] / "calibration" / "denmark.yaml")
+                             .read_text())["targets"]
+    defaults = {key: get(Config(), key) for key in _fitted_keys()}
+    fitted, unfitted = run(seed=SEEDS[0]), run(seed=SEEDS[0], changes=defaults)
+    readings = {
+        "enrolled_sep_2014": ("enrolled_share", "all", "all"),
+        "challenged_15_89": ("digitally_challenged_share", "all", "all"),
+        "challenged_75_79": ("digitally_challenged_share", "age_band", "75-79"),
+    }
+    for target, key in readings.items():
+        t = targets[target]
+        date = t["date"]
+        miss_fitted = abs(fitted.at(date)(*key) - t["value"])
+        miss_unfitted = abs(unfitted.at(date)(*key) - t["value"])
+        assert miss_fitted < miss_unfitted, target
+
+
+# ------------------------------------------------------------------ exemption
+
+
+@outcome("easy_optout_automatic")
+def automatic_exemption_exempts_more_and_excludes_fewer_at_a_cost():
+    """Upper bound of an easier opt-out: more exempt (80+ too), less exclusion, more paper."""
+    for when in WHEN:
+        p = pairs("easy_optout_automatic", when)
+        for base, auto in p:
+            # exempt: mandate +0.070, end +0.061 (sd 0.003, 0.001); 80+ +0.135, +0.053 (sd 0.018, 0.009)
+            assert auto("exempt_share") > base("exempt_share")
+            assert auto("exempt_share", *AGE_80) > base("exempt_share", *AGE_80)
+            # paper letters and forms: mandate +72m (sd 8m), end +44m (sd 2m) DKK a year
+            assert auto("cost_total_dkk") > base("cost_total_dkk")
+        # exclusion: mandate -0.080 (sd 0.005), end -0.011 (sd 0.003)
+        assert mean(a("exclusion_rate") for _, a in p) < mean(b("exclusion_rate") for b, _ in p)
+
+
+@outcome("easy_optout_remote")
+def remote_exemption_reaches_more_of_the_oldest_at_the_mandate():
+    """Applying by phone or online lets more of the 80+ opt out in the wave of the mandate.
+
+    Around the mandate: 80+ exempt +0.10 (sd 0.041, min +0.058), 80+ exclusion -0.080
+    (sd 0.027, max -0.058); asserted on the 3-seed means. By 2025 the difference is
+    within noise at test size (80+ exempt +0.011, sd 0.025; exclusion -0.005, sd 0.018)
+    and is not asserted.
+    """
+    p = pairs("easy_optout_remote", MANDATE)
+    assert mean(r("exempt_share", *AGE_80) for _, r in p) > mean(b("exempt_share", *AGE_80) for b, _ in p)
+    assert mean(r("exclusion_rate", *AGE_80) for _, r in p) < mean(b("exclusion_rate", *AGE_80) for b, _ in p)
+
+
+# ------------------------------------------------------------------ help
+
+
+@outcome("more_helpers")
+def more_helpers_serve_more_at_a_higher_cost_without_more_exclusion():
+    """Doubled centre and phone staff from the mandate: fewer unserved requests, higher cost, no more exclusion."""
+    assert scenario("more_helpers").timeline[0].date == dt.date(2014, 11, 1)
+    for when in WHEN:
+        p = pairs("more_helpers", when)
+        for base, more in p:
+            # unserved: mandate -0.38 (sd 0.032, max -0.34), end -0.132 (sd 0.012, max -0.119)
+            assert more("centre_unserved_share") < base("centre_unserved_share")
+            # cost: +0.91bn DKK a year (sd 0.005bn)
+            assert more("cost_total_dkk") > base("cost_total_dkk")
+        # Non-inferiority: exclusion is mostly missed letters, which helpers do not handle. Measured
+        # mandate -0.003 (SE of the mean 0.0014), end -0.006 (SE 0.004); margin 0.01.
+        assert mean(m("exclusion_rate") for _, m in p) <= mean(b("exclusion_rate") for b, _ in p) + 0.01
+
+
+@outcome("self_help")
+def teaching_helpers_raise_skill():
+    """Mostly help to self-help (0.9 vs the baseline's 0.5): citizens gain skill, fewer are challenged."""
+    for when in WHEN:
+        for base, teach in pairs("self_help", when):
+            # skill: mandate +0.0043 (sd 0.0003), end +0.0154 (sd 0.0004)
+            assert teach("skill_mean") > base("skill_mean")
+            # challenged: mandate -0.0094 (sd 0.0014), end -0.030 (sd 0.003)
+            assert teach("digitally_challenged_share") < base("digitally_challenged_share")
+
+
+@outcome("warm_hands")
+def casework_helpers_serve_more_but_citizens_learn_less():
+    """Mostly casework (0.1 vs 0.5): quicker cases serve more of the queue, but citizens learn less.
+
+    Unserved centre requests around the mandate: -0.137 (sd 0.054), asserted on the
+    3-seed mean; by 2025 (+0.014, sd 0.060) the queue difference is within noise.
+    """
+    for when in WHEN:
+        for base, warm in pairs("warm_hands", when):
+            # skill: mandate -0.0049 (sd 0.0005), end -0.020 (sd 0.0007)
+            assert warm("skill_mean") < base("skill_mean")
+    p = pairs("warm_hands", MANDATE)
+    assert mean(w("centre_unserved_share") for _, w in p) < mean(b("centre_unserved_share") for b, _ in p)
+
+
+@outcome("proxy_access")
+def proxy_access_lowers_exclusion_among_the_oldest():
+    """Relatives with digital proxy access from the mandate: fewer of the 80+ excluded."""
+    for when in WHEN:
+        for base, proxy in pairs("proxy_access", when):
+            # 80+ exclusion: mandate -0.19 (sd 0.022, max -0.165), end -0.116 (sd 0.013, max -0.102)
+            assert proxy("exclusion_rate", *AGE_80) < base("exclusion_rate", *AGE_80)
+
+
+@outcome("skills_courses")
+def skills_courses_lower_the_challenged_share_at_a_cost():
+    """Course places 20 -> 150 per 10,000 a year from 2013: fewer digitally challenged, courses cost."""
+    for when in WHEN:
+        p = pairs("skills_courses", when)
+        for base, courses in p:
+            # challenged: mandate -0.0094 (sd 0.0022, max -0.0081), end -0.024 (sd 0.004, max -0.020)
+            assert courses("digitally_challenged_share") < base("digitally_challenged_share")
+        # cost: mandate +32m (sd 9m), end +32m (sd 7m) DKK a year
+        assert mean(c("cost_total_dkk") for _, c in p) > mean(b("cost_total_dkk") for b, _ in p)
+
+
+# ------------------------------------------------------------------ the digital programme
+
+
+@outcome("proactive_automation")
+def proactive_automation_lowers_non_take_up_from_2018():
+    """Register-based automation from 2018: fewer benefit claims lost, more records processed; nothing before."""
+    for base, auto in pairs("proactive_automation", MANDATE):
+        # the timeline change is dated 2018: the runs agree until then (common random numbers)
+        for metric in ("exclusion_rate", "non_take_up_rate", "cost_total_dkk", "privacy_exposure"):
+            assert auto(metric) == base(metric)
+    for base, auto in pairs("proactive_automation", None):
+        # non-take-up: -0.029 (sd 0.006, max -0.024); welfare loss -229 DKK (sd 20)
+        assert auto("non_take_up_rate") < base("non_take_up_rate")
+        assert auto("welfare_loss_per_citizen_dkk") < base("welfare_loss_per_citizen_dkk")
+        assert auto("privacy_exposure") > 0 == base("privacy_exposure")
+
+
+@outcome("it_failure")
+def it_failure_costs_more_and_excludes_more():
+    """A late, overrun, unreliable platform: more public cost over the run, more exclusion.
+
+    Run totals of the public cost (the sum of the yearly cost over non-overlapping
+    52-week windows, 2012-2025): +0.85bn, +3.67bn, +0.15bn DKK on seeds 1-3 (seed 3
+    draws no delay and no overrun: its extra cost comes from the outages alone).
+    """
+    for seed in SEEDS:
+        assert run("it_failure", seed).run_total() > run(seed=seed).run_total()
+    for when in WHEN:
+        p = pairs("it_failure", when)
+        # exclusion: mandate +0.022 (sd 0.007), end +0.026 (sd 0.009)
+        assert mean(f("exclusion_rate") for _, f in p) > mean(b("exclusion_rate") for b, _ in p)
+    for base, failing in pairs("it_failure", None):
+        # welfare loss at the end: +104 DKK (sd 16, min +90)
+        assert failing("welfare_loss_per_citizen_dkk") > base("welfare_loss_per_citizen_dkk")
+
+
+# ------------------------------------------------------------------ no mandate
+
+
+@outcome("voluntary_digital")
+def voluntary_digital_saves_less_and_excludes_fewer():
+    """No mandate: fewer enrolled and fewer excluded, but smaller savings against all-analogue."""
+    for when in WHEN:
+        for base, voluntary in pairs("voluntary_digital", when):
+            # savings: mandate -0.38bn (sd 0.010bn), end -0.29bn (sd 0.009bn) DKK a year
+            assert voluntary.savings() < base.savings()
+            # exclusion: mandate -0.210 (sd 0.0005), end -0.062 (sd 0.003)
+            assert voluntary("exclusion_rate") < base("exclusion_rate")
+            assert voluntary("enrolled_share") < base("enrolled_share")
+
+
+@outcome("nordic_hybrid")
+def nordic_hybrid_keeps_the_oldest_on_paper_at_a_cost():
+    """Paper on request and voluntary Digital Post: fewer enrolled, far fewer 80+ excluded, a higher cost."""
+    for when in WHEN:
+        for base, nordic in pairs("nordic_hybrid", when):
+            # enrolled: mandate -0.196 (sd 0.009), end -0.094 (sd 0.006)
+            assert nordic("enrolled_share") < base("enrolled_share")
+            # 80+ exclusion: mandate -0.66 (sd 0.032), end -0.21 (sd 0.035, max -0.17)
+            assert nordic("exclusion_rate", *AGE_80) < base("exclusion_rate", *AGE_80)
+            # cost: mandate +0.35bn (sd 0.018bn), end +0.28bn (sd 0.010bn) DKK a year
+            assert nordic("cost_total_dkk") > base("cost_total_dkk")
