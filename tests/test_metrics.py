@@ -245,3 +245,16 @@ def test_staffing_on_the_timeline_and_in_the_policy_block_give_the_same_savings(
     for metric, value in savings["block"].items():
         assert np.isfinite(value)
         assert savings["timeline"][metric] == pytest.approx(value, rel=1e-9), metric
+
+
+def test_language_groups_follow_barriers_that_fade():
+    """The language-barrier groups count this week's barriers: immigrants who learn Danish change group."""
+    model, ts = baseline_run()
+    p, n = model.pop, model.pop.n
+    living = p.alive[:n]
+    with_barrier = int((living & p.language_barrier[:n]).sum())
+    assert model.immigrants_total > 0
+    counted = weekly(ts, "population", "language_barrier", "yes")[-1] / model.weight
+    assert counted == pytest.approx(with_barrier)
+    assert weekly(ts, "population", "language_barrier", "no")[-1] / model.weight == pytest.approx(
+        int(living.sum()) - with_barrier)

@@ -55,7 +55,7 @@ def test_compare_report_is_self_contained_and_explains_the_comparison(compare_di
     assert str(out / "report.html") in capsys.readouterr().out
     page, res = parse(out / "report.html")
     images = [v for tag, k, v in res.refs if tag == "img"]
-    assert len(images) == 7
+    assert len(images) == len(list((out / "plots").glob("*.svg"))) == 8  # every figure of the comparison
     assert all(v.startswith("data:image/svg+xml;base64,") for v in images)  # SVG preferred when written
     assert all(v.startswith("data:") for _, _, v in res.refs)  # nothing fetched from elsewhere
     assert "script" not in res.tags and "link" not in res.tags

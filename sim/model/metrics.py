@@ -156,7 +156,7 @@ METRICS: dict[str, Metric] = {
     "tasks_failed": Metric("Procedures failed and letters missed (with or without consequence) since the start "
                            "(simulated).", "tasks", False),
     "tasks_open": Metric("Procedures and letters open now (simulated).", "tasks", False),
-    "tasks_withdrawn": Metric("Open tasks of citizens who died (simulated).", "tasks", False),
+    "tasks_withdrawn": Metric("Open tasks of citizens who died or emigrated (simulated).", "tasks", False),
 }
 """Every metric the model reports; names are the output contract."""
 
@@ -301,7 +301,7 @@ class Metrics:
         self._event("failed_value", owners, c * value)
 
     def add_withdrawn(self, n: int) -> None:
-        """Open tasks of citizens who died."""
+        """Open tasks of citizens who died or emigrated."""
         self.counts["withdrawn"] += n
 
     def add_queue(self, channel: int, demand: int, served_waits: np.ndarray) -> None:
@@ -524,24 +524,26 @@ def skill_quintile_edges(m: DigexModel) -> np.ndarray:
 
 
 def static_codes(m: DigexModel, old: np.ndarray) -> np.ndarray:
-    """The part of each row's cell that never changes: education x disability x language barrier.
+    """The part of each row's cell that never changes: education x disability (times 2, for the language bit).
 
     These attributes are drawn at entry and rows are never reused, so only
-    rows added since ``old`` was computed are coded.
+    rows added since ``old`` was computed are coded. The language barrier is
+    not static (immigrants' barriers fade, docs/ODD.md section 7.3): ``cell_codes``
+    adds it every week.
     """
     p = m.pop
     n, k = p.n, len(old)
     if k == n:
         return old
-    new = (p.education[k:n] * 3 + p.disability[k:n]) * 2 + p.language_barrier[k:n]
+    new = (p.education[k:n] * 3 + p.disability[k:n]) * 2
     return np.concatenate([old, new.astype(np.int16)])
 
 
 def cell_codes(m: DigexModel, static: np.ndarray) -> np.ndarray:
     """Cell of every row this week: age band, skill quintile, education, disability, language.
 
-    ``static`` holds each row's education x disability x language code
-    (``static_codes``). Dead rows get the extra cell ``N_CELLS``.
+    ``static`` holds each row's education x disability code (``static_codes``);
+    the language barrier of this week is added. Dead rows get the extra cell ``N_CELLS``.
     """
     p = m.pop
     n = p.n
@@ -554,5 +556,6 @@ def cell_codes(m: DigexModel, static: np.ndarray) -> np.ndarray:
     code = m.band.astype(np.int16) * np.int16(5 * n_static)
     code += quintile * np.int16(n_static)
     code += static
+    code += p.language_barrier[:n]
     code[~p.alive[:n]] = N_CELLS
     return code.astype(np.intp)  # what bincount counts with, so it need not convert on every call
