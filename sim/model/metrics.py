@@ -126,6 +126,15 @@ METRICS: dict[str, Metric] = {
                                "records/year", False),
     "privacy_incidents": Metric("Expected privacy incidents per year from automation.", "incidents/year", False),
     "cost_total_dkk": Metric("Public cost per year (real population).", "DKK/year", False),
+    "cost_it_cumulative_dkk": Metric("Public cost of IT (build and running of the platforms and the back office, "
+                                     "incl. a back-office failure's extra staff) since the run start (real "
+                                     "population); part of cost_cumulative_dkk.", "DKK", False),
+    "cost_backoffice_failure_dkk": Metric("Extra staff cost of back-office failures per year (real population; "
+                                          "booked in cost_it_running_dkk).", "DKK/year", False),
+    "backoffice_down_share": Metric("Share of the weeks in the last year in which the back office was down.",
+                                    "share", False),
+    "backoffice_held_per_year": Metric("Procedure-weeks held in a failed back office per year (a case held "
+                                       "three weeks counts three; real population).", "cases/year", False),
     "cost_per_citizen_year_dkk": Metric("Public cost per citizen-year.", "DKK", False),
     "cost_per_completed_task_dkk": Metric("Public cost per completed task (procedures and letters read).",
                                           "DKK", False),
@@ -176,7 +185,8 @@ EVENTS = ("procedures_failed", "failed_value", "benefit_resolved", "benefit_fail
 FLOWS = ("centre_demand", "centre_unserved", "centre_served", "centre_wait", "phone_demand",
          "phone_unserved", "minutes_casework", "minutes_teaching", "minutes_documentation",
          "automation_records", "exemptions", "completed", "citizen_time", "failed_value",
-         *[f"cost_{c}" for c in COST_CHANNELS])
+         *[f"cost_{c}" for c in COST_CHANNELS],
+         "backoffice_held", "backoffice_down", "backoffice_cost")
 
 
 def iso_weeks_in_year(year: int) -> int:
@@ -233,6 +243,7 @@ class Metrics:
         self.counts = {"arrived": 0, "completed": 0, "failed": 0, "withdrawn": 0}
         self.totals = dict.fromkeys((f"{t}_{kind}_dkk" for t in RUN_TOTALS for kind in ("cumulative", "discounted")),
                                     0.0)
+        self.it_cumulative = 0.0
 
     # ------------------------------------------------------------ bookkeeping
 
@@ -327,6 +338,12 @@ class Metrics:
         """New exemptions."""
         self._flow("exemptions", n)
 
+    def add_backoffice(self, held: int, down: bool, staff_dkk: float) -> None:
+        """Procedures held in a failed back office this week, whether it was down, and its extra staff cost."""
+        self._flow("backoffice_held", held)
+        self._flow("backoffice_down", float(down))
+        self._flow("backoffice_cost", staff_dkk)
+
     def add_costs(self, by_channel: np.ndarray, citizen_time: float) -> None:
         """This week's public cost by channel and the citizens' time cost."""
         for c, v in zip(COST_CHANNELS, by_channel, strict=True):
@@ -368,6 +385,7 @@ class Metrics:
             real = float(amount) * self.weight
             self.totals[f"{name}_cumulative_dkk"] += real
             self.totals[f"{name}_discounted_dkk"] += real * float(self.discount[week])
+        self.it_cumulative += float(f[FLOWS.index("cost_it_build")] + f[FLOWS.index("cost_it_running")]) * self.weight
 
     def _group_values(self, m: DigexModel, span: int, per_year: float) -> np.ndarray:
         p, c, b = m.pop, m.config.population, m.config.behaviour
@@ -456,6 +474,10 @@ class Metrics:
             "privacy_exposure": records,
             "privacy_incidents": records * m.policy.privacy_incident_rate,
             "cost_total_dkk": cost_total * wt * per_year,
+            "cost_it_cumulative_dkk": self.it_cumulative,
+            "cost_backoffice_failure_dkk": f["backoffice_cost"] * wt * per_year,
+            "backoffice_down_share": f["backoffice_down"] / span,
+            "backoffice_held_per_year": f["backoffice_held"] * wt * per_year,
             "cost_per_citizen_year_dkk": ratio(cost_total * per_year, m.n_alive),
             "cost_per_completed_task_dkk": ratio(cost_total, f["completed"]),
             **{f"cost_{c}_dkk": f[f"cost_{c}"] * wt * per_year for c in COST_CHANNELS},

@@ -35,7 +35,7 @@ from sim.model.codes import (
 )
 from sim.model.costs import CostLedger
 from sim.model.keypath import KeyPathError, with_values
-from sim.model.mechanisms import access, channels, demography, digital_post, learning, optout, services
+from sim.model.mechanisms import access, backoffice, channels, demography, digital_post, learning, optout, services
 from sim.model.metrics import EXCLUSION_COMPONENTS, GROUP_METRICS, OVERALL, OVERALL_METRICS, RUN_TOTALS, Metrics
 from sim.model.params import AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config
 from sim.model.population import Population, add_citizens, draw_ages, draw_citizens
@@ -142,6 +142,7 @@ class DigexModel(mesa.Model):
         self.launch_delay = dt.timedelta(weeks=float(p.exponential(self.policy.platform.delay_weeks_mean))
                                          if delayed else 0.0)
         self.overrun = p.random() < self.policy.platform.overrun_probability
+        self.backoffice = backoffice.BackOfficeState()
         self.outage_fraction = 0.0
         self.deaths_total = 0
         self.entrants_total = 0
@@ -212,6 +213,7 @@ class DigexModel(mesa.Model):
         self.band = self.pop.age_band()
         self.metrics.start_week(self)
         self.needs_arrive(np.where(self.pop.alive[: self.pop.n], self.band, np.int8(len(AGE_BANDS))))  # 3
+        backoffice.backoffice_week(self, self.streams["outages"])  # back office: failures hold casework
         self.attempts_week()  # 4
         services.serve_phone(self, self.streams["services"])  # 5
         services.serve_centres(self, self.streams["services"])
@@ -261,20 +263,23 @@ class DigexModel(mesa.Model):
         self.helper_agents += [Helper(self, row) for row in range(len(kept), len(self.helpers.centre))]
 
     def platform_week(self) -> None:
-        """Outages this week (Poisson count, each outage_days long) and the IT programme's costs.
+        """Outages this week (Poisson count, each outage_days long) and the IT programme's costs (ODD 7.2).
 
-        The build budget (times overrun_factor if the programme overruns) is
-        spent evenly over build_weeks before the actual launch; running costs
-        accrue while the platform is live.
+        The build starts build_weeks before the planned launch and runs until
+        the actual launch (planned plus the drawn delay): the build budget,
+        times overrun_factor if the programme overruns, is spent evenly over
+        those build_weeks + delay weeks, so a delay stretches the spending
+        past the planned launch and an overrun raises it; only the weeks
+        inside the run are booked. Running costs accrue while the platform is live.
         """
         plat = self.policy.platform
         k = self.streams["outages"].poisson(plat.outage_rate_per_year / 52)
         self.outage_fraction = min(1.0, k * plat.outage_days / 7) if self.digital_live else 0.0
         build = 0.0
-        weeks_to_launch = (self.launch_date - self.date).days / 7
-        if self.policy.digital_channels and 0 < weeks_to_launch <= plat.build_weeks:
+        build_start = plat.launch - dt.timedelta(weeks=plat.build_weeks)
+        if self.policy.digital_channels and build_start <= self.date < self.launch_date:
             factor = plat.overrun_factor if self.overrun else 1.0
-            build = plat.build_budget_dkk * factor / plat.build_weeks
+            build = plat.build_budget_dkk * factor / (plat.build_weeks + self.launch_delay / dt.timedelta(weeks=1))
         running = plat.running_cost_per_year_dkk / 52 if self.digital_live else 0.0
         self.costs.add_it(build / self.weight, running / self.weight)
 

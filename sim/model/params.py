@@ -761,6 +761,55 @@ class PlatformPolicy(Strict):
     outage_days: float = _f(1.0, "Mean length of an outage.", "days", ge=0, le=7)
 
 
+class BackOfficePolicy(Strict):
+    """Back-office case systems: failures that hold casework, and the programme's cost (docs/ODD.md 7.2, 7.2a).
+
+    Defaults describe the calibrated Danish baseline, in which the case
+    systems behind the modelled procedures work (no failure, no programme);
+    the sizes of a failure when one occurs come from Danish failures (EFI,
+    AMANDA, the jobcentres' 2015 system), see docs/ODD.md section 7.2a.
+    """
+
+    failure_rate_per_year: float = _f(
+        0.0, "Random back-office failures per year (each starts in a week with probability 1 - exp(-rate / 52) "
+        "while none lasts; assumption: 0 in the baseline, whose calibration assumed working case systems).",
+        "1/year", ge=0, le=52,
+    )
+    failure_weeks_mean: float = _f(
+        16.0, "Mean length of a random failure (exponential, at least one week; the jobcentres' new system left "
+        "them 'working blind' for three to four months in 2015, Altinget 2015).", "weeks", ge=1, le=520,
+    )
+    down: bool = _f(
+        False, "A dated failure: set true on the timeline when a back-office system fails, false when it works.",
+    )
+    slowdown: dict[str, float] = _f(
+        {"benefit": 0.5},
+        "Share of open procedures of each type the back office cannot decide in a week of failure (held: no "
+        "attempt, no service, no give-up that week); missing types: 0. Assumption: half the decisions stall.",
+        "share",
+    )
+    extend_deadlines: bool = _f(
+        False, "During a failure the authority extends the deadline of each held case by the week held (as jobcentre "
+        "sanctions were waived after the 2015 IT failure, Altinget 2015); false: deadlines stand and held claims "
+        "can fail.",
+    )
+    failure_staff: float = _f(
+        300.0, "Extra full-time staff (37 hours a week at costs.staff_cost_per_hour_dkk) on manual casework while the "
+        "back office is down (SKAT moved more than 300 staff to manual debt collection during the EFI failure, "
+        "Computerworld 2014).", "persons", ge=0, le=100_000,
+    )
+    programme_cost_per_year_dkk: float = _f(
+        0.0, "Spending on a back-office IT programme (build, fixes; real population), booked as IT build; set it "
+        "on the timeline for the years it is spent.", "DKK/year", ge=0, le=MAX_DKK,
+    )
+
+    @model_validator(mode="after")
+    def _check_slowdown(self) -> BackOfficePolicy:
+        """Slowdowns are given only for procedure types, each in [0, 1]."""
+        _check_named(self.slowdown, "slowdown", "procedure type", PROCEDURE_TYPES, 1.0)
+        return self
+
+
 class PolicyConfig(Strict):
     """The policy levers of docs/ODD.md section 2; any may change on the timeline."""
 
@@ -788,6 +837,7 @@ class PolicyConfig(Strict):
     proxy: ProxyPolicy = Field(default_factory=ProxyPolicy)
     courses: CoursesPolicy = Field(default_factory=CoursesPolicy)
     platform: PlatformPolicy = Field(default_factory=PlatformPolicy)
+    backoffice: BackOfficePolicy = Field(default_factory=BackOfficePolicy)
     automation_share: dict[str, float] = _f(
         {"tax": 0.0, "benefit": 0.0, "moving": 0.0, "family": 0.0},
         "Share of each procedure type resolved proactively from register data.", "share",
