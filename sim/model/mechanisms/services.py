@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.codes import CENTRE, DISABILITY_NAMES, ENROLLED, PHONE, QUEUED_CENTRE, QUEUED_PHONE, SELF_SERVICE
+from sim.model.codes import CENTRE, DISABILITY_NAMES, ENROLLED, EXEMPT, PHONE, QUEUED_CENTRE, QUEUED_PHONE, SELF_SERVICE
 from sim.model.maths import logistic
 from sim.model.mechanisms.channels import back_to_choice
 
@@ -269,15 +269,15 @@ def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     docs/ODD.md section 7.7. First the helpers follow this week's staffing (``m.staff_centres``).
     The queue holds the procedures queued at the centre and this week's letter visits
     (``letter_requests``, due next week). Each case is handled as ``case_modes`` draws it, takes
-    ``case_minutes`` plus minutes_eid for a visitor without an eID plus the documentation minutes
+    ``case_minutes`` plus minutes_eid for a visitor without an eID (not exempt) plus the documentation minutes
     (systems x documentation_minutes_per_system), and succeeds with chance
     casework_success x (0.5 + 0.5 x expertise) if the helper does it (casework, grey practice) or
     self_help_success x ``teaching_readiness`` if taught. Procedures: a casework or grey success is
     done wrongly with chance deskilled_error_rate x (1 - expertise) and then fails; a grey success
     counts as self-service (invisible), with a data-protection incident with chance
     grey_incident_probability; a taught citizen gains learn_by_teaching x readiness whatever the
-    outcome. Letters: a success reads every pending letter. A served visitor without an eID gets one
-    with chance eid_setup_success. The capacity left after the queue is kept as the centres' spare
+    outcome. Letters: a success reads every pending letter. A served visitor without an eID who is not
+    exempt gets one with chance eid_setup_success. The capacity left after the queue is kept as the centres' spare
     minutes for other work of the week (``HelperTable.take``).
     """
     m.staff_centres()
@@ -291,7 +291,8 @@ def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     mode = case_modes(m, owners, rng)
     expertise = m.helpers.centre_expertise()[centre]
     work = case_minutes(m, mode, letter, expertise)
-    eid_minutes = pol.minutes_eid * ~p.eid[owners]
+    wants_eid = ~p.eid[owners] & (p.dp_status[owners] != EXEMPT)  # the exempt keep their paper post
+    eid_minutes = pol.minutes_eid * wants_eid
     minutes = work + eid_minutes + pol.documentation_minutes
     cap = pol.helpers_per_10k * m.living_per_centre / 1e4 * pol.hours_per_week * 60.0
     if m.policy.unlimited_capacity:
@@ -319,7 +320,7 @@ def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     ok = u[0] < p_ok
     wrong = ok & (sm != TEACHING) & (u[1] < pol.deskilled_error_rate * (1 - e)) & ~letter[served]
     incident = (sm == GREY) & (u[2] < pol.grey_incident_probability)
-    new_eid = ~p.eid[so] & (u[3] < pol.eid_setup_success)
+    new_eid = wants_eid[served] & (u[3] < pol.eid_setup_success)
     taught = sm == TEACHING
     learners = so[taught]  # each gains a share of the gap to full skill (at most once a week, as m.learn)
     p.skill[learners] += (b.learn_by_teaching * ready[taught] * (1 - p.skill[learners])).astype(np.float32)
