@@ -118,3 +118,15 @@ def test_exemption_applications_still_take_centre_minutes():
     slow = run(baseline(weeks=80, **{"policy.optout.minutes_in_person": 240.0}))
     assert overall(slow, "exemptions_per_year") > 0
     assert overall(slow, "helper_minutes_casework") > overall(quick, "helper_minutes_casework")
+
+
+def test_warm_hands_lose_less_welfare_while_cold_hands_build_skill():
+    """The scenario pair at the calibrated baseline (same seed): teaching raises skill and digital share,
+    casework loses less welfare over the run (measured at 10,000 x 6 reps: +2.05 bn DKK cumulative for
+    self_help, skill_mean +0.031, digital_share +0.040)."""
+    warm = run(baseline(size=2500, weeks=150, **{"policy.centre.self_help_share": 0.1}), seed=4)
+    cold = run(baseline(size=2500, weeks=150, **{"policy.centre.self_help_share": 0.9}), seed=4)
+    assert overall(cold, "skill_mean") > overall(warm, "skill_mean")
+    assert overall(cold, "digital_share") > overall(warm, "digital_share")
+    assert overall(cold, "welfare_loss_cumulative_dkk") > overall(warm, "welfare_loss_cumulative_dkk")
+    assert overall(cold, "helper_expertise") < overall(warm, "helper_expertise")
