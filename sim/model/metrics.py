@@ -122,6 +122,16 @@ METRICS: dict[str, Metric] = {
     "helper_minutes_documentation": Metric("Helper minutes on documentation per year (real population).",
                                            "minutes/year", False),
     "helper_expertise": Metric("Mean casework expertise of helpers.", "0-1", False),
+    "casework_errors_per_year": Metric("Procedures done wrongly in centre casework per year, which then fail "
+                                       "(more with deskilled helpers; real population).", "cases/year", False),
+    "grey_practice_cases_per_year": Metric("Help-to-self-help cases in which the helper logged in as the citizen and "
+                                           "did the task per year, counted as self-service (real population).",
+                                           "cases/year", False),
+    "grey_practice_incidents_per_year": Metric("Data-protection incidents of grey practice per year (real "
+                                               "population).", "incidents/year", False),
+    "centre_letter_visits_per_year": Metric("Citizens served at a centre with their unread letters per year (real "
+                                            "population).", "visits/year", False),
+    "centre_eids_per_year": Metric("eIDs set up at a centre per year (real population).", "persons/year", False),
     "privacy_exposure": Metric("Records processed by proactive automation per year (real population).",
                                "records/year", False),
     "privacy_incidents": Metric("Expected privacy incidents per year from automation.", "incidents/year", False),
@@ -186,7 +196,8 @@ FLOWS = ("centre_demand", "centre_unserved", "centre_served", "centre_wait", "ph
          "phone_unserved", "minutes_casework", "minutes_teaching", "minutes_documentation",
          "automation_records", "exemptions", "completed", "citizen_time", "failed_value",
          *[f"cost_{c}" for c in COST_CHANNELS],
-         "backoffice_held", "backoffice_down", "backoffice_cost")
+         "backoffice_held", "backoffice_down", "backoffice_cost",
+         "casework_errors", "grey_cases", "grey_incidents", "letter_visits", "eids_set_up")
 
 
 def iso_weeks_in_year(year: int) -> int:
@@ -330,6 +341,12 @@ class Metrics:
         self._flow("minutes_teaching", teaching)
         self._flow("minutes_documentation", documentation)
 
+    def add_centre_outcomes(self, errors: int, grey: int, incidents: int, letter_visits: int, eids: int) -> None:
+        """Centre casework errors, grey-practice cases and their incidents, letter visits and eIDs set up."""
+        for name, n in (("casework_errors", errors), ("grey_cases", grey), ("grey_incidents", incidents),
+                        ("letter_visits", letter_visits), ("eids_set_up", eids)):
+            self._flow(name, n)
+
     def add_automation(self, records: int) -> None:
         """Records processed by proactive automation."""
         self._flow("automation_records", records)
@@ -471,6 +488,11 @@ class Metrics:
             "helper_minutes_teaching": f["minutes_teaching"] * wt * per_year,
             "helper_minutes_documentation": f["minutes_documentation"] * wt * per_year,
             "helper_expertise": float(m.helpers.expertise.mean()),
+            "casework_errors_per_year": f["casework_errors"] * wt * per_year,
+            "grey_practice_cases_per_year": f["grey_cases"] * wt * per_year,
+            "grey_practice_incidents_per_year": f["grey_incidents"] * wt * per_year,
+            "centre_letter_visits_per_year": f["letter_visits"] * wt * per_year,
+            "centre_eids_per_year": f["eids_set_up"] * wt * per_year,
             "privacy_exposure": records,
             "privacy_incidents": records * m.policy.privacy_incident_rate,
             "cost_total_dkk": cost_total * wt * per_year,

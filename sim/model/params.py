@@ -549,7 +549,28 @@ class BehaviourConfig(Strict):
     phone_success: Probability = _p(0.7, "Chance a served phone call completes the task.")
     phone_complexity_penalty: Probability = _p(0.4, "Drop in phone success from complexity 0 to 1.")
     casework_success: Probability = _p(0.97, "Casework success with full casework expertise.")
-    self_help_success: Probability = _p(0.75, "Help-to-self-help success (the citizen does it, taught).")
+    self_help_success: Probability = _p(
+        0.75, "Help-to-self-help success of a citizen ready to be taught (the citizen does it, taught); times the "
+        "citizen's readiness (self_help_skill_threshold, self_help_skill_slope, self_help_cognitive_factor)."
+    )
+    self_help_skill_threshold: Probability = _p(
+        0.2, "Skill at which a citizen's readiness to be taught is half (assumption: below the challenged "
+        "threshold of 0.35, as most centre visitors are digitally challenged yet many can follow a guided task; "
+        "docs/ODD.md section 7.7)."
+    )
+    self_help_skill_slope: float = _f(
+        12.0, "Steepness of readiness to be taught in skill: readiness = logistic(slope x (skill - "
+        "self_help_skill_threshold)) (assumption: from 0.1 at skill 0 to 0.9 at skill 0.38).", "1/skill",
+        ge=0, le=1_000,
+    )
+    self_help_cognitive_factor: Probability = _p(
+        0.25, "Multiplier on readiness to be taught with a cognitive impairment (assumption: a citizen with "
+        "dementia rarely completes a task while taught, or remembers it)."
+    )
+    letter_centre_ask: Probability = _p(
+        0.05, "Weekly chance that a citizen whose letters went unread last week takes them to the citizen service "
+        "centre, times 1 - travel burden (assumption: Borgerservice reads and acts on letters at the counter)."
+    )
     letter_read_max: Probability = _p(0.97, "Weekly chance a skilled enrolled citizen checks Digital Post.")
     letter_read_slope: float = _f(8.0, "Steepness of checking Digital Post in skill.", "1/skill", gt=0)
     letter_read_threshold: Probability = _p(0.25, "Skill at which the weekly check chance is half its maximum.")
@@ -582,7 +603,10 @@ class BehaviourConfig(Strict):
         "1/year", ge=0, le=52,
     )
     learn_by_doing: Probability = _p(0.02, "Skill gain (share of the gap to 1) per self-service success.")
-    learn_by_teaching: Probability = _p(0.10, "Skill gain (share of the gap to 1) per help-to-self-help case.")
+    learn_by_teaching: Probability = _p(
+        0.10, "Skill gain (share of the gap to 1) per help-to-self-help case of a citizen ready to be taught "
+        "(times readiness, as self_help_success)."
+    )
     learn_from_relative: Probability = _p(0.01, "Skill gain (share of the gap) when helped by a relative.")
     trust_gain_success: Probability = _p(0.02, "Trust gain (share of the gap to 1) per success.")
     trust_gain_human_help: Probability = _p(0.03, "Trust gain per task completed with human help.")
@@ -692,14 +716,62 @@ class CentrePolicy(Strict):
     )
     hours_per_week: float = _f(30.0, "Counter hours per helper per week.", "hours", ge=0, le=60)
     self_help_share: Probability = _p(0.5, "Share of cases handled as help to self-help (rest: casework).")
-    minutes_casework: float = _f(20.0, "Helper minutes per casework case.", "minutes", gt=0)
-    minutes_self_help: float = _f(35.0, "Helper minutes per help-to-self-help case.", "minutes", gt=0)
-    documentation_minutes: float = _f(6.0, "Documentation minutes per case.", "minutes", ge=0)
+    minutes_casework: float = _f(
+        20.0, "Helper minutes per casework case at full casework expertise.", "minutes", gt=0, le=480
+    )
+    minutes_self_help: float = _f(35.0, "Helper minutes per help-to-self-help case.", "minutes", gt=0, le=480)
+    minutes_letter: float = _f(
+        15.0, "Helper minutes to read a citizen's letters with them and act on them (casework; assumption).",
+        "minutes", gt=0, le=480,
+    )
+    minutes_letter_self_help: float = _f(
+        25.0, "Helper minutes to show a citizen how to open and read their Digital Post (help to self-help; "
+        "assumption).", "minutes", gt=0, le=480,
+    )
+    minutes_eid: float = _f(
+        15.0, "Added helper minutes to set up an eID (NemID/MitID) for a visitor without one (identity check and "
+        "activation; assumption).", "minutes", ge=0, le=480,
+    )
+    eid_setup_success: Probability = _p(
+        0.9, "Chance that a served visitor without an eID leaves with one (assumption: some lack the documents "
+        "or a phone to activate it)."
+    )
+    systems: int = _f(
+        3, "Digital systems a helper records each case in (assumption: the municipal case and journal systems "
+        "and the national register or self-service system of the case; docs/ODD.md section 7.7).", "systems",
+        ge=0, le=50,
+    )
+    documentation_minutes_per_system: float = _f(
+        2.0, "Documentation minutes per case in each system (assumption: 3 systems x 2 minutes = the 6 minutes "
+        "per case the model used before).", "minutes", ge=0, le=120,
+    )
+    deskilled_extra_time: float = _f(
+        0.5, "Extra casework time at zero casework expertise, as a share of minutes_casework (linear in 1 - "
+        "expertise; assumption).", "share", ge=0, le=5,
+    )
+    deskilled_error_rate: Probability = _p(
+        0.1, "Chance that a completed casework procedure is done wrongly at zero casework expertise (linear in "
+        "1 - expertise); the procedure then fails (assumption)."
+    )
+    grey_share: Probability = _p(
+        0.1, "Share of help-to-self-help cases in which the helper logs in with the citizen's eID and does the "
+        "task ('grey practice', invisible in the statistics: counted as self-service; assumption, the practice "
+        "is described but not counted)."
+    )
+    grey_incident_probability: Probability = _p(
+        0.02, "Chance of a data-protection incident per grey-practice case (a helper holding the citizen's "
+        "credentials or data; assumption)."
+    )
     expertise_gain_per_year: Probability = _p(0.5, "Yearly casework expertise gain at full casework.")
     expertise_decay_per_year: Probability = _p(0.35, "Yearly casework expertise loss at full teaching.")
     max_wait_weeks: int = _f(
         3, "Weeks a citizen waits unserved before giving up the centre.", "weeks", ge=1, le=52
     )
+
+    @property
+    def documentation_minutes(self) -> float:
+        """Documentation minutes per case: systems x documentation_minutes_per_system."""
+        return self.systems * self.documentation_minutes_per_system
 
 
 class PhonePolicy(Strict):

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.codes import CENTRE, PHONE, QUEUED_CENTRE, QUEUED_PHONE
+from sim.model.codes import CENTRE, DISABILITY_NAMES, ENROLLED, EXEMPT, PHONE, QUEUED_CENTRE, QUEUED_PHONE, SELF_SERVICE
+from sim.model.maths import logistic
 from sim.model.mechanisms.channels import back_to_choice
 
 if TYPE_CHECKING:
@@ -21,6 +22,13 @@ if TYPE_CHECKING:
 
 MAX_HELPERS_PER_CENTRE = 50
 """At most this many helper rows (and Helper agents) per centre."""
+
+CASEWORK, TEACHING, GREY = 0, 1, 2
+"""How a centre case is handled: the helper does it (casework), teaches the citizen to do it (help to self-help),
+or, in a teaching case, logs in as the citizen and does it (grey practice) (docs/ODD.md section 7.7)."""
+
+COGNITIVE = DISABILITY_NAMES.index("cognitive")
+"""Code of a cognitive impairment in the ``disability`` column."""
 
 
 def helpers_per_centre(helpers_per_10k: float, size: int, n_centres: int) -> int:
@@ -201,46 +209,139 @@ def serve_phone(m: DigexModel, rng: np.random.Generator) -> None:
     wait_or_leave(m, idx[~served])
 
 
-def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
-    """Serve queued centre visits per centre up to its helpers' weekly minutes.
+def teaching_readiness(m: DigexModel, rows: np.ndarray) -> np.ndarray:
+    """How far each citizen can complete a task, and learn, while taught (docs/ODD.md section 7.7).
 
-    First the helpers follow this week's staffing (``m.staff_centres``).
-    Each case is casework (helper completes it: success = casework_success *
-    (0.5 + 0.5 * expertise)) or, with chance self_help_share, help to
-    self-help (citizen does it while taught: success = self_help_success and a
-    skill gain of learn_by_teaching). Both add documentation minutes. The
-    capacity left after the queue is kept as the centres' spare minutes for
-    other work of the week (``HelperTable.take``).
+    readiness = logistic(self_help_skill_slope x (skill - self_help_skill_threshold)), times
+    self_help_cognitive_factor with a cognitive impairment: a very low-skilled or cognitively
+    impaired citizen rarely completes a task while being taught, and learns little.
+    """
+    p, b = m.pop, m.config.behaviour
+    r = logistic(b.self_help_skill_slope * (p.skill[rows] - b.self_help_skill_threshold))
+    return np.where(p.disability[rows] == COGNITIVE, r * b.self_help_cognitive_factor, r)
+
+
+def letter_requests(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
+    """Citizens who take their unread letters to their centre this week (docs/ODD.md section 7.7).
+
+    Those who had pending letters at last week's reading (``read_mail``) but read none, are alive and
+    still have some pending, each with chance letter_centre_ask x (1 - travel burden).
+    """
+    mail, p = m.mail, m.pop
+    if mail.unread_week != m.week - 1:
+        return np.zeros(0, dtype=np.int64)
+    rows = mail.unread_rows
+    rows = rows[p.alive[rows] & (mail.pending(p.n)[rows] > 0)]
+    ask = m.config.behaviour.letter_centre_ask * (1 - p.travel_burden[rows])
+    return rows[rng.random(len(rows)) < ask]
+
+
+def case_modes(m: DigexModel, owners: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """CASEWORK, TEACHING or GREY for each case (docs/ODD.md section 7.7).
+
+    Teaching with chance centre.self_help_share; a teaching case is done by the helper logged in
+    as the citizen (GREY) with chance centre.grey_share, if self-service is live and the citizen
+    has an eID to log in with.
+    """
+    pol = m.policy.centre
+    u = rng.random((2, len(owners)))
+    teach = u[0] < pol.self_help_share
+    grey = teach & (u[1] < pol.grey_share) & m.pop.eid[owners] & m.digital_live
+    return np.where(grey, GREY, np.where(teach, TEACHING, CASEWORK))
+
+
+def case_minutes(m: DigexModel, mode: np.ndarray, letter: np.ndarray, expertise: np.ndarray) -> np.ndarray:
+    """Helper minutes of each case's work, without eID set-up and documentation (docs/ODD.md section 7.7).
+
+    Teaching: minutes_self_help (a procedure) or minutes_letter_self_help (letters). Casework and
+    grey practice (the helper does it): minutes_casework or minutes_letter, times 1 +
+    deskilled_extra_time x (1 - the centre's casework expertise).
+    """
+    pol = m.policy.centre
+    done = np.where(letter, pol.minutes_letter, pol.minutes_casework) * (1 + pol.deskilled_extra_time * (1 - expertise))
+    taught = np.where(letter, pol.minutes_letter_self_help, pol.minutes_self_help)
+    return np.where(mode == TEACHING, taught, done)
+
+
+def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
+    """Serve queued centre visits (procedures and letters) per centre up to its helpers' weekly minutes.
+
+    docs/ODD.md section 7.7. First the helpers follow this week's staffing (``m.staff_centres``).
+    The queue holds the procedures queued at the centre and this week's letter visits
+    (``letter_requests``, due next week). Each case is handled as ``case_modes`` draws it, takes
+    ``case_minutes`` plus minutes_eid for a visitor without an eID (not exempt) plus the documentation minutes
+    (systems x documentation_minutes_per_system), and succeeds with chance
+    casework_success x (0.5 + 0.5 x expertise) if the helper does it (casework, grey practice) or
+    self_help_success x ``teaching_readiness`` if taught. Procedures: a casework or grey success is
+    done wrongly with chance deskilled_error_rate x (1 - expertise) and then fails; a grey success
+    counts as self-service (invisible), with a data-protection incident with chance
+    grey_incident_probability; a taught citizen gains learn_by_teaching x readiness whatever the
+    outcome. Letters: a success reads every pending letter. A served visitor without an eID who is not
+    exempt gets one with chance eid_setup_success. The capacity left after the queue is kept as the centres' spare
+    minutes for other work of the week (``HelperTable.take``).
     """
     m.staff_centres()
-    t, b, pol = m.tasks, m.config.behaviour, m.policy.centre
+    t, p, b, pol = m.tasks, m.pop, m.config.behaviour, m.policy.centre
     idx = np.flatnonzero(t.route == QUEUED_CENTRE)
-    o = t.owner[idx]
-    centre = m.pop.centre[o].astype(np.int64)
-    teach = rng.random(len(idx)) < pol.self_help_share
-    minutes = np.where(teach, pol.minutes_self_help, pol.minutes_casework) + pol.documentation_minutes
+    letters = letter_requests(m, rng)
+    owners = np.concatenate([t.owner[idx], letters])
+    letter = np.arange(len(owners)) >= len(idx)
+    centre = p.centre[owners].astype(np.int64)
+    deadline = np.concatenate([t.deadline[idx], np.full(len(letters), m.week + 1, dtype=t.deadline.dtype)])
+    mode = case_modes(m, owners, rng)
+    expertise = m.helpers.centre_expertise()[centre]
+    work = case_minutes(m, mode, letter, expertise)
+    wants_eid = ~p.eid[owners] & (p.dp_status[owners] != EXEMPT)  # the exempt keep their paper post
+    eid_minutes = pol.minutes_eid * wants_eid
+    minutes = work + eid_minutes + pol.documentation_minutes
     cap = pol.helpers_per_10k * m.living_per_centre / 1e4 * pol.hours_per_week * 60.0
     if m.policy.unlimited_capacity:
         cap = np.full(m.helpers.n_centres, np.inf)
     available = cap - m.helpers.overrun
-    served = serve_within_capacity(centre, t.deadline[idx], minutes, cap, m.helpers.overrun, rng)
-    s, sc, st = idx[served], centre[served], teach[served]
+    served = serve_within_capacity(centre, deadline, minutes, cap, m.helpers.overrun, rng)
+
     n_c = m.helpers.n_centres
-    casework = np.bincount(sc[~st], np.full((~st).sum(), pol.minutes_casework), n_c)
-    teaching = np.bincount(sc[st], np.full(st.sum(), pol.minutes_self_help), n_c)
+    sc, sm = centre[served], mode[served]
+    casework = np.bincount(sc, (work * (mode == CASEWORK) + eid_minutes)[served], n_c)
+    teaching = np.bincount(sc, (work * (mode != CASEWORK))[served], n_c)
     documentation = np.bincount(sc, np.full(len(sc), pol.documentation_minutes), n_c)
     m.helpers.book(casework, teaching, documentation)
     m.helpers.spare = np.maximum(0.0, available - np.bincount(sc, minutes[served], n_c))
-    m.metrics.add_queue(CENTRE, len(idx), t.wait[s])
+    m.metrics.add_queue(CENTRE, len(idx), t.wait[idx[served[~letter]]])
     m.metrics.add_helper_minutes(casework.sum(), teaching.sum(), documentation.sum())
-    m.costs.add_centre(casework.sum() + teaching.sum() + documentation.sum(), cap.sum(), len(s))
-    m.citizen_time(t.owner[s], CENTRE)
+    m.costs.add_centre(casework.sum() + teaching.sum() + documentation.sum(), cap.sum(), len(sc))
+    m.citizen_time(owners[served], CENTRE)
 
-    expertise = m.helpers.centre_expertise()[sc]
-    p_ok = np.where(st, b.self_help_success, b.casework_success * (0.5 + 0.5 * expertise))
-    ok = rng.random(len(s)) < p_ok
-    m.learn(t.owner[s[st]], b.learn_by_teaching)
-    m.complete(s[ok], CENTRE)
-    back_to_choice(m, s[~ok])
-    wait_or_leave(m, idx[~served])
+    so = owners[served]
+    ready = teaching_readiness(m, so)
+    e = expertise[served]
+    p_ok = np.where(sm == TEACHING, b.self_help_success * ready, b.casework_success * (0.5 + 0.5 * e))
+    u = rng.random((4, len(so)))
+    ok = u[0] < p_ok
+    wrong = ok & (sm != TEACHING) & (u[1] < pol.deskilled_error_rate * (1 - e)) & ~letter[served]
+    incident = (sm == GREY) & (u[2] < pol.grey_incident_probability)
+    new_eid = wants_eid[served] & (u[3] < pol.eid_setup_success)
+    taught = sm == TEACHING
+    learners = so[taught]  # each gains a share of the gap to full skill (at most once a week, as m.learn)
+    p.skill[learners] += (b.learn_by_teaching * ready[taught] * (1 - p.skill[learners])).astype(np.float32)
+    p.eid[so[new_eid]] = True
+
+    is_task = ~letter[served]
+    s = idx[served[: len(idx)]]  # served procedures, in the order of so[is_task]
+    ok_t, wrong_t, mode_t = ok[is_task], wrong[is_task], sm[is_task]
+    m.fail_tasks(s[wrong_t])
+    m.complete(s[ok_t & ~wrong_t & (mode_t != GREY)], CENTRE)
+    m.complete(s[ok_t & ~wrong_t & (mode_t == GREY)], SELF_SERVICE)
+    back_to_choice(m, s[~ok_t])
+    wait_or_leave(m, idx[~served[: len(idx)]])
+
+    read = so[letter[served] & ok]
+    n_read = m.mail.clear(read, m.week)
+    p.letters_read[read] += n_read
+    m.metrics.add_letters_read(read, n_read)
+    own_login = letter[served] & ok & (sm != CASEWORK) & (p.dp_status[so] == ENROLLED) & m.digital_live
+    p.last_read_week[so[own_login]] = m.week
+
+    m.metrics.add_centre_outcomes(int(wrong.sum()), int((sm == GREY).sum()), int(incident.sum()),
+                                  int(letter[served].sum()), int(new_eid.sum()))
     m.helpers.update_expertise(pol.expertise_gain_per_year, pol.expertise_decay_per_year)
