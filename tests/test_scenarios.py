@@ -29,8 +29,8 @@ INTENDED = {
     "proxy_access": {"proxy.available"},
     "skills_courses": {"courses.places_per_10k_per_year"},
     "proactive_automation": {"automation_share.tax"},
-    "it_failure": {"platform.delay_probability", "platform.overrun_probability", "platform.build_budget_dkk",
-                   "platform.outage_rate_per_year"},
+    "it_failure": {"backoffice.down", "backoffice.programme_cost_per_year_dkk", "automation_share.benefit"},
+    "it_success": {"backoffice.programme_cost_per_year_dkk", "automation_share.benefit"},
 }
 
 
