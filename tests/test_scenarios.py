@@ -90,12 +90,15 @@ def test_alternative_says_its_question_extends_the_baseline_and_changes_what_it_
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.stem)
 def test_smoke_run(path):
-    """Every file runs at tiny size; a run with a timeline starts just before its first change."""
+    """Every file runs at tiny size; with a timeline, from just before its first change to after its last."""
     full = load_scenario(path)
-    overrides = [*TINY, "run.weeks=30"]
+    weeks = 30
+    overrides = [*TINY]
     if full.timeline:
-        first = min(c.date for c in full.timeline)
+        first, last = min(c.date for c in full.timeline), max(c.date for c in full.timeline)
         overrides.append(f"run.start={first - dt.timedelta(weeks=2)}")
+        weeks = max(weeks, (last - first).days // 7 + 6)
+    overrides.append(f"run.weeks={weeks}")
     config = load_scenario(path, overrides)
     ts = run_replication(config, 0).timeseries
     assert set(ts["metric"]) == set(METRICS)
