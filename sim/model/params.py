@@ -616,6 +616,27 @@ class BehaviourConfig(Strict):
     trust_loss_forced: Probability = _p(
         0.02, "Trust loss when a digitally challenged citizen is forced to a mandatory-digital channel."
     )
+    trust_recovery_per_year: float = _f(
+        0.1, "Yearly share of the gap between a citizen's trust and its long-run level (population.trust_mean) "
+        "that closes without events: bad and good experiences fade (assumption: a half-life of about 6.6 years, "
+        "slower than the trust lost to one failure is regained by successes; docs/ODD.md section 7.9).",
+        "1/year", ge=0, le=52,
+    )
+    trust_help_avoidance: Probability = _p(
+        0.3, "Chance, at zero trust, that a citizen who needs the phone or the centre does not ask this week "
+        "(times 1 - trust; the task waits and may be given up; assumption: anxious users avoid helplines, GOV.UK "
+        "user research 2014)."
+    )
+    trust_relative_slope: float = _logit(
+        1.0, "Logit shift per unit of trust below 0.5 in asking a relative for help rather than a public "
+        "channel (assumption: distrustful users turn to people they know, GOV.UK user research 2014).",
+        "logit/trust",
+    )
+    trust_optout_slope: float = _f(
+        1.5, "Log multiplier per unit of trust below 0.5 on the exemption application hazard: distrust of digital "
+        "channels raises the wish for paper (assumption: a citizen at trust 0.2 applies 1.6 times, one at 0.8 "
+        "0.64 times as often as one at 0.5).", "1/trust", ge=0, le=10,
+    )
     alienated_threshold: Probability = _p(0.3, "Trust below which a citizen counts as alienated.")
     optout_need_factor: float = _f(
         4.0, "Multiplier on the opt-out application hazard of a citizen who cannot use Digital Post (no home "
@@ -812,7 +833,18 @@ class PlatformPolicy(Strict):
 
     usability: float = _f(1.0, "Multiplier on skill in self-service success (1 = as designed).", "", gt=0, le=2)
     accessibility: Probability = _p(
-        0.05, "Skill-equivalent bonus for citizens with an impairment (accessibility features)."
+        0.05, "Skill-equivalent bonus in self-service for citizens with an impairment (accessibility features; "
+        "Denmark: public websites under the Web Accessibility Act of 2018, not fully accessible, Rigsrevisionen "
+        "report 12/2023; the size is an assumption)."
+    )
+    language_support: Probability = _p(
+        0.0, "Skill-equivalent bonus in self-service for citizens with a language barrier (translated self-service, "
+        "language support). Denmark: 0, self-service solutions are in Danish (assumption)."
+    )
+    senior_design: Probability = _p(
+        0.0, "Skill-equivalent bonus in self-service for citizens aged 65+ (senior-friendly design: larger text, "
+        "simpler navigation). Denmark: 0, no design for seniors beyond general accessibility (assumption; "
+        "seniors completed 53% of web tasks against 78% for those 21-55, Nielsen 2002)."
     )
     launch: dt.date = _date(dt.date(2010, 11, 1), "Planned launch of self-service and Digital Post.")
     delay_probability: Probability = _p(0.0, "Chance the launch is delayed.")

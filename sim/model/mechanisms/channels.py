@@ -24,6 +24,9 @@ from sim.model.codes import (
 )
 from sim.model.maths import logistic
 
+STAY_AWAY = -1
+"""Channel choice of a task whose owner needs public help but does not ask this week (docs/ODD.md section 7.5)."""
+
 if TYPE_CHECKING:
     from sim.model.model import DigexModel
 
@@ -53,16 +56,37 @@ def paper_allowed(m: DigexModel, idx: np.ndarray) -> np.ndarray:
     return ~t.mandatory[idx] | (m.pop.dp_status[t.owner[idx]] == EXEMPT)
 
 
+SENIOR_AGE = 65
+"""Age from which platform.senior_design helps (the seniors of Nielsen's usability studies, docs/ODD.md 7.6)."""
+
+
+def design_bonus(m: DigexModel, owners: np.ndarray) -> np.ndarray:
+    """Skill-equivalent bonus of the platform's design for each owner's named groups (docs/ODD.md section 7.6).
+
+    accessibility x [impaired] + language_support x [language barrier] + senior_design x [aged 65+].
+    """
+    p, plat = m.pop, m.policy.platform
+    return (plat.accessibility * (p.disability[owners] > 0)
+            + plat.language_support * p.language_barrier[owners]
+            + plat.senior_design * (p.age[owners] >= SENIOR_AGE))
+
+
 def self_service_success(m: DigexModel, idx: np.ndarray) -> np.ndarray:
     """Chance that a self-service attempt succeeds.
 
-    p = logistic(slope * (skill * usability + accessibility * impaired - complexity))
-    times the share of the week the platform is up (docs/ODD.md section 7.5).
+    p = logistic(slope * (skill * usability + design_bonus - complexity))
+    times the share of the week the platform is up (docs/ODD.md section 7.6).
     """
     t, p, plat = m.tasks, m.pop, m.policy.platform
     o = t.owner[idx]
-    eff = p.skill[o] * plat.usability + plat.accessibility * (p.disability[o] > 0)
+    eff = p.skill[o] * plat.usability + design_bonus(m, o)
     return logistic(m.config.behaviour.self_service_slope * (eff - t.complexity[idx])) * (1 - m.outage_fraction)
+
+
+def shift_odds(p: float, shift: np.ndarray) -> np.ndarray:
+    """logistic(logit(p) + shift), also for p = 0 or 1 (which no shift moves)."""
+    odds = p * np.exp(shift)
+    return odds / (odds + 1 - p)
 
 
 def give_up(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
@@ -86,9 +110,12 @@ def choose_channels(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) ->
       allowed; else help;
     - after a failure: paper if allowed and not yet tried on paper; else retry
       self-service with chance retry_probability * skill; else help;
-    - help: a relative (if any, with chance relative_uptake; always with proxy
-      access); else the centre with chance centre_preference + 0.3 if digitally
-      challenged - 0.5 * travel burden; else the phone.
+    - help: a relative (if any, with chance logistic(logit(relative_uptake) +
+      trust_relative_slope * (0.5 - trust)); always with proxy access); else no
+      help this week with chance trust_help_avoidance * (1 - trust) (choice
+      STAY_AWAY); else the centre with chance centre_preference + 0.3 if
+      digitally challenged - 0.5 * travel burden; else the phone
+      (docs/ODD.md section 7.5).
     """
     t, p, b = m.tasks, m.pop, m.config.behaviour
     o = t.owner[idx]
@@ -96,21 +123,23 @@ def choose_channels(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) ->
     proxy = has_proxy(m, o)
     able = can_self_serve(m, o) | proxy
     paper = paper_allowed(m, idx)
-    u1, u2, u3 = rng.random(n), rng.random(n), rng.random(n)
+    u1, u2, u3, u4 = rng.random(n), rng.random(n), rng.random(n), rng.random(n)
     prefers = u1 < logistic(b.digital_preference_slope * (p.skill[o] - 0.5 + p.trust[o] - 0.5))
     fresh = t.route[idx] == FRESH
 
-    choice = np.full(n, -1, dtype=np.int8)
+    choice = np.full(n, STAY_AWAY, dtype=np.int8)
     digital_first = fresh & able & (~paper | prefers)
     choice[digital_first] = SELF_SERVICE
-    choice[(choice < 0) & paper & ~t.paper_tried[idx]] = PAPER
+    choice[(choice == STAY_AWAY) & paper & ~t.paper_tried[idx]] = PAPER
     retry = ~fresh & able & (u1 < b.retry_probability * p.skill[o])
-    choice[(choice < 0) & retry] = SELF_SERVICE
+    choice[(choice == STAY_AWAY) & retry] = SELF_SERVICE
 
-    needs_help = choice < 0
-    relative = needs_help & (p.support[o] > 0) & ((u2 < b.relative_uptake) | proxy)
+    needs_help = choice == STAY_AWAY
+    trust = p.trust[o]
+    asks_relative = u2 < shift_odds(b.relative_uptake, b.trust_relative_slope * (0.5 - trust))
+    relative = needs_help & (p.support[o] > 0) & (asks_relative | proxy)
     choice[relative] = RELATIVE
-    rest = choice < 0
+    rest = (choice == STAY_AWAY) & (u4 >= b.trust_help_avoidance * (1 - trust))
     challenged = p.skill[o] < m.config.population.challenged_threshold
     p_centre = np.clip(b.centre_preference + 0.3 * challenged - 0.5 * p.travel_burden[o], 0, 1)
     choice[rest & (u3 < p_centre)] = CENTRE
@@ -167,8 +196,13 @@ def attempt_paper(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) -> N
 
 
 def route_to_queues(m: DigexModel, idx: np.ndarray, choice: np.ndarray) -> None:
-    """Tasks that chose the phone or the centre join that queue (served in services.py)."""
+    """Tasks that chose the phone or the centre join that queue (served in services.py).
+
+    A task whose owner asked nobody (STAY_AWAY) waits in the after-failure
+    state, where it may be given up (``give_up``), without a failed attempt.
+    """
     t = m.tasks
+    t.route[idx[choice == STAY_AWAY]] = AFTER_FAILURE
     t.route[idx[choice == PHONE]] = QUEUED_PHONE
     t.route[idx[choice == CENTRE]] = QUEUED_CENTRE
     t.wait[idx[(choice == PHONE) | (choice == CENTRE)]] = 0

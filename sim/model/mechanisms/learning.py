@@ -27,13 +27,33 @@ def move_towards_zero(values: np.ndarray, rows: np.ndarray, rate: float) -> None
         values[rows] -= np.float32(rate) * values[rows]
 
 
-def skills_courses(m: DigexModel, rng: np.random.Generator) -> int:
-    """Offer this week's course places to random digitally challenged citizens; return places used.
+def trust_recovery(m: DigexModel) -> None:
+    """Trust drifts back towards its long-run level without events (docs/ODD.md section 7.9).
 
-    Places per week = places_per_10k_per_year * living citizens / 10,000 / 52
-    (a Poisson count); an offered citizen takes the place with chance uptake
-    and gains ``effect`` of the gap to full skill.
+    trust += trust_recovery_per_year / 52 x (population.trust_mean - trust)
+    for every living citizen: the memory of bad (and good) experiences fades,
+    so that alienation can fall again once failures become rarer.
     """
+    rate = m.config.behaviour.trust_recovery_per_year / 52
+    if rate == 0:
+        return
+    p = m.pop
+    s = p.view()
+    alive = p.alive[s]
+    level = np.float32(m.config.population.trust_mean)
+    p.trust[s] += np.float32(rate) * (level - p.trust[s]) * alive
+
+
+def skills_courses(m: DigexModel, rng: np.random.Generator) -> int:
+    """The week's learning step: trust recovery, then course places offered; return places used.
+
+    ``trust_recovery`` runs first (it belongs to this step of docs/ODD.md
+    section 3). Places per week = places_per_10k_per_year * living citizens /
+    10,000 / 52 (a Poisson count) are offered to random digitally challenged
+    citizens; an offered citizen takes the place with chance uptake and gains
+    ``effect`` of the gap to full skill.
+    """
+    trust_recovery(m)
     pol = m.policy.courses
     offered = rng.poisson(pol.places_per_10k_per_year * m.n_alive / 1e4 / 52)
     if offered == 0:

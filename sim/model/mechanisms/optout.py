@@ -122,18 +122,21 @@ def aware(m: DigexModel, rows: np.ndarray) -> np.ndarray:
 def application_hazard(m: DigexModel, rows: np.ndarray) -> np.ndarray:
     """Weekly chance that each eligible citizen applies (remote rule; the in-person rule scales it).
 
-    h = apply_hazard_per_year / 52 x aware x need x failure x campaign, with
+    h = apply_hazard_per_year / 52 x aware x need x failure x campaign x distrust, with
     need = optout_need_factor if the citizen cannot use Digital Post
     (``prevents_use``) else 1, failure = optout_failure_factor (at most 3)
     after a missed letter or failed task in the last 8 weeks else 1, and
-    campaign = campaign_factor during the mandate campaign else 1.
+    campaign = campaign_factor during the mandate campaign else 1, and
+    distrust = exp(trust_optout_slope x (0.5 - trust)): distrust of digital
+    channels raises the wish for paper.
     """
     p, pol, b = m.pop, m.policy.optout, m.config.behaviour
     need = np.where(prevents_use(m, rows), b.optout_need_factor, 1.0)
     recent = (m.week - p.last_need_week[rows]) < NEED_WINDOW_WEEKS
     failure = np.where(recent, b.optout_failure_factor, 1.0)
     campaign = pol.campaign_factor if in_mandate_campaign(m) else 1.0
-    return pol.apply_hazard_per_year / 52 * aware(m, rows) * need * failure * campaign
+    distrust = np.exp(b.trust_optout_slope * (0.5 - p.trust[rows]))
+    return pol.apply_hazard_per_year / 52 * aware(m, rows) * need * failure * campaign * distrust
 
 
 def book_applications(m: DigexModel, route: str, rows: np.ndarray) -> None:
