@@ -219,7 +219,8 @@ class DigexModel(mesa.Model):
         services.serve_centres(self, self.streams["services"])
         digital_post.read_mail(self, self.streams["behaviour"])
         self.deadlines_week()  # 6
-        self.costs.add_courses(learning.skills_courses(self, self.streams["behaviour"]))  # 7
+        learning.trust_recovery(self)  # 7
+        self.costs.add_courses(learning.skills_courses(self, self.streams["behaviour"]))
         access.acquire_access(self, self.streams["access"])
         optout.apply_for_exemption(self, self.streams["behaviour"])  # 8
         digital_post.enrol(self, self.streams["behaviour"])  # 9

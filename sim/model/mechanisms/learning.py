@@ -45,15 +45,13 @@ def trust_recovery(m: DigexModel) -> None:
 
 
 def skills_courses(m: DigexModel, rng: np.random.Generator) -> int:
-    """The week's learning step: trust recovery, then course places offered; return places used.
+    """Skills courses: course places offered this week; return places used.
 
-    ``trust_recovery`` runs first (it belongs to this step of docs/ODD.md
-    section 3). Places per week = places_per_10k_per_year * living citizens /
+    Places per week = places_per_10k_per_year * living citizens /
     10,000 / 52 (a Poisson count) are offered to random digitally challenged
     citizens; an offered citizen takes the place with chance uptake and gains
     ``effect`` of the gap to full skill.
     """
-    trust_recovery(m)
     pol = m.policy.courses
     offered = rng.poisson(pol.places_per_10k_per_year * m.n_alive / 1e4 / 52)
     if offered == 0:
