@@ -125,6 +125,14 @@ METRICS: dict[str, Metric] = {
     "privacy_exposure": Metric("Records processed by proactive automation per year (real population).",
                                "records/year", False),
     "privacy_incidents": Metric("Expected privacy incidents per year from automation.", "incidents/year", False),
+    "wrong_decisions_per_year": Metric("Automated decisions that were wrong or missed, so that the citizen must "
+                                       "contest them, per year (real population).", "decisions/year", False),
+    "wrong_decisions_per_citizen": Metric("Wrong or missed automated decisions the citizen must contest, per "
+                                          "citizen-year, last year (who bears them).", "1/year", True),
+    "consent_refusals_per_year": Metric("Procedures not automated because the citizen refused data sharing, per "
+                                        "year (real population).", "procedures/year", False),
+    "privacy_exposed_per_year": Metric("Citizens whose data a privacy incident exposed, per year (real "
+                                       "population).", "persons/year", False),
     "cost_total_dkk": Metric("Public cost per year (real population).", "DKK/year", False),
     "cost_per_citizen_year_dkk": Metric("Public cost per citizen-year.", "DKK", False),
     "cost_per_completed_task_dkk": Metric("Public cost per completed task (procedures and letters read).",
@@ -171,12 +179,14 @@ RUN_TOTALS = ("cost", "welfare_loss", "citizen_time")
 
 # Weekly event counts kept per cell in the ring.
 EVENTS = ("procedures_failed", "failed_value", "benefit_resolved", "benefit_failed", "procedures_completed",
-          "self_service_completed", "automated_completed", *[f"missed_{k}" for k in LETTER_KINDS])
+          "self_service_completed", "automated_completed", *[f"missed_{k}" for k in LETTER_KINDS],
+          "wrong_decisions")
 # Weekly overall flows kept in the ring.
 FLOWS = ("centre_demand", "centre_unserved", "centre_served", "centre_wait", "phone_demand",
          "phone_unserved", "minutes_casework", "minutes_teaching", "minutes_documentation",
          "automation_records", "exemptions", "completed", "citizen_time", "failed_value",
-         *[f"cost_{c}" for c in COST_CHANNELS])
+         *[f"cost_{c}" for c in COST_CHANNELS],
+         "wrong_decisions", "consent_refusals", "privacy_exposed")
 
 
 def iso_weeks_in_year(year: int) -> int:
@@ -323,6 +333,19 @@ class Metrics:
         """Records processed by proactive automation."""
         self._flow("automation_records", records)
 
+    def add_wrong_decisions(self, owners: np.ndarray) -> None:
+        """Wrong or missed automated decisions, one per entry of ``owners`` (who must contest them)."""
+        self._flow("wrong_decisions", len(owners))
+        self._event("wrong_decisions", owners)
+
+    def add_consent_refusals(self, n: int) -> None:
+        """Procedures not automated because their owner refused data sharing."""
+        self._flow("consent_refusals", n)
+
+    def add_exposed(self, n: int) -> None:
+        """Citizens whose data a privacy incident exposed."""
+        self._flow("privacy_exposed", n)
+
     def add_exemptions(self, n: int) -> None:
         """New exemptions."""
         self._flow("exemptions", n)
@@ -423,6 +446,7 @@ class Metrics:
             "non_take_up_rate": ratio(evt("benefit_failed"), evt("benefit_resolved")),
             "digital_share": ratio(evt("self_service_completed"), done - auto),
             "automation_share": ratio(auto, done),
+            "wrong_decisions_per_citizen": ratio(evt("wrong_decisions") * per_year, count),
             "assisted_share": ratio(assisted, completed_recent),
             "dependent_share": ratio(dependent, completed_recent),
             "enrolled_share": ratio(enrolled_n, count),
@@ -455,6 +479,9 @@ class Metrics:
             "helper_expertise": float(m.helpers.expertise.mean()),
             "privacy_exposure": records,
             "privacy_incidents": records * m.policy.privacy_incident_rate,
+            "wrong_decisions_per_year": f["wrong_decisions"] * wt * per_year,
+            "consent_refusals_per_year": f["consent_refusals"] * wt * per_year,
+            "privacy_exposed_per_year": f["privacy_exposed"] * wt * per_year,
             "cost_total_dkk": cost_total * wt * per_year,
             "cost_per_citizen_year_dkk": ratio(cost_total * per_year, m.n_alive),
             "cost_per_completed_task_dkk": ratio(cost_total, f["completed"]),
