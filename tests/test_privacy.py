@@ -20,8 +20,8 @@ from sim.model.params import PROCEDURE_TYPES
 from sim.scenario.loader import load_scenario
 
 BASELINE = Path(__file__).resolve().parents[1] / "scenarios" / "denmark_baseline.yaml"
-SIZE = 2_000
-WEEKS = 78
+SIZE = 3_000
+WEEKS = 104
 SEED = 3
 AUTOMATION = {f"policy.automation_share.{t}": 0.6 for t in PROCEDURE_TYPES}
 
