@@ -135,6 +135,14 @@ METRICS: dict[str, Metric] = {
     "privacy_exposure": Metric("Records processed by proactive automation per year (real population).",
                                "records/year", False),
     "privacy_incidents": Metric("Expected privacy incidents per year from automation.", "incidents/year", False),
+    "wrong_decisions_per_year": Metric("Automated decisions that were wrong or missed, so that the citizen must "
+                                       "contest them, per year (real population).", "decisions/year", False),
+    "wrong_decisions_per_citizen": Metric("Wrong or missed automated decisions the citizen must contest, per "
+                                          "citizen-year, last year (who bears them).", "1/year", True),
+    "consent_refusals_per_year": Metric("Procedures not automated because the citizen refused data sharing, per "
+                                        "year (real population).", "procedures/year", False),
+    "privacy_exposed_per_year": Metric("Citizens whose data a privacy incident exposed, per year (real "
+                                       "population).", "persons/year", False),
     "cost_total_dkk": Metric("Public cost per year (real population).", "DKK/year", False),
     "cost_it_cumulative_dkk": Metric("Public cost of IT (build and running of the platforms and the back office, "
                                      "incl. a back-office failure's extra staff) since the run start (real "
@@ -190,14 +198,16 @@ RUN_TOTALS = ("cost", "welfare_loss", "citizen_time")
 
 # Weekly event counts kept per cell in the ring.
 EVENTS = ("procedures_failed", "failed_value", "benefit_resolved", "benefit_failed", "procedures_completed",
-          "self_service_completed", "automated_completed", *[f"missed_{k}" for k in LETTER_KINDS])
+          "self_service_completed", "automated_completed", *[f"missed_{k}" for k in LETTER_KINDS],
+          "wrong_decisions")
 # Weekly overall flows kept in the ring.
 FLOWS = ("centre_demand", "centre_unserved", "centre_served", "centre_wait", "phone_demand",
          "phone_unserved", "minutes_casework", "minutes_teaching", "minutes_documentation",
          "automation_records", "exemptions", "completed", "citizen_time", "failed_value",
          *[f"cost_{c}" for c in COST_CHANNELS],
          "backoffice_held", "backoffice_down", "backoffice_cost",
-         "casework_errors", "grey_cases", "grey_incidents", "letter_visits", "eids_set_up")
+         "casework_errors", "grey_cases", "grey_incidents", "letter_visits", "eids_set_up",
+         "wrong_decisions", "consent_refusals", "privacy_exposed")
 
 
 def iso_weeks_in_year(year: int) -> int:
@@ -351,6 +361,19 @@ class Metrics:
         """Records processed by proactive automation."""
         self._flow("automation_records", records)
 
+    def add_wrong_decisions(self, owners: np.ndarray) -> None:
+        """Wrong or missed automated decisions, one per entry of ``owners`` (who must contest them)."""
+        self._flow("wrong_decisions", len(owners))
+        self._event("wrong_decisions", owners)
+
+    def add_consent_refusals(self, n: int) -> None:
+        """Procedures not automated because their owner refused data sharing."""
+        self._flow("consent_refusals", n)
+
+    def add_exposed(self, n: int) -> None:
+        """Citizens whose data a privacy incident exposed."""
+        self._flow("privacy_exposed", n)
+
     def add_exemptions(self, n: int) -> None:
         """New exemptions."""
         self._flow("exemptions", n)
@@ -458,6 +481,7 @@ class Metrics:
             "non_take_up_rate": ratio(evt("benefit_failed"), evt("benefit_resolved")),
             "digital_share": ratio(evt("self_service_completed"), done - auto),
             "automation_share": ratio(auto, done),
+            "wrong_decisions_per_citizen": ratio(evt("wrong_decisions") * per_year, count),
             "assisted_share": ratio(assisted, completed_recent),
             "dependent_share": ratio(dependent, completed_recent),
             "enrolled_share": ratio(enrolled_n, count),
@@ -495,6 +519,9 @@ class Metrics:
             "centre_eids_per_year": f["eids_set_up"] * wt * per_year,
             "privacy_exposure": records,
             "privacy_incidents": records * m.policy.privacy_incident_rate,
+            "wrong_decisions_per_year": f["wrong_decisions"] * wt * per_year,
+            "consent_refusals_per_year": f["consent_refusals"] * wt * per_year,
+            "privacy_exposed_per_year": f["privacy_exposed"] * wt * per_year,
             "cost_total_dkk": cost_total * wt * per_year,
             "cost_it_cumulative_dkk": self.it_cumulative,
             "cost_backoffice_failure_dkk": f["backoffice_cost"] * wt * per_year,

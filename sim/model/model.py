@@ -35,7 +35,17 @@ from sim.model.codes import (
 )
 from sim.model.costs import CostLedger
 from sim.model.keypath import KeyPathError, with_values
-from sim.model.mechanisms import access, backoffice, channels, demography, digital_post, learning, optout, services
+from sim.model.mechanisms import (
+    access,
+    automation,
+    backoffice,
+    channels,
+    demography,
+    digital_post,
+    learning,
+    optout,
+    services,
+)
 from sim.model.metrics import EXCLUSION_COMPONENTS, GROUP_METRICS, OVERALL, OVERALL_METRICS, RUN_TOTALS, Metrics
 from sim.model.params import AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config
 from sim.model.population import Population, add_citizens, draw_ages, draw_citizens
@@ -320,7 +330,7 @@ class DigexModel(mesa.Model):
         self.immigrants_total += len(arrived)
 
     def needs_arrive(self, band: np.ndarray) -> None:
-        """New procedures (some resolved at once by proactive automation) and letters.
+        """New procedures (some resolved at once by proactive automation, ``automation.automate``) and letters.
 
         ``band``: each row's age band this week, ``len(AGE_BANDS)`` for the dead.
         """
@@ -330,14 +340,7 @@ class DigexModel(mesa.Model):
         n_old = len(self.tasks)
         self.tasks.append(new)
         self.metrics.add_arrived(len(new["owner"]))
-        idx = np.arange(n_old, len(self.tasks))
-        share = np.array([self.policy.automation_share.get(t, 0.0) for t in PROCEDURE_TYPES])
-        u = r.random(len(idx))
-        if self.policy.digital_channels:
-            auto = idx[u < share[self.tasks.ttype[idx]]]
-            self.costs.add_automation(len(auto))
-            self.metrics.add_automation(len(auto))
-            self.complete(auto, AUTOMATION)
+        automation.automate(self, np.arange(n_old, len(self.tasks)), r)
         digital_post.letters_arrive(self, band, r)
 
     def attempts_week(self) -> None:

@@ -913,6 +913,50 @@ class BackOfficePolicy(Strict):
         _check_named(self.slowdown, "slowdown", "procedure type", PROCEDURE_TYPES, 1.0)
         return self
 
+class AutomationPolicy(Strict):
+    """Proactive automation's errors, data incidents and consent (docs/ODD.md section 7.4, dilemma data vs privacy)."""
+
+    error_rate: Probability = _p(
+        0.03, "Share of automated decisions that are wrong or missed, so that the citizen must contest them "
+        "(assumption: about one in ten appealed Udbetaling Danmark decisions is changed or sent back, "
+        "Ankestyrelsen 2021-2023, and most decisions are never appealed)."
+    )
+    contest_complexity: Probability = _p(
+        0.7, "Complexity of contesting a wrong decision; the procedure's own complexity if higher (assumption: a "
+        "complaint needs the decision understood and reasons given)."
+    )
+    contest_deadline_weeks: int = _f(
+        4, "Weeks to contest a wrong decision: the 4-week complaint deadline of social decisions "
+        "(retssikkerhedsloven section 67; Ankestyrelsen).", "weeks", ge=1, le=52,
+    )
+    wrong_decision_trust_loss: Probability = _p(
+        0.05, "Trust loss (share of trust) of a citizen who receives a wrong decision (assumption: less than a "
+        "failed task, behaviour.trust_loss_failure)."
+    )
+    incident_citizens: float = _f(
+        2_000.0, "Citizens (real population) whose data one privacy incident exposes, among those whose records "
+        "automation has processed (assumption; incidents range from single letters to the 5.3 million CPR "
+        "records sent by mistake by Statens Serum Institut in 2015).", "persons", ge=0, le=1e8,
+    )
+    incident_trust_loss: Probability = _p(
+        0.15, "Trust loss (share of trust) of a citizen whose data an incident exposed (assumption: like a "
+        "failed task, behaviour.trust_loss_failure)."
+    )
+    public_incident_share: Probability = _p(
+        0.02, "Share of incidents that become public (news), lowering everyone's trust (assumption)."
+    )
+    public_trust_loss: Probability = _p(
+        0.01, "Trust loss (share of trust) of every living citizen at a public incident (assumption)."
+    )
+    consent_required: bool = _f(
+        False, "Automation needs the citizen's consent to data sharing, asked for each case (Danish baseline: "
+        "no; public authorities process register data on a legal basis, GDPR article 6(1)(e), not consent)."
+    )
+    refusal_share: Probability = _p(
+        0.15, "Chance that a citizen at trust 0.5 refuses data sharing when consent is required; the chance is "
+        "refusal_share x 2 x (1 - trust), capped at 1: none at full trust (assumption)."
+    )
+
 
 class PolicyConfig(Strict):
     """The policy levers of docs/ODD.md section 2; any may change on the timeline."""
@@ -946,8 +990,10 @@ class PolicyConfig(Strict):
         {"tax": 0.0, "benefit": 0.0, "moving": 0.0, "family": 0.0},
         "Share of each procedure type resolved proactively from register data.", "share",
     )
+    automation: AutomationPolicy = Field(default_factory=AutomationPolicy)
     privacy_incident_rate: float = _f(
-        2e-5, "Expected privacy incidents per record processed by automation.", "1/record", ge=0
+        2e-5, "Expected privacy incidents per record processed by automation (assumption); each week's incidents "
+        "are a Poisson draw.", "1/record", ge=0, le=1
     )
     unlimited_capacity: bool = _f(
         False, "Phone and centre serve every request, paid by the minute used (an upper bound on help)."
