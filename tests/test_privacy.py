@@ -69,6 +69,9 @@ def test_wrong_decisions_must_be_contested_and_the_least_able_lose_most():
     assert rise["Q1 lowest"] > 0 and rise["Q1 lowest"] > rise["Q5 highest"]
     assert value(wrong, "trust_mean") < value(right, "trust_mean")
     assert value(wrong, "wrong_decisions_per_citizen", "skill_quintile", "Q1 lowest") > 0
+    assert value(right, "failed_contests_per_citizen") == 0
+    failed = {q: value(wrong, "failed_contests_per_citizen", "skill_quintile", q) for q in ("Q1 lowest", "Q5 highest")}
+    assert failed["Q1 lowest"] > failed["Q5 highest"]  # who bears the wrong decisions: the least able lose them
 
 
 def test_privacy_incidents_lower_the_trust_of_the_exposed_and_of_everyone_when_public():

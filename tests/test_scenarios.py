@@ -31,7 +31,7 @@ INTENDED = {
     "proactive_automation": {"automation_share.tax"},
     "it_failure": {"backoffice.down", "backoffice.programme_cost_per_year_dkk", "automation_share.benefit"},
     "it_success": {"backoffice.programme_cost_per_year_dkk", "automation_share.benefit"},
-    "automation_consent": {"automation.consent_required"},
+    "automation_consent": {"automation.consent_required", "automation_share.tax"},
     "accessibility_programme": {"platform.accessibility", "platform.language_support", "platform.senior_design",
                                 "platform.running_cost_per_year_dkk"},
 }

@@ -139,6 +139,8 @@ METRICS: dict[str, Metric] = {
                                        "contest them, per year (real population).", "decisions/year", False),
     "wrong_decisions_per_citizen": Metric("Wrong or missed automated decisions the citizen must contest, per "
                                           "citizen-year, last year (who bears them).", "1/year", True),
+    "failed_contests_per_citizen": Metric("Wrong automated decisions the citizen failed to contest by the deadline "
+                                          "(the value is lost), per citizen-year, last year.", "1/year", True),
     "consent_refusals_per_year": Metric("Procedures not automated because the citizen refused data sharing, per "
                                         "year (real population).", "procedures/year", False),
     "privacy_exposed_per_year": Metric("Citizens whose data a privacy incident exposed, per year (real "
@@ -199,7 +201,7 @@ RUN_TOTALS = ("cost", "welfare_loss", "citizen_time")
 # Weekly event counts kept per cell in the ring.
 EVENTS = ("procedures_failed", "failed_value", "benefit_resolved", "benefit_failed", "procedures_completed",
           "self_service_completed", "automated_completed", *[f"missed_{k}" for k in LETTER_KINDS],
-          "wrong_decisions")
+          "wrong_decisions", "failed_contests")
 # Weekly overall flows kept in the ring.
 FLOWS = ("centre_demand", "centre_unserved", "centre_served", "centre_wait", "phone_demand",
          "phone_unserved", "minutes_casework", "minutes_teaching", "minutes_documentation",
@@ -366,6 +368,10 @@ class Metrics:
         self._flow("wrong_decisions", len(owners))
         self._event("wrong_decisions", owners)
 
+    def add_failed_contests(self, owners: np.ndarray) -> None:
+        """Contests of wrong automated decisions that failed (given up or past their deadline)."""
+        self._event("failed_contests", owners)
+
     def add_consent_refusals(self, n: int) -> None:
         """Procedures not automated because their owner refused data sharing."""
         self._flow("consent_refusals", n)
@@ -482,6 +488,7 @@ class Metrics:
             "digital_share": ratio(evt("self_service_completed"), done - auto),
             "automation_share": ratio(auto, done),
             "wrong_decisions_per_citizen": ratio(evt("wrong_decisions") * per_year, count),
+            "failed_contests_per_citizen": ratio(evt("failed_contests") * per_year, count),
             "assisted_share": ratio(assisted, completed_recent),
             "dependent_share": ratio(dependent, completed_recent),
             "enrolled_share": ratio(enrolled_n, count),

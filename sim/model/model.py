@@ -396,6 +396,7 @@ class DigexModel(mesa.Model):
         p.last_procedure_fail_week[o] = self.week
         p.last_benefit_fail_week[o[benefit]] = self.week
         self.metrics.add_failed(o, t.value[idx], benefit)
+        self.metrics.add_failed_contests(o[t.contest[idx]])
         self._exclusion(o)
         t.route[idx] = RESOLVED
         self._log(o, t.ttype[idx], "failed")

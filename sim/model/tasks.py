@@ -25,6 +25,7 @@ TASK_FIELDS: dict[str, type] = {
     "route": np.int8,
     "wait": np.int16,
     "paper_tried": np.bool_,
+    "contest": np.bool_,
 }
 
 
@@ -42,6 +43,7 @@ class TaskTable:
     route: np.ndarray
     wait: np.ndarray
     paper_tried: np.ndarray
+    contest: np.ndarray
 
     def __init__(self) -> None:
         for name, dtype in TASK_FIELDS.items():
@@ -146,4 +148,5 @@ def new_procedures(
         "route": np.full(n, FRESH),
         "wait": np.zeros(n),
         "paper_tried": np.zeros(n, dtype=bool),
+        "contest": np.zeros(n, dtype=bool),
     }

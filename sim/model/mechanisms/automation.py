@@ -57,6 +57,7 @@ def automate(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) -> None:
     m.metrics.add_automation(int(auto.sum()))
     m.metrics.add_consent_refusals(int(refused.sum()))
     contest = idx[wrong]
+    t.contest[contest] = True
     t.complexity[contest] = np.maximum(t.complexity[contest], np.float32(a.contest_complexity))
     t.deadline[contest] = m.week + a.contest_deadline_weeks
     m.metrics.add_wrong_decisions(t.owner[contest])
