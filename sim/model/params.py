@@ -618,7 +618,7 @@ class BehaviourConfig(Strict):
     )
     trust_recovery_per_year: float = _f(
         0.1, "Yearly share of the gap between a citizen's trust and its long-run level (population.trust_mean) "
-        "that closes without events: bad and good experiences fade (assumption: a half-life of about 6.6 years, "
+        "that closes without events: bad and good experiences fade (assumption: a half-life of about 6.9 years, "
         "slower than the trust lost to one failure is regained by successes; docs/ODD.md section 7.9).",
         "1/year", ge=0, le=52,
     )
