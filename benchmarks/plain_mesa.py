@@ -5,22 +5,30 @@ This is the yardstick of ``make bench`` and the cross-check of
 ``sim/`` with the same parameters (``sim.model.params.Config``) and equations, but
 written the ordinary Mesa way: every citizen is a ``mesa.Agent`` holding its
 own state, its open procedures and unread letters as Python objects, and
-``model.agents.shuffle_do(...)`` runs each citizen's own code.
+``model.agents.shuffle_do(...)`` runs each citizen's own code. It imports the
+parameters, the codes and the metric definitions of ``sim/``, never its
+(vectorised) mechanisms.
 
 Per-agent Python (in ``Citizen``): the draw of the citizen's attributes,
-ageing, skill decline and death, the arrival of procedures and letters,
-give-ups, channel choice, self-service / paper / relative attempts, reading
-mail, deadlines, learning and trust, opt-out and Digital Post enrolment.
+ageing, skill decline, death and emigration (weeks drawn at entry), immigrants'
+language learning, the arrival of procedures and letters, give-ups, channel
+choice, self-service / paper / relative attempts, reading mail (alone, through
+a relative with read access, or with help), deadlines (missed letters with or
+without a consequence), learning and trust, exemption (from the date the rules
+allow it, on the Act's grounds, driven by awareness and need), reversible
+Digital Post enrolment without a mandate, and relatives' read access.
 Model level (in ``PlainModel``), as the issue allows: the policy timeline,
-the IT platform (outages, costs), new 15-year-olds, the capacity-limited
-phone and centre service (which calls the citizens' own methods for the
-outcomes), the lottery of skills-course places and the metrics.
+the IT platform (outages, costs), new 15-year-olds and immigrants, the
+capacity-limited phone and centre service (which calls the citizens' own
+methods for the outcomes; exemption applications at the centre take from its
+spare minutes), the lottery of skills-course places and the metrics.
 
 The week runs in the order of docs/ODD.md section 3 and of ``DigexModel.step``:
 ``shuffle_do("step")`` (demography, arrivals, give-ups, choices, attempts),
 then phone and centre service, then ``shuffle_do("settle")`` (mail, deadlines,
-courses, opt-out, enrolment), then metrics. As in ``sim/model/mechanisms/learning.py``, a
-citizen gains or loses trust or skill at most once per mechanism per week.
+courses, access, exemption, enrolment, read access), then metrics. As in
+``sim/model/mechanisms/learning.py``, a citizen gains or loses trust or skill
+at most once per mechanism per week.
 
 Random numbers come from the model's ``random.Random`` (per-agent draws) and
 its NumPy generator (model-level counts), so results agree with ``sim/`` in
@@ -40,6 +48,7 @@ import pandas as pd
 
 from sim.model.codes import (
     AFTER_FAILURE,
+    ASSISTED,
     AUTOMATION,
     CENTRE,
     CHANNELS,
@@ -56,16 +65,26 @@ from sim.model.codes import (
     SELF_SERVICE,
 )
 from sim.model.keypath import with_values
+from sim.model.metrics import INACTIVE_WINDOW, SLOTS, YEAR_WEEKS, window_spans
 from sim.model.params import AGE_BAND_EDGES, AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config
 
 NEVER = -(10**6)
-WINDOW = 52
-INACTIVE_WINDOW = 26
+LAST_WEEK = 2**31 - 1
+"""Week of an event that never comes (as the int32 week columns of sim/ cap it)."""
 NEED_WINDOW_WEEKS = 8
+"""A failure within this many weeks raises the exemption hazard (optout_failure_factor)."""
+CONTACT_WINDOW_WEEKS = 26
+"""Human help within this many weeks can make a citizen aware of exemption (contact_awareness)."""
 
-HEADLINE = ("exclusion_rate", "failed_task_share", "non_take_up_rate", "welfare_loss_per_citizen_dkk",
-            "digital_share", "assisted_share", "enrolled_share", "exempt_share", "inactive_enrolled_share",
-            "digitally_challenged_share", "trust_mean", "alienated_share", "skill_mean",
+EVENTS = ("procedures_failed", "failed_value", "benefit_resolved", "benefit_failed", "procedures_completed",
+          "self_service_completed", "automated_completed", *[f"missed_{k}" for k in LETTER_KINDS])
+"""Weekly event counts summed over the 'last year' window (as in sim/model/metrics.py)."""
+
+HEADLINE = ("exclusion_rate", "failed_procedure_share", "missed_letter_share",
+            *[f"missed_{k}_letters_per_citizen" for k in LETTER_KINDS], "lost_benefit_share",
+            "welfare_loss_per_citizen_dkk", "failed_task_share", "non_take_up_rate", "digital_share",
+            "automation_share", "assisted_share", "dependent_share", "enrolled_share", "exempt_share",
+            "inactive_enrolled_share", "digitally_challenged_share", "trust_mean", "alienated_share", "skill_mean",
             "cost_per_citizen_year_dkk")
 """Overall metrics this reference reports (same names and definitions as sim/model/metrics.py)."""
 
@@ -87,6 +106,22 @@ def poisson(rnd, lam: float, exp_neg_lam: float) -> int:
 
 def age_band(age: float) -> int:
     return bisect.bisect_right(AGE_BAND_EDGES, age) - 1
+
+
+def draw_age(rnd, weights: list[float], max_age: int) -> float:
+    """An age from age-band weights, uniform within a band (80+: truncated exponential, mean 7 years above 80)."""
+    band = rnd.choices(range(len(AGE_BANDS)), weights=weights)[0]
+    u = rnd.random()
+    if band == len(AGE_BANDS) - 1:
+        return 80 - 7.0 * math.log(1 - u * (1 - math.exp(-(max_age - 80) / 7.0)))
+    return AGE_BAND_EDGES[band] + u * (AGE_BAND_EDGES[band + 1] - AGE_BAND_EDGES[band])
+
+
+def week_after(first_week: int, years: float) -> int:
+    """Week of an event ``years`` after the start of ``first_week`` (at the earliest ``first_week``)."""
+    if years >= 2**31:
+        return LAST_WEEK
+    return min(first_week + max(1, math.ceil(years * 52)) - 1, LAST_WEEK)
 
 
 class Task:
@@ -111,15 +146,28 @@ class Task:
 
 
 class Citizen(mesa.Agent):
-    """A resident aged 15+ with its own state, open procedures and unread letters."""
+    """A resident aged 15+ with its own state, open procedures and unread letters.
 
-    def __init__(self, model: PlainModel, age: float, cohort_shift: float = 0.0, entrant: bool = False):
+    ``entrant``: joins during the run (a new 15-year-old or an immigrant): not
+    aged in its first week, death and emigration from the next week.
+    ``return_prob``: chance of being a temporary immigrant who leaves again.
+    """
+
+    def __init__(self, model: PlainModel, age: float, cohort_shift: float = 0.0, entrant: bool = False,
+                 immigrant: bool = False, return_prob: float = 0.0):
         super().__init__(model)
+        c = model.config.population
         self.entry_week = model.week if entrant else -1
-        self.draw_attributes(age, cohort_shift)
-        self.death_week = self.week_of_death(model.week + 1 if entrant else 0)
+        self.immigrant = immigrant
+        self.draw_attributes(age, cohort_shift,
+                             c.immigrant_language_barrier_share if immigrant else c.language_barrier_share)
+        first = model.week + 1 if entrant else 0
+        self.death_week = self.week_of_death(first)
+        self.leave_week = self.week_of_leaving(first, return_prob)
         self.dp_status = NOT_ENROLLED
+        self.read_access = False
         self.last_fail_week = self.last_need_week = NEVER
+        self.last_procedure_fail_week = self.last_letter_miss_week = self.last_benefit_fail_week = NEVER
         self.last_unassisted_week = self.last_assisted_week = NEVER
         self.last_letter_week = self.last_read_week = NEVER
         self.done = [0] * len(CHANNELS)
@@ -132,7 +180,7 @@ class Citizen(mesa.Agent):
 
     # ------------------------------------------------------------ attributes (sim/model/population.py)
 
-    def draw_attributes(self, age: float, cohort_shift: float) -> None:
+    def draw_attributes(self, age: float, cohort_shift: float, language_share: float) -> None:
         """Education, impairment, language, skill, access, eID, support, trust, travel burden."""
         c, rnd = self.model.config.population, self.random
         self.age = age
@@ -150,7 +198,7 @@ class Citizen(mesa.Agent):
             min(max((age - 60.0) / 25.0, 0.0), 1.0) ** 2)
         u = rnd.random()
         self.disability = 2 if u < p_cog else 1 if u < p_cog + min(max(p_phys, 0.0), 1.0) else 0
-        self.language_barrier = rnd.random() < c.language_barrier_share
+        self.language_barrier = rnd.random() < language_share
         self.homeless = rnd.random() < c.homeless_share
         logit = (c.skill_intercept + c.skill_age_slope * (age - 40.0) / 10.0
                  + c.skill_old_age_slope * max(age - 65.0, 0.0) / 10.0
@@ -175,6 +223,9 @@ class Citizen(mesa.Agent):
 
     # ------------------------------------------------------------ policy-dependent abilities
 
+    def challenged(self) -> bool:
+        return self.skill < self.model.config.population.challenged_threshold
+
     def can_self_serve(self) -> bool:
         return self.model.digital_live and self.internet and self.eid
 
@@ -182,14 +233,32 @@ class Citizen(mesa.Agent):
         pol = self.model.policy.proxy
         return pol.available and self.model.digital_live and self.support > 0 and self.proxy_u < pol.uptake
 
+    def prevents_use(self) -> bool:
+        """Cannot use Digital Post: no home internet, no eID, or digitally challenged (the need for exemption)."""
+        return not self.internet or not self.eid or self.challenged()
+
     def eligible(self) -> bool:
-        """Meets an exemption criterion of the Digital Post Act (sim/model/mechanisms/optout.py)."""
-        m = self.model
-        crit = (self.disability > 0 or not self.internet or self.language_barrier or self.homeless
-                or not self.eid)
-        if m.policy.optout.low_skill_eligible:
-            crit = crit or self.skill < m.config.population.challenged_threshold
-        return crit
+        """Meets a ground of the Digital Post Act: an impairment that prevents use, no internet, no eID, a
+        language barrier or homelessness (sim/model/mechanisms/optout.py)."""
+        if not self.internet or not self.eid or self.language_barrier or self.homeless:
+            return True
+        if self.disability > 0 or self.model.policy.optout.low_skill_eligible:
+            return self.challenged()
+        return False
+
+    def reads_alone(self) -> float:
+        """Weekly chance of reading pending letters alone (digital_post.reads_alone)."""
+        m, b = self.model, self.model.config.behaviour
+        if self.dp_status == ENROLLED and m.digital_live:
+            if self.internet and self.eid:
+                r = (b.letter_read_max * (1 - m.outage_fraction)
+                     * logistic(b.letter_read_slope * (self.skill - b.letter_read_threshold)
+                                + b.letter_read_trust_slope * (self.trust - 0.5)))
+            else:
+                r = 0.0
+        else:
+            r = b.paper_letter_read
+        return r * b.letter_language_factor if self.language_barrier else r
 
     # ------------------------------------------------------------ state changes
 
@@ -214,7 +283,7 @@ class Citizen(mesa.Agent):
             return
         m, b = self.model, self.model.config.behaviour
         self.done[channel] += len(tasks)
-        if channel in (RELATIVE, PHONE, CENTRE):
+        if channel in ASSISTED:
             self.last_assisted_week = m.week
             self.help_received += len(tasks)
             self.trust_up(b.trust_gain_human_help)
@@ -224,33 +293,53 @@ class Citizen(mesa.Agent):
         for t in tasks:
             t.route = RESOLVED
             self.tasks.remove(t)
-            m.event("resolved")
             m.event("procedures_completed")
             if t.is_benefit:
                 m.event("benefit_resolved")
-            if channel == SELF_SERVICE:
-                m.event("self_service_completed")
+        if channel == SELF_SERVICE:
+            m.event("self_service_completed", len(tasks))
+        elif channel == AUTOMATION:
+            m.event("automated_completed", len(tasks))
         m.completed += len(tasks)
 
-    def exclusion(self, count: int, value: float, benefit: int) -> None:
-        """Failed tasks or missed letters (one call of the mechanism): trust falls once."""
+    def exclusion(self) -> None:
+        """An exclusion event (one call of the mechanism): last failure and need now, trust falls once."""
         m = self.model
-        self.tasks_failed += count
         self.last_fail_week = self.last_need_week = m.week
         self.trust_down(m.config.behaviour.trust_loss_failure)
-        m.event("resolved", count)
-        m.event("failed", count)
-        m.event("failed_value", value)
-        m.event("benefit_resolved", benefit)
-        m.event("benefit_failed", benefit)
-        m.failed += count
 
     def fail(self, tasks: list[Task]) -> None:
-        if tasks:
-            for t in tasks:
-                t.route = RESOLVED
-                self.tasks.remove(t)
-            self.exclusion(len(tasks), sum(t.value for t in tasks), sum(t.is_benefit for t in tasks))
+        """Failed procedures (given up or past their deadline): each loses its value, a benefit is lost."""
+        if not tasks:
+            return
+        m = self.model
+        for t in tasks:
+            t.route = RESOLVED
+            self.tasks.remove(t)
+        benefit = sum(t.is_benefit for t in tasks)
+        self.tasks_failed += len(tasks)
+        self.last_procedure_fail_week = m.week
+        if benefit:
+            self.last_benefit_fail_week = m.week
+        m.event("procedures_failed", len(tasks))
+        m.event("failed_value", sum(t.value for t in tasks))
+        m.event("benefit_resolved", benefit)
+        m.event("benefit_failed", benefit)
+        m.failed += len(tasks)
+        self.exclusion()
+
+    def miss_letters(self, kind: int, count: int) -> None:
+        """``count`` letters of ``kind`` missed; each had a consequential deadline with consequence_share."""
+        m, rnd = self.model, self.random
+        share = m.letter_consequence[kind]
+        hit = sum(1 for _ in range(count) if rnd.random() < share)
+        self.tasks_failed += count
+        m.failed += count
+        if hit:
+            m.event(f"missed_{LETTER_KINDS[kind]}", hit)
+            m.event("failed_value", hit * m.letter_value[kind])
+            self.last_letter_miss_week = m.week
+            self.exclusion()
 
     def back_to_choice(self, tasks: list[Task]) -> None:
         for t in tasks:
@@ -268,12 +357,15 @@ class Citizen(mesa.Agent):
     # ------------------------------------------------------------ the week, first part
 
     def step(self) -> None:
-        """Ageing and death, needs arriving, give-ups, channel choice and own attempts."""
+        """Ageing, death and emigration, language learning, needs arriving, give-ups, channel choice, attempts."""
         m = self.model
-        if self.entry_week < m.week:  # new 15-year-olds join after this week's demography
+        if self.entry_week < m.week:  # new 15-year-olds and immigrants join after this week's demography
             self.age_one_week()
-            if self.dies():
+            if self.leaves():
                 return
+        if self.immigrant and self.language_barrier and \
+                self.random.random() < m.config.population.language_barrier_fade_per_year / 52:
+            self.language_barrier = False
         band = age_band(self.age)
         self.needs_arrive(band)
         if self.tasks:
@@ -291,17 +383,42 @@ class Citizen(mesa.Agent):
         c = self.model.config.population
         a, b = c.annual_mortality_a, c.annual_mortality_b
         years = math.log1p(self.random.expovariate(1.0) * b * math.exp(-a - b * self.age)) / b
-        return first_week + max(1, math.ceil(years * 52)) - 1
+        return week_after(first_week, years)
 
-    def dies(self) -> bool:
-        """Death in the week drawn at entry; open tasks and letters are withdrawn."""
+    def week_of_leaving(self, first_week: int, return_prob: float) -> int:
+        """Week of emigration, drawn at entry: the earlier of leaving at the age bands' emigration hazards
+        (inverse transform of the piecewise-constant cumulative hazard) and, for a temporary immigrant, the
+        end of an exponential stay (demography.schedule_emigration)."""
+        c, rnd = self.model.config.population, self.random
+        e = rnd.expovariate(1.0)
+        leave_age = math.inf
+        for band, name in enumerate(AGE_BANDS):
+            rate = c.emigration_rates[name]
+            start = max(self.age, AGE_BAND_EDGES[band])
+            span = (AGE_BAND_EDGES[band + 1] if band + 1 < len(AGE_BANDS) else math.inf) - start
+            if span <= 0 or rate <= 0:
+                continue
+            if e < rate * span:
+                leave_age = start + e / rate
+                break
+            e -= rate * span
+        years = leave_age - self.age
+        if return_prob > 0 and rnd.random() < return_prob:
+            years = min(years, rnd.expovariate(1.0 / c.immigrant_stay_years))
+        return week_after(first_week, years)
+
+    def leaves(self) -> bool:
+        """Death or emigration in the week drawn at entry (death first): open tasks and letters are withdrawn."""
         m = self.model
-        if m.week != self.death_week:
+        if m.week == self.death_week:
+            m.deaths += 1
+        elif m.week == self.leave_week:
+            m.emigrants += 1
+        else:
             return False
         for t in self.tasks:
             t.route = RESOLVED
         m.withdrawn += len(self.tasks) + sum(len(x) for x in self.letters)
-        m.deaths += 1
         m.centre_count[self.centre] -= 1
         self.remove()
         return True
@@ -423,47 +540,53 @@ class Citizen(mesa.Agent):
     # ------------------------------------------------------------ the week, second part
 
     def settle(self) -> None:
-        """Reading mail, deadlines, a skills course if offered, opt-out and enrolment."""
-        if self.letters[0] or self.letters[1]:
-            self.read_mail()
+        """Reading mail, deadlines, a skills course if offered, access, exemption, enrolment and read access."""
         m = self.model
+        if any(self.letters):
+            self.read_mail()
         if self.tasks:
             self.fail([t for t in self.tasks if t.deadline <= m.week])
         for kind, letters in enumerate(self.letters):
             if letters and letters[0] <= m.week:
                 k = sum(1 for d in letters if d <= m.week)
                 del letters[:k]
-                self.exclusion(k, k * m.letter_value[kind], 0)
+                self.miss_letters(kind, k)
         if self.course_offer:
             self.course_offer = False
             if self.random.random() < m.policy.courses.uptake:
                 self.learn(m.policy.courses.effect)
                 m.course_places += 1
         self.acquire_access()
-        if m.optout_active:
+        if m.exemption_open:
             self.opt_out()
-        if m.digital_live and self.dp_status == NOT_ENROLLED:
+        if m.digital_live:
             self.enrol()
+        if m.read_access_open and self.dp_status == ENROLLED and self.support > 0 and not self.read_access:
+            self.grant_read_access()
 
     def read_mail(self) -> None:
-        """The chance of checking mail; a reader reads everything pending (sim/model/mechanisms/digital_post.py)."""
-        m, b = self.model, self.model.config.behaviour
+        """Pending letters read alone, through a relative with read access, or with help (digital_post.read_mail).
+
+        A reader clears everything pending. Only the citizen's own log-ins (alone
+        or helped) count as reading Digital Post; reading is not a procedure.
+        """
+        m, b, rnd = self.model, self.model.config.behaviour, self.random
         digital = self.dp_status == ENROLLED and m.digital_live
-        if digital:
-            p = (b.letter_read_max * logistic(b.letter_read_slope * (self.skill - b.letter_read_threshold))
-                 * self.internet * self.eid * (1 - m.outage_fraction))
-            if self.has_proxy():
-                p = max(p, b.proxy_success)
-        else:
-            p = b.paper_letter_read
-        if self.random.random() < p:
-            n = len(self.letters[0]) + len(self.letters[1])
+        alone = rnd.random() < self.reads_alone()
+        by_access = helped = False
+        if not alone:
+            by_access = (digital and self.read_access and m.read_access_open
+                         and rnd.random() < b.read_access_check * (1 - m.outage_fraction))
+            if not by_access and self.support > 0 and (not digital or self.eid):
+                odds = b.letter_help_ask * math.exp(b.letter_read_trust_slope * (self.trust - 0.5))
+                ask = odds / (odds + 1 - b.letter_help_ask)
+                helped = rnd.random() < ask * b.relative_success
+        if alone or by_access or helped:
+            n = sum(len(x) for x in self.letters)
             self.letters = [[] for _ in LETTER_KINDS]
             self.letters_read += n
-            if digital:
+            if digital and not by_access:
                 self.last_read_week = m.week
-            self.last_unassisted_week = m.week
-            m.event("resolved", n)
             m.completed += n
 
     def acquire_access(self) -> None:
@@ -475,39 +598,66 @@ class Citizen(mesa.Agent):
             self.eid = self.random.random() < b.eid_uptake_per_year / 52 * self.skill
 
     def opt_out(self) -> None:
-        """Apply for exemption by the policy's rule, or return to Digital Post when criteria lapse."""
-        m, pol = self.model, self.model.policy.optout
+        """Exemption by the policy's rule for the eligible; the exempt without a ground may return (optout.py)."""
+        m, pol, b, rnd = self.model, self.model.policy.optout, self.model.config.behaviour, self.random
         eligible = self.eligible()
         if self.dp_status != EXEMPT and eligible:
+            route = None
             if pol.rule == "automatic":
-                go = self.ident_u < pol.automatic_identification
+                if self.ident_u < pol.automatic_identification:
+                    route = "automatic"
             else:
-                aware = m.optout_campaign or self.aware_u < pol.awareness
-                need = m.config.behaviour.optout_need_factor if m.week - self.last_need_week < NEED_WINDOW_WEEKS \
-                    else 1.0
-                h = pol.apply_hazard_per_year / 52 * need * aware * (pol.campaign_factor if m.optout_campaign else 1)
-                if pol.rule == "in_person":
-                    limited = self.age >= 80 or self.disability == 1
-                    burden = max(self.travel_burden, 0.8 * limited)
-                    own = h * (1 - pol.in_person_mobility_penalty * burden)
-                    by_relative = h * pol.relative_declaration * (self.support > 0)
-                    h = 1 - (1 - own) * (1 - by_relative)
-                go = self.random.random() < h
-            if go:
+                if m.optout_campaign:
+                    aware = True
+                else:
+                    contact = m.week - self.last_assisted_week < CONTACT_WINDOW_WEEKS
+                    unaware = ((1 - pol.awareness) * (1 - pol.contact_awareness * contact)
+                               * (1 - pol.relative_awareness * (self.support > 0)))
+                    aware = self.aware_u < 1 - unaware
+                if aware:
+                    need = b.optout_need_factor if self.prevents_use() else 1.0
+                    failure = b.optout_failure_factor if m.week - self.last_need_week < NEED_WINDOW_WEEKS else 1.0
+                    h = (pol.apply_hazard_per_year / 52 * need * failure
+                         * (pol.campaign_factor if m.optout_campaign else 1.0))
+                    u = rnd.random()
+                    if pol.rule == "in_person":
+                        limited = self.age >= 80 or self.disability == 1
+                        burden = max(self.travel_burden, 0.8 * limited)
+                        own = h * (1 - pol.in_person_mobility_penalty * burden)
+                        by_relative = h * pol.relative_declaration * (self.support > 0)
+                        h = 1 - (1 - own) * (1 - by_relative)
+                        route = "in_person" if u < own else "relative" if u < h else None
+                    elif u < h:
+                        route = "remote"
+            if route is not None:
                 self.dp_status = EXEMPT
-                m.exemptions += 1
-        elif self.dp_status == EXEMPT and not eligible and self.random.random() < pol.revert_per_year / 52:
-            self.dp_status = ENROLLED if m.digital_live else NOT_ENROLLED
+                m.book_exemption(self, route)
+        elif self.dp_status == EXEMPT and not eligible and rnd.random() < pol.revert_per_year / 52:
+            self.dp_status = ENROLLED if m.mandate_enrols else NOT_ENROLLED
 
     def enrol(self) -> None:
-        """Automatic under a Digital Post mandate; else a voluntary hazard in skill squared."""
-        m = self.model
-        if m.mandate_active and m.policy.digital_post_mandatory:
-            self.dp_status = ENROLLED
-        elif self.internet and self.eid:
-            h = m.config.behaviour.enrol_hazard_per_year / 52 * m.policy.enrolment_campaign * self.skill ** 2
+        """Automatic under a Digital Post mandate; else voluntary (hazard in skill squared) and reversible:
+        an enrolled citizen leaves for paper at dp_leave_per_year x (1 - chance of reading alone)."""
+        m, b = self.model, self.model.config.behaviour
+        if m.mandate_enrols:
+            if self.dp_status == NOT_ENROLLED:
+                self.dp_status = ENROLLED
+        elif self.dp_status == ENROLLED:
+            u, h = self.random.random(), b.dp_leave_per_year / 52
+            if u < h and u < h * (1 - self.reads_alone()):  # reads_alone only when it can matter
+                self.dp_status = NOT_ENROLLED
+        elif self.dp_status == NOT_ENROLLED and self.internet and self.eid:
+            h = b.enrol_hazard_per_year / 52 * m.policy.enrolment_campaign * self.skill ** 2
             if self.random.random() < h:
                 self.dp_status = ENROLLED
+
+    def grant_read_access(self) -> None:
+        """A relative gets read access to this enrolled citizen's Digital Post (for life), more often if the
+        citizen cannot read it alone (digital_post.grant_read_access)."""
+        h, h_unable = self.model.read_access_hazards
+        u = self.random.random()
+        if u < h or (u < h_unable and (not self.internet or not self.eid or self.challenged())):
+            self.read_access = True
 
 
 class PlainModel(mesa.Model):
@@ -526,29 +676,31 @@ class PlainModel(mesa.Model):
         self.centre_count = [0] * self.n_centres
         self.centre_expertise = [1.0] * self.n_centres
         self.centre_overrun = [0.0] * self.n_centres
+        self.centre_spare = [0.0] * self.n_centres
         self.phone_overrun = [0.0]
         self.procedure_specs = [config.tasks.procedures[k] for k in PROCEDURE_TYPES]
         self.letter_deadline = [config.tasks.letters[k].deadline_weeks for k in LETTER_KINDS]
         self.letter_value = [config.tasks.letters[k].value_dkk for k in LETTER_KINDS]
+        self.letter_consequence = [config.tasks.letters[k].consequence_share for k in LETTER_KINDS]
+        self.immigration_weights = [pc.immigration_age_shares[b] for b in AGE_BANDS]
         self.phone_queue: list[Task] = []
         self.centre_queue: list[Task] = []
         self.arrived = self.completed = self.failed = self.withdrawn = 0
-        self.deaths = self.entrants = 0
-        self.window: deque[dict[str, float]] = deque(maxlen=WINDOW)
+        self.deaths = self.entrants = self.immigrants = self.emigrants = 0
+        self.spans = window_spans(config.run.start, config.run.weeks)
+        self.window: deque[dict[str, float]] = deque(maxlen=SLOTS)
         self.records: list[dict[str, float]] = []
         self.start_counters()
 
-        shares = [pc.age_band_shares[b] for b in AGE_BANDS]
-        bands = self.random.choices(range(len(AGE_BANDS)), weights=shares, k=pc.size)
-        hi = [*AGE_BAND_EDGES[1:], pc.max_age]
-        span = pc.max_age - 80
-        for band in bands:
-            u = self.random.random()
-            if band == len(AGE_BANDS) - 1:
-                age = 80 - 7.0 * math.log(1 - u * (1 - math.exp(-span / 7.0)))
-            else:
-                age = AGE_BAND_EDGES[band] + u * (hi[band] - AGE_BAND_EDGES[band])
-            Citizen(self, age)
+        # The starting population includes temporary immigrants who will leave again
+        # (demography.temporary_immigrant_share): a stock of immigration x return share x mean stay.
+        stock = pc.immigration_per_year * pc.immigrant_return_share * pc.immigrant_stay_years
+        temporary = [min(1.0, stock * pc.immigration_age_shares[b] / max(pc.age_band_shares[b], 1e-12))
+                     for b in AGE_BANDS]
+        weights = [pc.age_band_shares[b] for b in AGE_BANDS]
+        for _ in range(pc.size):
+            age = draw_age(self.random, weights, pc.max_age)
+            Citizen(self, age, return_prob=temporary[age_band(age)])
         share = pc.initial_enrolled_share
         for a in self.agents:
             able = a.internet and a.eid and self.policy.digital_channels
@@ -570,14 +722,23 @@ class PlainModel(mesa.Model):
 
     def policy_state(self) -> None:
         """This week's policy-dependent flags and arrival rates (the same for every citizen)."""
-        date = self.date
-        self.digital_live = self.policy.digital_channels and date >= self.policy.platform.launch + self.launch_delay
-        start = self.policy.mandate_start
+        date, pol = self.date, self.policy
+        launch = pol.platform.launch + self.launch_delay
+        self.digital_live = pol.digital_channels and date >= launch
+        start = pol.mandate_start
         self.mandate_active = start is not None and date >= start and self.digital_live
-        self.optout_active = self.mandate_active and self.policy.digital_post_mandatory
-        mandate_from = max(start, self.policy.platform.launch + self.launch_delay) if start else date
-        self.optout_campaign = (date - mandate_from).days < 7 * self.policy.optout.campaign_weeks
-        self.automation_share = [self.policy.automation_share.get(t, 0.0) for t in PROCEDURE_TYPES]
+        self.mandate_enrols = self.mandate_active and pol.digital_post_mandatory
+        # Exemption opens on the date of the rules (optout.available_from, else the mandate's start),
+        # where Digital Post is to become mandatory (optout.exemption_open).
+        self.exemption_open = (start is not None and pol.digital_post_mandatory and pol.digital_channels
+                               and date >= (pol.optout.available_from or start))
+        self.optout_campaign = self.mandate_active and \
+            (date - max(start, launch)).days < 7 * pol.optout.campaign_weeks
+        self.read_access_open = self.digital_live and date >= pol.proxy.read_access_from
+        b = self.config.behaviour
+        self.read_access_hazards = (b.read_access_per_year / 52,
+                                    b.read_access_per_year / 52 * b.read_access_unable_factor)
+        self.automation_share = [pol.automation_share.get(t, 0.0) for t in PROCEDURE_TYPES]
         iso = date.isocalendar().week
         self.procedure_rates = []
         self.letter_rates = []
@@ -605,8 +766,7 @@ class PlainModel(mesa.Model):
             self.policy = with_values(self.policy, self.timeline.pop(0).set)
 
     def start_counters(self) -> None:
-        self.events = dict.fromkeys(("resolved", "failed", "failed_value", "benefit_resolved", "benefit_failed",
-                                     "procedures_completed", "self_service_completed"), 0.0)
+        self.events = dict.fromkeys(EVENTS, 0.0)
         self.self_service_contacts = self.paper_contacts = self.automation_records = 0
         self.letters_digital = self.letters_paper = self.course_places = self.exemptions = 0
         self.citizen_minutes = 0.0
@@ -626,6 +786,7 @@ class PlainModel(mesa.Model):
         self.policy_state()
         self.platform_week()
         self.add_entrants()
+        self.add_immigrants()
         self.agents.shuffle_do("step")
         self.serve_phone()
         self.serve_centres()
@@ -656,11 +817,22 @@ class PlainModel(mesa.Model):
             Citizen(self, 15.0 + self.random.random() / 52, c.cohort_skill_gain_per_year * self.week / 52, entrant=True)
         self.entrants += k
 
-    def earliest_deadline_first(self, queue: list[Task], groups, costs, capacity, overrun) -> tuple[list, list]:
+    def add_immigrants(self) -> None:
+        """Immigrants aged 15+ (ages by immigration_age_shares, language barrier at the immigrants' share,
+        temporary with immigrant_return_share); not enrolled; they join this week's step without ageing."""
+        c = self.config.population
+        k = int(self.rng.poisson(c.immigration_per_year * c.size / 52))
+        for _ in range(k):
+            Citizen(self, draw_age(self.random, self.immigration_weights, c.max_age), entrant=True, immigrant=True,
+                    return_prob=c.immigrant_return_share)
+        self.immigrants += k
+
+    def earliest_deadline_first(self, queue: list[Task], groups, costs, capacity, overrun) -> tuple[list, list, list]:
         """Served and unserved requests: earliest deadline first (random ties) while each group has minutes left.
 
         The last case served may run over; minutes run over are taken from the
         group's next week (``overrun`` is updated in place), as in sim/model/mechanisms/services.py.
+        Also returns each group's spare minutes this week (capacity left after the queue).
         """
         keyed = sorted(queue, key=lambda t: (t.deadline, self.random.random()))
         available = [c - o for c, o in zip(capacity, overrun, strict=True)]
@@ -675,7 +847,8 @@ class PlainModel(mesa.Model):
                 unserved.append(t)
         for g, c in enumerate(capacity):
             overrun[g] = 0.0 if math.isinf(c) else max(0.0, used[g] - available[g])
-        return served, unserved
+        spare = [max(0.0, a - u) for a, u in zip(available, used, strict=True)]
+        return served, unserved, spare
 
     @staticmethod
     def by_owner(tasks: list[Task]) -> dict[Citizen, list[Task]]:
@@ -685,19 +858,21 @@ class PlainModel(mesa.Model):
         return out
 
     def serve_phone(self) -> None:
-        """Phone calls up to the agents' weekly minutes; success falls with complexity (mechanisms/services.py)."""
+        """Phone calls up to the agents' weekly minutes; success falls with complexity and a language barrier
+        (mechanisms/services.py)."""
         b, pol = self.config.behaviour, self.policy.phone
         queue = [t for t in self.phone_queue if t.route == QUEUED_PHONE]
         cap = math.inf if self.policy.unlimited_capacity else \
             pol.agents_per_10k * len(self.agents) / 1e4 * pol.hours_per_week * 60
-        served, unserved = self.earliest_deadline_first(queue, lambda t: 0, lambda t: pol.minutes_per_call, [cap],
-                                                        self.phone_overrun)
+        served, unserved, _ = self.earliest_deadline_first(queue, lambda t: 0, lambda t: pol.minutes_per_call, [cap],
+                                                           self.phone_overrun)
         minutes = len(served) * pol.minutes_per_call if math.isinf(cap) else cap
         self.cost += minutes / 60 * self.config.costs.staff_cost_per_hour_dkk
         for owner, tasks in self.by_owner(served).items():
             owner.spend_time(PHONE, len(tasks))
+            language = 1 - b.phone_language_penalty * owner.language_barrier
             ok = [t for t in tasks if self.random.random() < b.phone_success * (1 - b.phone_complexity_penalty
-                                                                                 * t.complexity)]
+                                                                                 * t.complexity) * language]
             owner.complete(ok, PHONE)
             owner.back_to_choice([t for t in tasks if t not in ok])
         for owner, tasks in self.by_owner(unserved).items():
@@ -705,7 +880,11 @@ class PlainModel(mesa.Model):
         self.phone_queue = [t for t in unserved if t.route == QUEUED_PHONE]
 
     def serve_centres(self) -> None:
-        """Centre visits per centre up to its helpers' minutes: casework or help to self-help."""
+        """Centre visits per centre up to its helpers' minutes: casework or help to self-help.
+
+        The minutes left after the queue are the centre's spare minutes this week,
+        which exemption applications at the centre use first (``book_exemption``).
+        """
         b, pol = self.config.behaviour, self.policy.centre
         queue = [t for t in self.centre_queue if t.route == QUEUED_CENTRE]
         for t in queue:
@@ -714,7 +893,7 @@ class PlainModel(mesa.Model):
             cap = [math.inf] * self.n_centres
         else:
             cap = [pol.helpers_per_10k * n / 1e4 * pol.hours_per_week * 60.0 for n in self.centre_count]
-        served, unserved = self.earliest_deadline_first(
+        served, unserved, self.centre_spare = self.earliest_deadline_first(
             queue, lambda t: t.owner.centre,
             lambda t: (pol.minutes_self_help if t.teach else pol.minutes_casework) + pol.documentation_minutes, cap,
             self.centre_overrun)
@@ -749,6 +928,32 @@ class PlainModel(mesa.Model):
                       - pol.expertise_decay_per_year / 52 * (1 - share) * e)
                 self.centre_expertise[c] = min(max(e, 0.0), 1.0)
 
+    def book_exemption(self, citizen: Citizen, route: str) -> None:
+        """A granted exemption's staff time and public cost by route (optout.book_applications, costs.py).
+
+        in_person and relative: minutes_in_person helper minutes at the citizen's
+        centre, from its spare minutes this week, the rest carried as overrun into
+        next week's capacity; a premises cost per visit (and the minutes if capacity
+        is unlimited); an own visit takes the citizen's centre time. remote: the
+        minutes at the staff hourly cost. automatic: one register record.
+        """
+        pol, c = self.policy.optout, self.config.costs
+        self.exemptions += 1
+        if route in ("in_person", "relative"):
+            minutes, centre = pol.minutes_in_person, citizen.centre
+            from_spare = min(self.centre_spare[centre], minutes)
+            self.centre_spare[centre] -= from_spare
+            self.centre_overrun[centre] += minutes - from_spare
+            self.cost += c.centre_overhead_per_visit_dkk
+            if self.policy.unlimited_capacity:
+                self.cost += minutes / 60 * c.staff_cost_per_hour_dkk
+            if route == "in_person":
+                citizen.spend_time(CENTRE, 1)
+        elif route == "remote":
+            self.cost += pol.minutes_remote / 60 * c.staff_cost_per_hour_dkk
+        else:
+            self.cost += c.automation_per_record_dkk
+
     def offer_courses(self) -> None:
         """This week's course places go to random digitally challenged citizens (they decide in settle)."""
         pol = self.policy.courses
@@ -771,26 +976,38 @@ class PlainModel(mesa.Model):
     # ------------------------------------------------------------ metrics
 
     def record(self) -> None:
-        """This week's overall metrics (definitions of sim/model/metrics.py, no group breakdown)."""
+        """This week's overall metrics (definitions of sim/model/metrics.py, no group breakdown).
+
+        Event metrics sum the weeks of the 'last year' window (52 or 53 weeks back to
+        the same ISO week, ``metrics.window_spans``), annualised by YEAR_WEEKS / span.
+        """
         self.window.append({**self.events, "cost": self.cost})
-        ev = {k: sum(w[k] for w in self.window) for k in self.window[0]}
-        per_year = WINDOW / len(self.window)
         wk = self.week
+        span = int(self.spans[wk])
+        recent = list(self.window)[-span:]
+        ev = {k: sum(w[k] for w in recent) for k in recent[0]}
+        per_year = YEAR_WEEKS / span
+        since = wk - span  # "in the last year": after this week
         thr_c = self.config.population.challenged_threshold
         thr_a = self.config.behaviour.alienated_threshold
-        n = excluded = enrolled = exempt = inactive = challenged = alienated = 0
-        assisted_only = completed_recent = 0
+        n = excluded = failed_proc = missed_letter = lost_benefit = 0
+        enrolled = exempt = inactive = challenged = alienated = 0
+        assisted = dependent = completed_recent = 0
         trust = skill = 0.0
         for a in self.agents:
             n += 1
-            excluded += wk - a.last_fail_week < WINDOW
-            assisted = wk - a.last_assisted_week < WINDOW
-            unassisted = wk - a.last_unassisted_week < WINDOW
-            completed_recent += assisted or unassisted
-            assisted_only += assisted and not unassisted
+            excluded += a.last_fail_week > since
+            failed_proc += a.last_procedure_fail_week > since
+            missed_letter += a.last_letter_miss_week > since
+            lost_benefit += a.last_benefit_fail_week > since
+            helped = a.last_assisted_week > since
+            alone = a.last_unassisted_week > since
+            completed_recent += helped or alone
+            assisted += helped
+            dependent += helped and not alone
             if a.dp_status == ENROLLED:
                 enrolled += 1
-                inactive += (wk - a.last_letter_week < INACTIVE_WINDOW) and (wk - a.last_read_week >= INACTIVE_WINDOW)
+                inactive += (a.last_letter_week > wk - INACTIVE_WINDOW) and (a.last_read_week <= wk - INACTIVE_WINDOW)
             elif a.dp_status == EXEMPT:
                 exempt += 1
             challenged += a.skill < thr_c
@@ -801,14 +1018,21 @@ class PlainModel(mesa.Model):
         def ratio(x: float, y: float) -> float:
             return x / y if y > 0 else float("nan")
 
+        done, auto = ev["procedures_completed"], ev["automated_completed"]
         self.records.append({
             "week": wk,
             "exclusion_rate": ratio(excluded, n),
-            "failed_task_share": ratio(ev["failed"], ev["resolved"]),
-            "non_take_up_rate": ratio(ev["benefit_failed"], ev["benefit_resolved"]),
+            "failed_procedure_share": ratio(failed_proc, n),
+            "missed_letter_share": ratio(missed_letter, n),
+            **{f"missed_{k}_letters_per_citizen": ratio(ev[f"missed_{k}"] * per_year, n) for k in LETTER_KINDS},
+            "lost_benefit_share": ratio(lost_benefit, n),
             "welfare_loss_per_citizen_dkk": ratio(ev["failed_value"] * per_year, n),
-            "digital_share": ratio(ev["self_service_completed"], ev["procedures_completed"]),
-            "assisted_share": ratio(assisted_only, completed_recent),
+            "failed_task_share": ratio(ev["procedures_failed"], ev["procedures_failed"] + done),
+            "non_take_up_rate": ratio(ev["benefit_failed"], ev["benefit_resolved"]),
+            "digital_share": ratio(ev["self_service_completed"], done - auto),
+            "automation_share": ratio(auto, done),
+            "assisted_share": ratio(assisted, completed_recent),
+            "dependent_share": ratio(dependent, completed_recent),
             "enrolled_share": ratio(enrolled, n),
             "exempt_share": ratio(exempt, n),
             "inactive_enrolled_share": ratio(inactive, enrolled),
@@ -832,4 +1056,3 @@ class PlainModel(mesa.Model):
         """End-of-run overall metrics."""
         last = self.records[-1]
         return {k: float(last[k]) for k in HEADLINE}
-
