@@ -107,7 +107,9 @@ class HelperTable:
         The minutes come out of the centre's spare capacity this week; what
         exceeds it is carried as overrun into next week's capacity (as a
         queue's overrun is), so the work crowds out cases rather than adding
-        staff. They count as casework minutes of the centre's helpers.
+        staff. They show in the helpers' casework minutes of the week but, booked
+        after the week's ``update_expertise``, do not train casework expertise:
+        registering an exemption is clerical work, not casework (docs/ODD.md section 7.13).
         """
         from_spare = np.minimum(self.spare, minutes)
         self.spare = self.spare - from_spare
