@@ -11,24 +11,35 @@ parameters, the codes and the metric definitions of ``sim/``, never its
 
 Per-agent Python (in ``Citizen``): the draw of the citizen's attributes,
 ageing, skill decline, death and emigration (weeks drawn at entry), immigrants'
-language learning, the arrival of procedures and letters, give-ups, channel
-choice, self-service / paper / relative attempts, reading mail (alone, through
-a relative with read access, or with help), deadlines (missed letters with or
-without a consequence), learning and trust, exemption (from the date the rules
-allow it, on the Act's grounds, driven by awareness and need), reversible
-Digital Post enrolment without a mandate, and relatives' read access.
-Model level (in ``PlainModel``), as the issue allows: the policy timeline,
-the IT platform (outages, costs), new 15-year-olds and immigrants, the
+language learning, the arrival of procedures (with proactive automation, its
+wrong decisions to contest and consent refusals) and letters, procedures held
+by a failed back office, give-ups, channel choice (trust moves asking a
+relative and staying away from public help), self-service (with design bonuses
+for named groups) / paper / relative attempts, reading mail (alone, through a
+relative with read access, or with help), deadlines (missed letters with or
+without a consequence), learning, trust and its recovery, exemption (from the
+date the rules allow it, on the Act's grounds, driven by awareness, need and
+distrust), reversible Digital Post enrolment without a mandate, and relatives'
+read access. Model level (in ``PlainModel``), as the issue allows: the policy
+timeline, the IT platform (outages, costs), the back office (failures, costs),
+privacy incidents of automation, new 15-year-olds and immigrants, the
 capacity-limited phone and centre service (which calls the citizens' own
-methods for the outcomes; exemption applications at the centre take from its
-spare minutes), the lottery of skills-course places and the metrics.
+methods for the outcomes; the centre also reads unread letters with
+citizens, sets up eIDs, teaches by readiness, makes deskilled errors and
+lets helpers do taught tasks as the citizen, grey practice; exemption
+applications at the centre take from its spare minutes), the lottery of
+skills-course places and the metrics.
 
 The week runs in the order of docs/ODD.md section 3 and of ``DigexModel.step``:
-``shuffle_do("step")`` (demography, arrivals, give-ups, choices, attempts),
-then phone and centre service, then ``shuffle_do("settle")`` (mail, deadlines,
-courses, access, exemption, enrolment, read access), then metrics. As in
+``shuffle_do("step")`` (demography, arrivals and automation, back office,
+give-ups, choices, attempts), then privacy incidents, phone and centre service,
+then ``shuffle_do("settle")`` (mail, deadlines, trust recovery, courses,
+access, exemption, enrolment, read access), then metrics. As in
 ``sim/model/mechanisms/learning.py``, a citizen gains or loses trust or skill
-at most once per mechanism per week.
+at most once per mechanism per week. One difference of timing: the real model
+draws privacy incidents right after the week's arrivals, before the attempts;
+here they follow all citizens' attempts (the week's automated records are only
+known then). Both are off in the calibrated baseline (no automation).
 
 Random numbers come from the model's ``random.Random`` (per-agent draws) and
 its NumPy generator (model-level counts), so results agree with ``sim/`` in
@@ -75,6 +86,12 @@ NEED_WINDOW_WEEKS = 8
 """A failure within this many weeks raises the exemption hazard (optout_failure_factor)."""
 CONTACT_WINDOW_WEEKS = 26
 """Human help within this many weeks can make a citizen aware of exemption (contact_awareness)."""
+SENIOR_AGE = 65
+"""Age from which platform.senior_design helps (channels.design_bonus)."""
+FULL_TIME_HOURS = 37.0
+"""Weekly hours of a full-time employee: the back office's extra staff during a failure (backoffice.py)."""
+CASEWORK, TEACHING, GREY = 0, 1, 2
+"""How a centre case is handled: the helper does it, teaches the citizen, or logs in as the citizen (grey)."""
 
 EVENTS = ("procedures_failed", "failed_value", "benefit_resolved", "benefit_failed", "procedures_completed",
           "self_service_completed", "automated_completed", *[f"missed_{k}" for k in LETTER_KINDS])
@@ -91,6 +108,12 @@ HEADLINE = ("exclusion_rate", "failed_procedure_share", "missed_letter_share",
 
 def logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
+
+
+def shift_odds(p: float, shift: float) -> float:
+    """logistic(logit(p) + shift), also for p = 0 or 1 (channels.shift_odds)."""
+    odds = p * math.exp(shift)
+    return odds / (odds + 1 - p)
 
 
 def poisson(rnd, lam: float, exp_neg_lam: float) -> int:
@@ -128,7 +151,7 @@ class Task:
     """One open procedure of one citizen."""
 
     __slots__ = ("owner", "ttype", "complexity", "deadline", "value", "mandatory", "is_benefit", "attempts",
-                 "route", "wait", "teach", "paper_tried")
+                 "route", "wait", "paper_tried", "held", "contest")
 
     def __init__(self, owner, ttype, complexity, deadline, value, mandatory, is_benefit):
         self.owner = owner
@@ -141,8 +164,20 @@ class Task:
         self.attempts = 0
         self.route = FRESH
         self.wait = 0
-        self.teach = False
         self.paper_tried = False
+        self.held = False  # held in a failed back office this week (backoffice.py): no attempt, service or give-up
+        self.contest = False  # a wrong automated decision to contest (automation.py)
+
+
+class Case:
+    """One case at a centre this week: a queued procedure (``task``) or a letter visit (``task`` None)."""
+
+    __slots__ = ("owner", "task", "deadline", "mode", "expertise", "work", "eid_minutes", "minutes")
+
+    def __init__(self, owner, task, deadline):
+        self.owner = owner
+        self.task = task
+        self.deadline = deadline
 
 
 class Citizen(mesa.Agent):
@@ -170,12 +205,14 @@ class Citizen(mesa.Agent):
         self.last_procedure_fail_week = self.last_letter_miss_week = self.last_benefit_fail_week = NEVER
         self.last_unassisted_week = self.last_assisted_week = NEVER
         self.last_letter_week = self.last_read_week = NEVER
+        self.wrong_decision_week = NEVER
         self.done = [0] * len(CHANNELS)
         self.letters_read = self.tasks_failed = self.help_received = 0
         self.minutes_spent = 0.0
         self.tasks: list[Task] = []
         self.letters: list[list[int]] = [[] for _ in LETTER_KINDS]  # deadline week of each unread letter
         self.course_offer = False
+        self.gone = False
         model.centre_count[self.centre] += 1
 
     # ------------------------------------------------------------ attributes (sim/model/population.py)
@@ -354,6 +391,61 @@ class Citizen(mesa.Agent):
         self.trust_down(m.config.behaviour.trust_loss_waiting)
         self.back_to_choice([t for t in tasks if t.wait >= m.policy.centre.max_wait_weeks])
 
+    def teaching_readiness(self) -> float:
+        """How far the citizen can complete a task, and learn, while taught (services.teaching_readiness)."""
+        b = self.model.config.behaviour
+        r = logistic(b.self_help_skill_slope * (self.skill - b.self_help_skill_threshold))
+        return r * b.self_help_cognitive_factor if self.disability == 2 else r
+
+    def centre_visit(self, cases: list[Case]) -> None:
+        """Outcomes of this citizen's cases served at the centre this week (see ``PlainModel.serve_centres``)."""
+        m, b, pol, rnd = self.model, self.model.config.behaviour, self.model.policy.centre, self.random
+        self.spend_time(CENTRE, len(cases))
+        ready = self.teaching_readiness()
+        done = {CASEWORK: [], GREY: []}
+        wrong, failed = [], []
+        read = taught = own_login = False
+        new_eid = False
+        for c in cases:
+            if c.mode == TEACHING:
+                ok = rnd.random() < b.self_help_success * ready
+                taught = True
+            else:
+                ok = rnd.random() < b.casework_success * (0.5 + 0.5 * c.expertise)
+            if c.task is None:
+                m.letter_visits += 1
+                if ok:
+                    read = True
+                    own_login |= c.mode != CASEWORK
+            elif not ok:
+                failed.append(c.task)
+            elif c.mode != TEACHING and rnd.random() < pol.deskilled_error_rate * (1 - c.expertise):
+                wrong.append(c.task)
+            else:
+                done[CASEWORK if c.mode == TEACHING else c.mode].append(c.task)
+            if c.mode == GREY:
+                m.grey_cases += 1
+                m.grey_incidents += rnd.random() < pol.grey_incident_probability
+            if c.eid_minutes and rnd.random() < pol.eid_setup_success:
+                new_eid = True
+        if taught:
+            self.learn(b.learn_by_teaching * ready)
+        if new_eid:
+            self.eid = True
+            m.eids_set_up += 1
+        m.casework_errors += len(wrong)
+        self.fail(wrong)
+        self.complete(done[CASEWORK], CENTRE)
+        self.complete(done[GREY], SELF_SERVICE)  # grey practice: invisible, counted as self-service
+        self.back_to_choice(failed)
+        if read:
+            n = sum(len(x) for x in self.letters)
+            self.letters = [[] for _ in LETTER_KINDS]
+            self.letters_read += n
+            m.completed += n
+            if own_login and self.dp_status == ENROLLED and m.digital_live:
+                self.last_read_week = m.week
+
     # ------------------------------------------------------------ the week, first part
 
     def step(self) -> None:
@@ -369,6 +461,7 @@ class Citizen(mesa.Agent):
         band = age_band(self.age)
         self.needs_arrive(band)
         if self.tasks:
+            self.hold()
             self.attempts()
 
     def age_one_week(self) -> None:
@@ -418,6 +511,7 @@ class Citizen(mesa.Agent):
             return False
         for t in self.tasks:
             t.route = RESOLVED
+        self.gone = True
         m.withdrawn += len(self.tasks) + sum(len(x) for x in self.letters)
         m.centre_count[self.centre] -= 1
         self.remove()
@@ -436,8 +530,9 @@ class Citizen(mesa.Agent):
                 self.tasks.append(t)
                 m.arrived += 1
                 if m.policy.digital_channels and rnd.random() < m.automation_share[ttype]:
-                    m.automation_records += 1
-                    self.complete([t], AUTOMATION)
+                    self.automate(t)
+        if self.wrong_decision_week == m.week:
+            self.trust_down(m.policy.automation.wrong_decision_trust_loss)
         digital = self.dp_status == ENROLLED and m.digital_live
         for kind, (rate, enl) in enumerate(m.letter_rates[band]):
             k = poisson(rnd, rate, enl)
@@ -450,13 +545,45 @@ class Citizen(mesa.Agent):
                 else:
                     m.letters_paper += k
 
+    def automate(self, t: Task) -> None:
+        """A procedure offered to proactive automation (automation.automate): refused with consent required
+        (chance refusal_share x 2 x (1 - trust)); else one record, wrong with error_rate (then contested: harder,
+        a short deadline, trust lost once this week), else completed by automation."""
+        m, a, rnd = self.model, self.model.policy.automation, self.random
+        if a.consent_required and rnd.random() < min(1.0, a.refusal_share * 2.0 * (1.0 - self.trust)):
+            return
+        m.automation_records += 1
+        if rnd.random() < a.error_rate:
+            t.contest = True
+            t.complexity = max(t.complexity, a.contest_complexity)
+            t.deadline = m.week + a.contest_deadline_weeks
+            self.wrong_decision_week = m.week
+        else:
+            self.complete([t], AUTOMATION)
+
+    def hold(self) -> None:
+        """The back office this week (backoffice.backoffice_week): held procedures are released; while it is
+        down, each open procedure is held with chance slowdown[type] (its deadline a week later if extended)."""
+        m = self.model
+        for t in self.tasks:
+            t.held = False
+        if not m.backoffice_down:
+            return
+        bo, rnd = m.policy.backoffice, self.random
+        for t in self.tasks:
+            if rnd.random() < m.backoffice_slowdown[t.ttype]:
+                t.held = True
+                m.backoffice_held += 1
+                if bo.extend_deadlines:
+                    t.deadline += 1
+
     def attempts(self) -> None:
         """Give-ups, then one attempt per open task by its chosen channel (sim/model/mechanisms/channels.py)."""
         m, b, rnd = self.model, self.model.config.behaviour, self.random
         p_base = b.giveup_base + b.giveup_alienation * (1 - self.trust)
-        self.fail([t for t in self.tasks if t.route > FRESH
+        self.fail([t for t in self.tasks if t.route > FRESH and not t.held
                    and rnd.random() < p_base + b.giveup_per_failure * t.attempts])
-        ready = [t for t in self.tasks if t.route in (FRESH, AFTER_FAILURE)]
+        ready = [t for t in self.tasks if t.route in (FRESH, AFTER_FAILURE) and not t.held]
         if not ready:
             return
         can, proxy = self.can_self_serve(), self.has_proxy()
@@ -465,6 +592,10 @@ class Citizen(mesa.Agent):
         challenged = self.skill < m.config.population.challenged_threshold
         p_centre = min(max(b.centre_preference + 0.3 * challenged - 0.5 * self.travel_burden, 0.0), 1.0)
         paper_for_all = m.policy.paper_on_request or not m.digital_live
+        # Trust in help seeking (channels.choose_channels): the distrustful ask a relative more often, and
+        # stay away from the phone and the centre this week with chance trust_help_avoidance x (1 - trust).
+        p_relative = shift_odds(b.relative_uptake, b.trust_relative_slope * (0.5 - self.trust))
+        p_away = b.trust_help_avoidance * (1 - self.trust)
         chosen: list[list[Task]] = [[] for _ in range(5)]
         for t in ready:
             u1 = rnd.random()
@@ -475,8 +606,10 @@ class Citizen(mesa.Agent):
                 chosen[PAPER].append(t)
             elif t.route == AFTER_FAILURE and able and u1 < b.retry_probability * self.skill:
                 chosen[SELF_SERVICE].append(t)
-            elif self.support > 0 and (proxy or rnd.random() < b.relative_uptake):
+            elif self.support > 0 and (proxy or rnd.random() < p_relative):
                 chosen[RELATIVE].append(t)
+            elif rnd.random() < p_away:
+                t.route = AFTER_FAILURE  # asks nobody this week: waits, may be given up, no failed attempt
             elif rnd.random() < p_centre:
                 chosen[CENTRE].append(t)
             else:
@@ -497,7 +630,8 @@ class Citizen(mesa.Agent):
         m, b, rnd = self.model, self.model.config.behaviour, self.random
         plat = m.policy.platform
         by_proxy = proxy and not can
-        eff = self.skill * plat.usability + plat.accessibility * (self.disability > 0)
+        eff = (self.skill * plat.usability + plat.accessibility * (self.disability > 0)
+               + plat.language_support * self.language_barrier + plat.senior_design * (self.age >= SENIOR_AGE))
         ok, failed = [], []
         for t in tasks:
             if by_proxy:
@@ -551,6 +685,8 @@ class Citizen(mesa.Agent):
                 k = sum(1 for d in letters if d <= m.week)
                 del letters[:k]
                 self.miss_letters(kind, k)
+        if m.trust_recovery:  # trust drifts back to its long-run level (learning.trust_recovery)
+            self.trust += m.trust_recovery * (m.config.population.trust_mean - self.trust)
         if self.course_offer:
             self.course_offer = False
             if self.random.random() < m.policy.courses.uptake:
@@ -588,6 +724,8 @@ class Citizen(mesa.Agent):
             if digital and not by_access:
                 self.last_read_week = m.week
             m.completed += n
+        else:
+            m.unread_now.append(self)  # may take the letters to the centre next week (services.letter_requests)
 
     def acquire_access(self) -> None:
         """Internet, then an eID, acquired with a weekly chance proportional to skill (mechanisms/access.py)."""
@@ -617,7 +755,8 @@ class Citizen(mesa.Agent):
                 if aware:
                     need = b.optout_need_factor if self.prevents_use() else 1.0
                     failure = b.optout_failure_factor if m.week - self.last_need_week < NEED_WINDOW_WEEKS else 1.0
-                    h = (pol.apply_hazard_per_year / 52 * need * failure
+                    distrust = math.exp(b.trust_optout_slope * (0.5 - self.trust))
+                    h = (pol.apply_hazard_per_year / 52 * need * failure * distrust
                          * (pol.campaign_factor if m.optout_campaign else 1.0))
                     u = rnd.random()
                     if pol.rule == "in_person":
@@ -685,6 +824,10 @@ class PlainModel(mesa.Model):
         self.immigration_weights = [pc.immigration_age_shares[b] for b in AGE_BANDS]
         self.phone_queue: list[Task] = []
         self.centre_queue: list[Task] = []
+        self.unread_now: list[Citizen] = []  # had letters pending at this week's reading but read none
+        self.unread_last: list[Citizen] = []
+        self.backoffice_down_until = 0
+        self.backoffice_down = False
         self.arrived = self.completed = self.failed = self.withdrawn = 0
         self.deaths = self.entrants = self.immigrants = self.emigrants = 0
         self.spans = window_spans(config.run.start, config.run.weeks)
@@ -713,6 +856,7 @@ class PlainModel(mesa.Model):
                                          if delayed and plat.delay_weeks_mean > 0 else 0.0)
         self.overrun = self.random.random() < plat.overrun_probability
         self.outage_fraction = 0.0
+        self.digital_live = False
 
     # ------------------------------------------------------------ time and policy
 
@@ -738,6 +882,8 @@ class PlainModel(mesa.Model):
         b = self.config.behaviour
         self.read_access_hazards = (b.read_access_per_year / 52,
                                     b.read_access_per_year / 52 * b.read_access_unable_factor)
+        self.trust_recovery = b.trust_recovery_per_year / 52
+        self.backoffice_slowdown = [pol.backoffice.slowdown.get(t, 0.0) for t in PROCEDURE_TYPES]
         self.automation_share = [pol.automation_share.get(t, 0.0) for t in PROCEDURE_TYPES]
         iso = date.isocalendar().week
         self.procedure_rates = []
@@ -769,6 +915,8 @@ class PlainModel(mesa.Model):
         self.events = dict.fromkeys(EVENTS, 0.0)
         self.self_service_contacts = self.paper_contacts = self.automation_records = 0
         self.letters_digital = self.letters_paper = self.course_places = self.exemptions = 0
+        self.backoffice_held = self.casework_errors = self.grey_cases = self.grey_incidents = 0
+        self.letter_visits = self.eids_set_up = self.privacy_exposed = 0
         self.citizen_minutes = 0.0
         self.cost = 0.0
 
@@ -785,9 +933,12 @@ class PlainModel(mesa.Model):
         self.start_counters()
         self.policy_state()
         self.platform_week()
+        self.backoffice_week()
         self.add_entrants()
         self.add_immigrants()
+        self.unread_last, self.unread_now = self.unread_now, []
         self.agents.shuffle_do("step")
+        self.privacy_incidents()
         self.serve_phone()
         self.serve_centres()
         self.offer_courses()
@@ -802,12 +953,50 @@ class PlainModel(mesa.Model):
         plat = self.policy.platform
         k = self.rng.poisson(plat.outage_rate_per_year / 52)
         self.outage_fraction = min(1.0, k * plat.outage_days / 7) if self.digital_live else 0.0
-        weeks_to_launch = (self.policy.platform.launch + self.launch_delay - self.date).days / 7
-        if self.policy.digital_channels and 0 < weeks_to_launch <= plat.build_weeks:
+        # The build runs from build_weeks before the planned launch to the actual launch: the budget (times the
+        # overrun factor) is spread over build_weeks plus the delay (DigexModel.platform_week).
+        build_start = plat.launch - dt.timedelta(weeks=plat.build_weeks)
+        if self.policy.digital_channels and build_start <= self.date < plat.launch + self.launch_delay:
             factor = plat.overrun_factor if self.overrun else 1.0
-            self.cost += plat.build_budget_dkk * factor / plat.build_weeks / self.config.population.weight
+            weeks = plat.build_weeks + self.launch_delay / dt.timedelta(weeks=1)
+            self.cost += plat.build_budget_dkk * factor / weeks / self.config.population.weight
         if self.digital_live:
             self.cost += plat.running_cost_per_year_dkk / 52 / self.config.population.weight
+
+    def backoffice_week(self) -> None:
+        """Whether the back office is down this week (a dated failure, or a random one: start chance
+        1 - exp(-rate / 52) while none lasts, length max(1, round(Exponential(mean))) weeks), and its costs:
+        the programme's spending as IT build and, while down, the extra staff (backoffice.py). The citizens
+        hold their procedures in their own step (``Citizen.hold``)."""
+        bo, weight = self.policy.backoffice, self.config.population.weight
+        if bo.failure_rate_per_year > 0 and self.week >= self.backoffice_down_until \
+                and self.random.random() < -math.expm1(-bo.failure_rate_per_year / 52):
+            self.backoffice_down_until = self.week + max(1, round(self.random.expovariate(1 / bo.failure_weeks_mean)))
+        self.backoffice_down = bo.down or self.week < self.backoffice_down_until
+        self.cost += bo.programme_cost_per_year_dkk / 52 / weight
+        if self.backoffice_down:
+            self.cost += bo.failure_staff * FULL_TIME_HOURS * self.config.costs.staff_cost_per_hour_dkk / weight
+
+    def privacy_incidents(self) -> None:
+        """This week's privacy incidents of automation (automation.privacy_incidents): Poisson(records x weight x
+        privacy_incident_rate) incidents expose Poisson(incidents x incident_citizens / weight) citizens whose
+        records automation processed, who lose trust; public ones lower every citizen's trust a little."""
+        if self.automation_records == 0:
+            return
+        a, weight = self.policy.automation, self.config.population.weight
+        k = int(self.rng.poisson(self.automation_records * weight * self.policy.privacy_incident_rate))
+        if k == 0:
+            return
+        pool = [c for c in self.agents if c.done[AUTOMATION] > 0]
+        exposed = self.random.sample(pool, min(len(pool), int(self.rng.poisson(k * a.incident_citizens / weight))))
+        for c in exposed:
+            c.trust_down(a.incident_trust_loss)
+        self.privacy_exposed += len(exposed)
+        public = sum(1 for _ in range(k) if self.random.random() < a.public_incident_share)
+        if public:
+            loss = 1.0 - (1.0 - a.public_trust_loss) ** public
+            for c in self.agents:
+                c.trust_down(loss)
 
     def add_entrants(self) -> None:
         """New 15-year-olds, later cohorts more skilled; they join this week's step without ageing."""
@@ -862,6 +1051,8 @@ class PlainModel(mesa.Model):
         (mechanisms/services.py)."""
         b, pol = self.config.behaviour, self.policy.phone
         queue = [t for t in self.phone_queue if t.route == QUEUED_PHONE]
+        held = [t for t in queue if t.held]  # held in a failed back office: not served, kept in the queue
+        queue = [t for t in queue if not t.held]
         cap = math.inf if self.policy.unlimited_capacity else \
             pol.agents_per_10k * len(self.agents) / 1e4 * pol.hours_per_week * 60
         served, unserved, _ = self.earliest_deadline_first(queue, lambda t: 0, lambda t: pol.minutes_per_call, [cap],
@@ -877,49 +1068,71 @@ class PlainModel(mesa.Model):
             owner.back_to_choice([t for t in tasks if t not in ok])
         for owner, tasks in self.by_owner(unserved).items():
             owner.wait_or_leave(tasks)
-        self.phone_queue = [t for t in unserved if t.route == QUEUED_PHONE]
+        self.phone_queue = held + [t for t in unserved if t.route == QUEUED_PHONE]
 
     def serve_centres(self) -> None:
-        """Centre visits per centre up to its helpers' minutes: casework or help to self-help.
+        """Centre cases per centre up to its helpers' minutes (services.serve_centres, docs/ODD.md section 7.7).
 
-        The minutes left after the queue are the centre's spare minutes this week,
-        which exemption applications at the centre use first (``book_exemption``).
+        The cases are the queued procedures and this week's letter visits: a citizen who had letters pending
+        at last week's reading but read none, and still has some, comes with chance letter_centre_ask x
+        (1 - travel burden), due next week. Each case is help to self-help with chance self_help_share, done
+        by the helper logged in as the citizen (grey practice) with chance grey_share if the citizen has an eID
+        and self-service is live, else casework. Minutes: teaching minutes_self_help (minutes_letter_self_help
+        for letters); casework and grey minutes_casework (minutes_letter) x (1 + deskilled_extra_time x
+        (1 - expertise)); plus minutes_eid for a visitor without an eID who is not exempt, plus documentation
+        (systems x documentation_minutes_per_system). Success: casework_success x (0.5 + 0.5 x expertise) when
+        the helper does it, self_help_success x readiness when taught (readiness = logistic(self_help_skill_slope
+        x (skill - self_help_skill_threshold)), times self_help_cognitive_factor with a cognitive impairment).
+        A procedure done by the helper is done wrongly, and fails, with chance deskilled_error_rate x
+        (1 - expertise); a grey success counts as self-service. A taught citizen learns learn_by_teaching x
+        readiness (once a week). A letter case that succeeds reads every pending letter. A served visitor
+        without an eID (not exempt) gets one with chance eid_setup_success. The minutes left after the queue
+        are the centre's spare minutes this week, which exemption applications at the centre use first
+        (``book_exemption``).
         """
-        b, pol = self.config.behaviour, self.policy.centre
+        b, pol, rnd = self.config.behaviour, self.policy.centre, self.random
         queue = [t for t in self.centre_queue if t.route == QUEUED_CENTRE]
-        for t in queue:
-            t.teach = self.random.random() < pol.self_help_share
+        held = [t for t in queue if t.held]  # held in a failed back office: not served, kept in the queue
+        cases = [Case(t.owner, t, t.deadline) for t in queue if not t.held]
+        for a in self.unread_last:
+            if not a.gone and any(a.letters) and rnd.random() < b.letter_centre_ask * (1 - a.travel_burden):
+                cases.append(Case(a, None, self.week + 1))
+        doc = pol.documentation_minutes
+        for c in cases:
+            a = c.owner
+            if rnd.random() < pol.self_help_share:
+                c.mode = GREY if rnd.random() < pol.grey_share and a.eid and self.digital_live else TEACHING
+            else:
+                c.mode = CASEWORK
+            c.expertise = e = self.centre_expertise[a.centre]
+            letter = c.task is None
+            if c.mode == TEACHING:
+                c.work = pol.minutes_letter_self_help if letter else pol.minutes_self_help
+            else:
+                c.work = (pol.minutes_letter if letter else pol.minutes_casework) * (1 + pol.deskilled_extra_time
+                                                                                     * (1 - e))
+            c.eid_minutes = pol.minutes_eid if not a.eid and a.dp_status != EXEMPT else 0.0
+            c.minutes = c.work + c.eid_minutes + doc
         if self.policy.unlimited_capacity:
             cap = [math.inf] * self.n_centres
         else:
             cap = [pol.helpers_per_10k * n / 1e4 * pol.hours_per_week * 60.0 for n in self.centre_count]
         served, unserved, self.centre_spare = self.earliest_deadline_first(
-            queue, lambda t: t.owner.centre,
-            lambda t: (pol.minutes_self_help if t.teach else pol.minutes_casework) + pol.documentation_minutes, cap,
-            self.centre_overrun)
+            cases, lambda c: c.owner.centre, lambda c: c.minutes, cap, self.centre_overrun)
         casework = [0.0] * self.n_centres
         teaching = [0.0] * self.n_centres
-        for t in served:
-            if t.teach:
-                teaching[t.owner.centre] += pol.minutes_self_help
-            else:
-                casework[t.owner.centre] += pol.minutes_casework
-        used = sum(casework) + sum(teaching) + len(served) * pol.documentation_minutes
+        for c in served:
+            casework[c.owner.centre] += (c.work if c.mode == CASEWORK else 0.0) + c.eid_minutes
+            teaching[c.owner.centre] += c.work if c.mode != CASEWORK else 0.0
+        used = sum(casework) + sum(teaching) + len(served) * doc
         minutes = used if self.policy.unlimited_capacity else sum(cap)
         self.cost += minutes / 60 * self.config.costs.staff_cost_per_hour_dkk
         self.cost += len(served) * self.config.costs.centre_overhead_per_visit_dkk
-        for owner, tasks in self.by_owner(served).items():
-            owner.spend_time(CENTRE, len(tasks))
-            e = self.centre_expertise[owner.centre]
-            ok = [t for t in tasks if self.random.random() < (
-                b.self_help_success if t.teach else b.casework_success * (0.5 + 0.5 * e))]
-            if any(t.teach for t in tasks):
-                owner.learn(b.learn_by_teaching)
-            owner.complete(ok, CENTRE)
-            owner.back_to_choice([t for t in tasks if t not in ok])
-        for owner, tasks in self.by_owner(unserved).items():
+        for owner, owned in self.by_owner(served).items():
+            owner.centre_visit(owned)
+        for owner, tasks in self.by_owner([c.task for c in unserved if c.task is not None]).items():
             owner.wait_or_leave(tasks)
-        self.centre_queue = [t for t in unserved if t.route == QUEUED_CENTRE]
+        self.centre_queue = held + [c.task for c in unserved if c.task is not None and c.task.route == QUEUED_CENTRE]
         for c in range(self.n_centres):
             case = casework[c] + teaching[c]
             if case > 0:
