@@ -548,32 +548,36 @@ class DigexModel(mesa.Model):
         return self
 
     def timeseries(self) -> pd.DataFrame:
-        """Weekly metrics in long format: week, date, metric, group_type, group, value.
+        """Weekly metrics in long format: week, date, metric, group_type, group, value (docs/ODD.md 7.15).
 
-        Overall rows have group_type == group == "all".
+        Overall rows have group_type == group == "all". Rows run metric by
+        metric: the overall metrics (week by week), then the group metrics
+        (week by week, each week's groups in ``Metrics.labels`` order). The
+        frame is built from index arrays in one go: each label column is its
+        few distinct strings taken by code, not one string per row.
         """
         weeks = self.week
-        dates = pd.to_datetime([self.config.run.start + dt.timedelta(weeks=w) for w in range(weeks)])
-        frames = []
-        ov = self.metrics.overall[:weeks]
-        for j, name in enumerate(OVERALL_METRICS):
-            frames.append(pd.DataFrame({"week": np.arange(weeks), "date": dates, "metric": name,
-                                        "group_type": OVERALL[0], "group": OVERALL[1], "value": ov[:, j]}))
-        gv = self.metrics.groups[:weeks]
         labels = self.metrics.labels
-        gtypes = np.array([lab[0] for lab in labels])
-        gnames = np.array([lab[1] for lab in labels])
-        for j, name in enumerate(GROUP_METRICS):
-            vals = gv[:, j, :]
-            frames.append(pd.DataFrame({
-                "week": np.repeat(np.arange(weeks), len(labels)),
-                "date": np.repeat(dates, len(labels)),
-                "metric": name,
-                "group_type": np.tile(gtypes, weeks),
-                "group": np.tile(gnames, weeks),
-                "value": vals.ravel(),
-            }))
-        return pd.concat(frames, ignore_index=True)
+        n_ov, n_gm, n_lab = len(OVERALL_METRICS), len(GROUP_METRICS), len(labels)
+        ov_rows = n_ov * weeks
+        week = np.concatenate([np.tile(np.arange(weeks), n_ov), np.tile(np.repeat(np.arange(weeks), n_lab), n_gm)])
+        metric = np.concatenate([np.repeat(np.arange(n_ov), weeks), n_ov + np.repeat(np.arange(n_gm), weeks * n_lab)])
+        label = np.concatenate([np.zeros(ov_rows, dtype=np.intp), 1 + np.tile(np.arange(n_lab), weeks * n_gm)])
+        dates = pd.to_datetime([self.config.run.start + dt.timedelta(weeks=w) for w in range(weeks)])
+        values = np.concatenate([self.metrics.overall[:weeks].T.ravel(),
+                                 self.metrics.groups[:weeks].transpose(1, 0, 2).ravel()])
+
+        def strings(names: list[str], codes: np.ndarray) -> pd.Series:
+            return pd.Series(pd.Series(names).array.take(codes))
+
+        return pd.DataFrame({
+            "week": week,
+            "date": dates[week],
+            "metric": strings([*OVERALL_METRICS, *GROUP_METRICS], metric),
+            "group_type": strings([OVERALL[0], *(lab[0] for lab in labels)], label),
+            "group": strings([OVERALL[1], *(lab[1] for lab in labels)], label),
+            "value": values,
+        })
 
     def summary(self) -> pd.DataFrame:
         """End-of-run values (``sim.model.series.end_of_run``): metric, group_type, group, value."""
