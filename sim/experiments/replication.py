@@ -54,13 +54,14 @@ def run_replication(config: Config, rep: int = 0, progress: Callable[[int], None
 
     The reference uses the same seed, so it has the same population, deaths,
     births and task arrivals (common random numbers); only its cost is used,
-    so it computes no group breakdown. ``progress(week)`` is called after each
+    so it computes no group breakdown. Neither model is inspected, so neither
+    creates Citizen agents. ``progress(week)`` is called after each
     simulated week of both runs.
     """
     seed = replication_seed(config, rep)
-    ts = DigexModel(config, seed=seed).run(progress).timeseries()
+    ts = DigexModel(config, seed=seed, citizen_agents=False).run(progress).timeseries()
     if config.run.analogue_reference:
-        ref = DigexModel(analogue_reference(config), seed=seed, group_metrics=False).run(progress)
+        ref = DigexModel(analogue_reference(config), seed=seed, group_metrics=False, citizen_agents=False).run(progress)
         for savings, cost in SAVINGS.items():
             ref_cost = ref.metrics.overall[: ref.week, OVERALL_METRICS.index(cost)]
             rows = ts["metric"] == savings

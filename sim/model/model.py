@@ -101,6 +101,9 @@ class DigexModel(mesa.Model):
         seed: random seed; default ``config.run.seed``.
         check_invariants: verify the accounting invariants after every week.
         group_metrics: compute the breakdown by group (off for the analogue twin, whose costs alone are used).
+        citizen_agents: create a Citizen agent per row up to population.materialise_agents_up_to (off for
+            replications run for their metrics alone, whose agents nobody inspects; ``citizen(row)`` still
+            creates one on demand). Agents are views that draw no random numbers, so results are the same.
 
     Raises:
         ValueError: naming ``config`` (not a Config, or one that fails validation) or ``seed`` (not an
@@ -108,7 +111,7 @@ class DigexModel(mesa.Model):
     """
 
     def __init__(self, config: Config | None = None, seed: int | None = None, check_invariants: bool = False,
-                 group_metrics: bool = True):
+                 group_metrics: bool = True, citizen_agents: bool = True):
         config = _validated_config(config)
         seed = config.run.seed if seed is None else _checked_seed(seed)
         super().__init__(scenario=DigexScenario(rng=seed, config=config))
@@ -119,7 +122,9 @@ class DigexModel(mesa.Model):
         self.timeline = sorted(config.timeline, key=lambda c: c.date)
         self.streams = dict(zip(STREAMS, self.rng.spawn(len(STREAMS)), strict=True))
         self.week = 0
+        self._date = (0, config.run.start)  # (week, its date): the cache of ``date``
         self.weight = config.population.weight
+        self.is_benefit = np.array([config.tasks.procedures[k].is_benefit for k in PROCEDURE_TYPES])
 
         pc = config.population
         self.pop = Population(config.rows)
@@ -163,7 +168,7 @@ class DigexModel(mesa.Model):
         self.tracked = np.zeros(0, dtype=np.int64)
         self.band = self.pop.age_band()  # each row's age band this week (set after demography in ``step``)
 
-        self.materialised = pc.size <= pc.materialise_agents_up_to
+        self.materialised = citizen_agents and pc.size <= pc.materialise_agents_up_to
         self._citizen_views: dict[int, Citizen] = {}
         if self.materialised:
             for row in range(self.pop.n):
@@ -176,8 +181,10 @@ class DigexModel(mesa.Model):
 
     @property
     def date(self) -> dt.date:
-        """Date of the current week."""
-        return self.config.run.start + dt.timedelta(weeks=self.week)
+        """Date of the current week (computed once a week: the mechanisms ask for it about 30 times)."""
+        if self._date[0] != self.week:
+            self._date = (self.week, self.config.run.start + dt.timedelta(weeks=self.week))
+        return self._date[1]
 
     @property
     def launch_date(self) -> dt.date:
@@ -377,7 +384,7 @@ class DigexModel(mesa.Model):
         elif channel != AUTOMATION:
             p.last_unassisted_week[o] = self.week
             learning.move_towards_one(p.trust, o, b.trust_gain_success)
-        benefit = np.array([self.config.tasks.procedures[k].is_benefit for k in PROCEDURE_TYPES])[t.ttype[idx]]
+        benefit = self.is_benefit[t.ttype[idx]]
         self.metrics.add_completed(o, channel, benefit)
         t.route[idx] = RESOLVED
         self._log(o, t.ttype[idx], f"completed by {CHANNELS[channel]}")
@@ -391,7 +398,7 @@ class DigexModel(mesa.Model):
             return
         t, p = self.tasks, self.pop
         o = t.owner[idx]
-        benefit = np.array([self.config.tasks.procedures[k].is_benefit for k in PROCEDURE_TYPES])[t.ttype[idx]]
+        benefit = self.is_benefit[t.ttype[idx]]
         np.add.at(p.tasks_failed, o, np.int32(1))
         p.last_procedure_fail_week[o] = self.week
         p.last_benefit_fail_week[o[benefit]] = self.week
