@@ -60,7 +60,7 @@ def replication_seed(config: Config, rep: int) -> int:
 
 
 def twin_key(config: Config, seed: int) -> str:
-    """What the all-analogue twin of ``config`` run with ``seed`` depends on, as a SHA-256 digest.
+    """What the all-analogue twin (docs/ODD.md section 7.14) of ``config`` run with ``seed`` depends on, as a SHA-256.
 
     The twin's validated configuration (``analogue_reference``) without the
     scenario's name, description and base seed, plus the seed itself: two
