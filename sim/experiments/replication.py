@@ -4,11 +4,21 @@ Workers receive plain configuration dictionaries (validated again on
 arrival), never pickled objects from outside the program, and return plain
 DataFrames. Results do not depend on the number of workers: replication r of
 a scenario always uses seed ``run.seed + r``.
+
+The all-analogue twin of a replication depends only on its own configuration
+and seed, so scenarios of a comparison or sweep that differ only in digital
+levers share it: each process keeps the twins' costs it has computed
+(``TwinCache``, keyed by ``twin_key``), and ``run_many`` sends the replications
+that share a twin to the same worker when there are enough such groups to
+keep every worker busy.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -49,28 +59,86 @@ def replication_seed(config: Config, rep: int) -> int:
     return config.run.seed + rep
 
 
+def twin_key(config: Config, seed: int) -> str:
+    """What the all-analogue twin (docs/ODD.md section 7.14) of ``config`` run with ``seed`` depends on, as a SHA-256.
+
+    The twin's validated configuration (``analogue_reference``) without the
+    scenario's name, description and base seed, plus the seed itself: two
+    scenarios that differ only in digital levers have the same key.
+    """
+    twin = analogue_reference(config).model_dump(mode="json", exclude={"name": True, "description": True,
+                                                                       "run": {"seed"}})
+    return hashlib.sha256(f"{seed}|{json.dumps(twin, sort_keys=True)}".encode()).hexdigest()
+
+
+class TwinCache:
+    """The public costs (SAVINGS' cost metrics, weeks x 3) of the most recent twins run in this process."""
+
+    SIZE = 64
+    """Twins kept (about 18 KB each at 730 weeks); the least recently used is dropped first."""
+
+    def __init__(self) -> None:
+        self._costs: OrderedDict[str, np.ndarray] = OrderedDict()
+
+    def costs(self, config: Config, seed: int, progress: Callable[[int], None] | None) -> np.ndarray:
+        """The twin's weekly costs, run now (``progress`` after each week) unless run before with this key."""
+        key = twin_key(config, seed)
+        if key in self._costs:
+            self._costs.move_to_end(key)
+            return self._costs[key]
+        ref = DigexModel(analogue_reference(config), seed=seed, group_metrics=False, citizen_agents=False)
+        ref.run(progress)
+        cols = [OVERALL_METRICS.index(cost) for cost in SAVINGS.values()]
+        self._costs[key] = ref.metrics.overall[: ref.week, cols].copy()
+        if len(self._costs) > self.SIZE:
+            self._costs.popitem(last=False)
+        return self._costs[key]
+
+
+TWINS = TwinCache()
+"""This process's twins (each worker process has its own)."""
+
+
 def run_replication(config: Config, rep: int = 0, progress: Callable[[int], None] | None = None) -> Replication:
     """Run one replication; with run.analogue_reference also its all-analogue twin for the savings (SAVINGS).
 
     The reference uses the same seed, so it has the same population, deaths,
     births and task arrivals (common random numbers); only its cost is used,
-    so it computes no group breakdown. ``progress(week)`` is called after each
-    simulated week of both runs.
+    so it computes no group breakdown, and it is reused from ``TWINS`` when
+    this process has run the same twin before. Neither model is inspected, so
+    neither creates Citizen agents. ``progress(week)`` is called after each
+    simulated week of both runs (of the main run alone when the twin is reused).
     """
     seed = replication_seed(config, rep)
-    ts = DigexModel(config, seed=seed).run(progress).timeseries()
+    ts = DigexModel(config, seed=seed, citizen_agents=False).run(progress).timeseries()
     if config.run.analogue_reference:
-        ref = DigexModel(analogue_reference(config), seed=seed, group_metrics=False).run(progress)
-        for savings, cost in SAVINGS.items():
-            ref_cost = ref.metrics.overall[: ref.week, OVERALL_METRICS.index(cost)]
+        ref_costs = TWINS.costs(config, seed, progress)
+        for j, (savings, cost) in enumerate(SAVINGS.items()):
             rows = ts["metric"] == savings
-            ts.loc[rows, "value"] = ref_cost - ts.loc[ts["metric"] == cost, "value"].to_numpy()
+            ts.loc[rows, "value"] = ref_costs[:, j] - ts.loc[ts["metric"] == cost, "value"].to_numpy()
     return Replication(config.name, rep, seed, ts)
 
 
 def run_config_dict(data: dict, rep: int, on_week: Callable[[int], None] | None = None) -> Replication:
     """Validate a configuration dictionary and run one replication (what worker processes call)."""
     return run_replication(Config.model_validate(data), rep, on_week)
+
+
+def run_config_dicts(items: list[tuple[dict, int]]) -> list[Replication]:
+    """``run_config_dict`` for each (configuration dictionary, rep) in turn: replications sharing a twin."""
+    return [run_config_dict(data, rep) for data, rep in items]
+
+
+def twin_groups(jobs_list: list[tuple[Config, int]]) -> list[list[int]]:
+    """Positions of the (config, rep) jobs grouped by their twin (``twin_key``), in order of first appearance.
+
+    A job without a twin is a group of its own.
+    """
+    groups: dict[str, list[int]] = {}
+    for i, (cfg, rep) in enumerate(jobs_list):
+        key = twin_key(cfg, replication_seed(cfg, rep)) if cfg.run.analogue_reference else f"alone {i}"
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
 
 
 def run_many(
@@ -88,11 +156,31 @@ def run_many(
     of ``jobs`` workers when no address is given (``sim.experiments.executor``).
     ``on_done`` is called as each replication finishes and, for runs in this
     process only, ``on_week(week)`` after each simulated week (for progress bars).
+    Replications that share a twin (``twin_groups``) go to one worker together
+    when there are at least as many such groups as workers, so each twin runs once.
     """
+    jobs_list = list(jobs_list)
     work = [(cfg.model_dump(mode="json"), rep) for cfg, rep in jobs_list]
-    with Executor(executor, jobs if executor == "dask" else min(jobs, len(work)), scheduler) as pool:
-        fn = functools.partial(run_config_dict, on_week=on_week) if on_week and pool.in_process else run_config_dict
-        return pool.map(fn, work, on_done)
+    workers = jobs if executor == "dask" else min(jobs, len(work))
+    with Executor(executor, workers, scheduler) as pool:
+        if pool.in_process:  # one after the other: TWINS reuses each twin by itself
+            fn = functools.partial(run_config_dict, on_week=on_week) if on_week else run_config_dict
+            return pool.map(fn, work, on_done)
+        groups = twin_groups(jobs_list)
+        if len(groups) == len(work) or len(groups) < workers:
+            return pool.map(run_config_dict, work, on_done)
+
+        def each_done(batch: list[Replication]) -> None:
+            for r in batch:
+                on_done(r)
+
+        batches = pool.map(run_config_dicts, [([work[i] for i in g],) for g in groups],
+                           each_done if on_done else None)
+        results: list = [None] * len(work)
+        for g, batch in zip(groups, batches, strict=True):
+            for i, r in zip(g, batch, strict=True):
+                results[i] = r
+        return results
 
 
 def stack(replications: list[Replication]) -> pd.DataFrame:

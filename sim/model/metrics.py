@@ -198,7 +198,7 @@ EXCLUSION_COMPONENTS = ("failed_procedure_share", "missed_letter_share", "lost_b
 RUN_TOTALS = ("cost", "welfare_loss", "citizen_time")
 """Flows summed from the run start into ``<name>_cumulative_dkk`` and ``<name>_discounted_dkk``."""
 
-# Weekly event counts kept per cell in the ring.
+# Weekly event counts: per cell during the week (``Metrics.week_events``), then per group in the ring.
 EVENTS = ("procedures_failed", "failed_value", "benefit_resolved", "benefit_failed", "procedures_completed",
           "self_service_completed", "automated_completed", *[f"missed_{k}" for k in LETTER_KINDS],
           "wrong_decisions", "failed_contests")
@@ -210,6 +210,9 @@ FLOWS = ("centre_demand", "centre_unserved", "centre_served", "centre_wait", "ph
          "backoffice_held", "backoffice_down", "backoffice_cost",
          "casework_errors", "grey_cases", "grey_incidents", "letter_visits", "eids_set_up",
          "wrong_decisions", "consent_refusals", "privacy_exposed")
+EVENT_INDEX = {name: i for i, name in enumerate(EVENTS)}
+FLOW_INDEX = {name: i for i, name in enumerate(FLOWS)}
+_COST_FLOWS = [FLOW_INDEX[f"cost_{c}"] for c in COST_CHANNELS]
 
 
 def iso_weeks_in_year(year: int) -> int:
@@ -256,7 +259,8 @@ class Metrics:
         self.matrix, self.labels = group_matrix()
         self.spans = window_spans(config.run.start, weeks)
         self.discount = (1 + config.costs.discount_rate_per_year) ** -(np.arange(weeks) / YEAR_WEEKS)
-        self.events = np.zeros((SLOTS, len(EVENTS), N_CELLS))
+        self.week_events = np.zeros((len(EVENTS), N_CELLS))
+        self.events = np.zeros((SLOTS, len(self.labels), len(EVENTS)))
         self.flows = np.zeros((SLOTS, len(FLOWS)))
         self.overall = np.full((weeks, len(OVERALL_METRICS)), np.nan)
         self.groups = np.full((weeks, len(GROUP_METRICS), len(self.labels)), np.nan)
@@ -271,8 +275,9 @@ class Metrics:
     # ------------------------------------------------------------ bookkeeping
 
     def start_week(self, m: DigexModel) -> None:
-        """Compute each citizen's cell for this week and clear this week's slot of the ring."""
+        """Compute each citizen's cell for this week and clear this week's events and slot of the ring."""
         self.slot = m.week % SLOTS
+        self.week_events[:] = 0.0
         self.events[self.slot] = 0.0
         self.flows[self.slot] = 0.0
         if self.with_groups:
@@ -281,10 +286,10 @@ class Metrics:
 
     def _event(self, name: str, owners: np.ndarray, weights: np.ndarray | None = None) -> None:
         if len(owners) and self.with_groups:
-            self.events[self.slot, EVENTS.index(name)] += np.bincount(self.cells[owners], weights, N_CELLS)[:N_CELLS]
+            self.week_events[EVENT_INDEX[name]] += np.bincount(self.cells[owners], weights, N_CELLS)[:N_CELLS]
 
     def _flow(self, name: str, amount: float) -> None:
-        self.flows[self.slot, FLOWS.index(name)] += amount
+        self.flows[self.slot, FLOW_INDEX[name]] += amount
 
     def add_arrived(self, n: int) -> None:
         """Tasks (procedures or letters) arrived."""
@@ -423,15 +428,15 @@ class Metrics:
         """Add this week's cost, welfare loss and citizen time (real population) to the run totals."""
         f = self.flows[self.slot]
         weekly = {
-            "cost": sum(f[FLOWS.index(f"cost_{c}")] for c in COST_CHANNELS),
-            "welfare_loss": f[FLOWS.index("failed_value")],
-            "citizen_time": f[FLOWS.index("citizen_time")],
+            "cost": sum(f[i] for i in _COST_FLOWS),
+            "welfare_loss": f[FLOW_INDEX["failed_value"]],
+            "citizen_time": f[FLOW_INDEX["citizen_time"]],
         }
         for name, amount in weekly.items():
             real = float(amount) * self.weight
             self.totals[f"{name}_cumulative_dkk"] += real
             self.totals[f"{name}_discounted_dkk"] += real * float(self.discount[week])
-        self.it_cumulative += float(f[FLOWS.index("cost_it_build")] + f[FLOWS.index("cost_it_running")]) * self.weight
+        self.it_cumulative += float(f[FLOW_INDEX["cost_it_build"]] + f[FLOW_INDEX["cost_it_running"]]) * self.weight
 
     def _group_values(self, m: DigexModel, span: int, per_year: float) -> np.ndarray:
         p, c, b = m.pop, m.config.population, m.config.behaviour
@@ -467,40 +472,40 @@ class Metrics:
         def g(weights: np.ndarray | None) -> np.ndarray:
             return self.matrix @ np.bincount(cells, weights, N_CELLS + 1)[:N_CELLS]
 
-        ev = self.matrix @ self._window_sum(self.events, wk, span).T  # groups x events
+        self.events[self.slot] = self.matrix @ self.week_events.T  # this week's events by group
+        ev = self._window_sum(self.events, wk, span)  # groups x events
 
         def evt(name: str) -> np.ndarray:
-            return ev[:, EVENTS.index(name)]
-
-        def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
-            return np.divide(num, den, out=np.full_like(num, np.nan, dtype=float), where=den > 0)
+            return ev[:, EVENT_INDEX[name]]
 
         done, auto = evt("procedures_completed"), evt("automated_completed")
-        values = {
-            "exclusion_rate": ratio(excluded, count),
-            "failed_procedure_share": ratio(failed_proc, count),
-            "missed_letter_share": ratio(missed_letter, count),
-            **{f"missed_{k}_letters_per_citizen": ratio(evt(f"missed_{k}") * per_year, count) for k in LETTER_KINDS},
-            "lost_benefit_share": ratio(lost_benefit, count),
-            "welfare_loss_per_citizen_dkk": ratio(evt("failed_value") * per_year, count),
-            "failed_task_share": ratio(evt("procedures_failed"), evt("procedures_failed") + done),
-            "non_take_up_rate": ratio(evt("benefit_failed"), evt("benefit_resolved")),
-            "digital_share": ratio(evt("self_service_completed"), done - auto),
-            "automation_share": ratio(auto, done),
-            "wrong_decisions_per_citizen": ratio(evt("wrong_decisions") * per_year, count),
-            "failed_contests_per_citizen": ratio(evt("failed_contests") * per_year, count),
-            "assisted_share": ratio(assisted, completed_recent),
-            "dependent_share": ratio(dependent, completed_recent),
-            "enrolled_share": ratio(enrolled_n, count),
-            "exempt_share": ratio(exempt_n, count),
-            "inactive_enrolled_share": ratio(inactive, enrolled_n),
-            "digitally_challenged_share": ratio(challenged, count),
-            "trust_mean": ratio(g(trust.astype(float)), count),
-            "alienated_share": ratio(alienated, count),
-            "skill_mean": ratio(g(skill.astype(float)), count),
-            "population": count * self.weight,
+        ratios = {  # metric: (numerator, denominator); all divided at once below
+            "exclusion_rate": (excluded, count),
+            "failed_procedure_share": (failed_proc, count),
+            "missed_letter_share": (missed_letter, count),
+            **{f"missed_{k}_letters_per_citizen": (evt(f"missed_{k}") * per_year, count) for k in LETTER_KINDS},
+            "lost_benefit_share": (lost_benefit, count),
+            "welfare_loss_per_citizen_dkk": (evt("failed_value") * per_year, count),
+            "failed_task_share": (evt("procedures_failed"), evt("procedures_failed") + done),
+            "non_take_up_rate": (evt("benefit_failed"), evt("benefit_resolved")),
+            "digital_share": (evt("self_service_completed"), done - auto),
+            "automation_share": (auto, done),
+            "wrong_decisions_per_citizen": (evt("wrong_decisions") * per_year, count),
+            "failed_contests_per_citizen": (evt("failed_contests") * per_year, count),
+            "assisted_share": (assisted, completed_recent),
+            "dependent_share": (dependent, completed_recent),
+            "enrolled_share": (enrolled_n, count),
+            "exempt_share": (exempt_n, count),
+            "inactive_enrolled_share": (inactive, enrolled_n),
+            "digitally_challenged_share": (challenged, count),
+            "trust_mean": (g(trust.astype(float)), count),
+            "alienated_share": (alienated, count),
+            "skill_mean": (g(skill.astype(float)), count),
+            "population": (count * self.weight, np.ones_like(count)),
         }
-        return np.array([values[k] for k in GROUP_METRICS])
+        num = np.array([ratios[k][0] for k in GROUP_METRICS])
+        den = np.array([ratios[k][1] for k in GROUP_METRICS])
+        return np.divide(num, den, out=np.full_like(num, np.nan), where=den > 0)  # NaN for an empty denominator
 
     def _overall_values(self, m: DigexModel, span: int, per_year: float) -> np.ndarray:
         f = dict(zip(FLOWS, self._window_sum(self.flows, m.week, span), strict=True))
@@ -555,7 +560,7 @@ class Metrics:
 FLAG_BITS = 4
 """Flags counted together in one ``bincount`` pass of ``flag_counts`` (its table of cells x 16 stays in cache)."""
 
-_BIT_TABLE = (np.arange(1 << FLAG_BITS)[:, None] >> np.arange(FLAG_BITS)) & 1
+_BIT_TABLE = ((np.arange(1 << FLAG_BITS)[:, None] >> np.arange(FLAG_BITS)) & 1).astype(float)
 """Row c, column i: whether flag i is set in the combination c of FLAG_BITS flags."""
 
 
@@ -575,9 +580,10 @@ def flag_counts(cells: np.ndarray, flags: tuple[np.ndarray, ...]) -> tuple[np.nd
         for i in range(1, k):
             bits += group[i].view(np.uint8) * np.uint8(1 << i)
         j = np.bincount((cells << k) | bits, minlength=(N_CELLS + 1) << k)[: N_CELLS << k].reshape(N_CELLS, 1 << k)
+        j = j.astype(float)  # counts are exact in float64; a float product is a BLAS call, an integer one is not
         per_flag[:, first:first + k] = j @ _BIT_TABLE[: 1 << k, :k]
         if first == 0:
-            count = j.sum(axis=1).astype(float)
+            count = j.sum(axis=1)
     return per_flag, count
 
 

@@ -101,6 +101,9 @@ class DigexModel(mesa.Model):
         seed: random seed; default ``config.run.seed``.
         check_invariants: verify the accounting invariants after every week.
         group_metrics: compute the breakdown by group (off for the analogue twin, whose costs alone are used).
+        citizen_agents: create a Citizen agent per row up to population.materialise_agents_up_to (off for
+            replications run for their metrics alone, whose agents nobody inspects; ``citizen(row)`` still
+            creates one on demand). Agents are views that draw no random numbers, so results are the same.
 
     Raises:
         ValueError: naming ``config`` (not a Config, or one that fails validation) or ``seed`` (not an
@@ -108,7 +111,7 @@ class DigexModel(mesa.Model):
     """
 
     def __init__(self, config: Config | None = None, seed: int | None = None, check_invariants: bool = False,
-                 group_metrics: bool = True):
+                 group_metrics: bool = True, citizen_agents: bool = True):
         config = _validated_config(config)
         seed = config.run.seed if seed is None else _checked_seed(seed)
         super().__init__(scenario=DigexScenario(rng=seed, config=config))
@@ -119,7 +122,9 @@ class DigexModel(mesa.Model):
         self.timeline = sorted(config.timeline, key=lambda c: c.date)
         self.streams = dict(zip(STREAMS, self.rng.spawn(len(STREAMS)), strict=True))
         self.week = 0
+        self._date = (0, config.run.start)  # (week, its date): the cache of ``date``
         self.weight = config.population.weight
+        self.is_benefit = np.array([config.tasks.procedures[k].is_benefit for k in PROCEDURE_TYPES])
 
         pc = config.population
         self.pop = Population(config.rows)
@@ -163,7 +168,7 @@ class DigexModel(mesa.Model):
         self.tracked = np.zeros(0, dtype=np.int64)
         self.band = self.pop.age_band()  # each row's age band this week (set after demography in ``step``)
 
-        self.materialised = pc.size <= pc.materialise_agents_up_to
+        self.materialised = citizen_agents and pc.size <= pc.materialise_agents_up_to
         self._citizen_views: dict[int, Citizen] = {}
         if self.materialised:
             for row in range(self.pop.n):
@@ -176,8 +181,10 @@ class DigexModel(mesa.Model):
 
     @property
     def date(self) -> dt.date:
-        """Date of the current week."""
-        return self.config.run.start + dt.timedelta(weeks=self.week)
+        """Date of the current week (computed once a week: the mechanisms ask for it about 30 times)."""
+        if self._date[0] != self.week:
+            self._date = (self.week, self.config.run.start + dt.timedelta(weeks=self.week))
+        return self._date[1]
 
     @property
     def launch_date(self) -> dt.date:
@@ -377,7 +384,7 @@ class DigexModel(mesa.Model):
         elif channel != AUTOMATION:
             p.last_unassisted_week[o] = self.week
             learning.move_towards_one(p.trust, o, b.trust_gain_success)
-        benefit = np.array([self.config.tasks.procedures[k].is_benefit for k in PROCEDURE_TYPES])[t.ttype[idx]]
+        benefit = self.is_benefit[t.ttype[idx]]
         self.metrics.add_completed(o, channel, benefit)
         t.route[idx] = RESOLVED
         self._log(o, t.ttype[idx], f"completed by {CHANNELS[channel]}")
@@ -391,7 +398,7 @@ class DigexModel(mesa.Model):
             return
         t, p = self.tasks, self.pop
         o = t.owner[idx]
-        benefit = np.array([self.config.tasks.procedures[k].is_benefit for k in PROCEDURE_TYPES])[t.ttype[idx]]
+        benefit = self.is_benefit[t.ttype[idx]]
         np.add.at(p.tasks_failed, o, np.int32(1))
         p.last_procedure_fail_week[o] = self.week
         p.last_benefit_fail_week[o[benefit]] = self.week
@@ -548,32 +555,36 @@ class DigexModel(mesa.Model):
         return self
 
     def timeseries(self) -> pd.DataFrame:
-        """Weekly metrics in long format: week, date, metric, group_type, group, value.
+        """Weekly metrics in long format: week, date, metric, group_type, group, value (docs/ODD.md 7.15).
 
-        Overall rows have group_type == group == "all".
+        Overall rows have group_type == group == "all". Rows run metric by
+        metric: the overall metrics (week by week), then the group metrics
+        (week by week, each week's groups in ``Metrics.labels`` order). The
+        frame is built from index arrays in one go: each label column is its
+        few distinct strings taken by code, not one string per row.
         """
         weeks = self.week
-        dates = pd.to_datetime([self.config.run.start + dt.timedelta(weeks=w) for w in range(weeks)])
-        frames = []
-        ov = self.metrics.overall[:weeks]
-        for j, name in enumerate(OVERALL_METRICS):
-            frames.append(pd.DataFrame({"week": np.arange(weeks), "date": dates, "metric": name,
-                                        "group_type": OVERALL[0], "group": OVERALL[1], "value": ov[:, j]}))
-        gv = self.metrics.groups[:weeks]
         labels = self.metrics.labels
-        gtypes = np.array([lab[0] for lab in labels])
-        gnames = np.array([lab[1] for lab in labels])
-        for j, name in enumerate(GROUP_METRICS):
-            vals = gv[:, j, :]
-            frames.append(pd.DataFrame({
-                "week": np.repeat(np.arange(weeks), len(labels)),
-                "date": np.repeat(dates, len(labels)),
-                "metric": name,
-                "group_type": np.tile(gtypes, weeks),
-                "group": np.tile(gnames, weeks),
-                "value": vals.ravel(),
-            }))
-        return pd.concat(frames, ignore_index=True)
+        n_ov, n_gm, n_lab = len(OVERALL_METRICS), len(GROUP_METRICS), len(labels)
+        ov_rows = n_ov * weeks
+        week = np.concatenate([np.tile(np.arange(weeks), n_ov), np.tile(np.repeat(np.arange(weeks), n_lab), n_gm)])
+        metric = np.concatenate([np.repeat(np.arange(n_ov), weeks), n_ov + np.repeat(np.arange(n_gm), weeks * n_lab)])
+        label = np.concatenate([np.zeros(ov_rows, dtype=np.intp), 1 + np.tile(np.arange(n_lab), weeks * n_gm)])
+        dates = pd.to_datetime([self.config.run.start + dt.timedelta(weeks=w) for w in range(weeks)])
+        values = np.concatenate([self.metrics.overall[:weeks].T.ravel(),
+                                 self.metrics.groups[:weeks].transpose(1, 0, 2).ravel()])
+
+        def strings(names: list[str], codes: np.ndarray) -> pd.Series:
+            return pd.Series(pd.Series(names).array.take(codes))
+
+        return pd.DataFrame({
+            "week": week,
+            "date": dates[week],
+            "metric": strings([*OVERALL_METRICS, *GROUP_METRICS], metric),
+            "group_type": strings([OVERALL[0], *(lab[0] for lab in labels)], label),
+            "group": strings([OVERALL[1], *(lab[1] for lab in labels)], label),
+            "value": values,
+        })
 
     def summary(self) -> pd.DataFrame:
         """End-of-run values (``sim.model.series.end_of_run``): metric, group_type, group, value."""

@@ -1,0 +1,110 @@
+"""The speed-ups of issue 16 change no result: the twin reused, grouped on workers, the long frame built at once."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.experiments import replication
+from sim.experiments.replication import TwinCache, run_many, run_replication, twin_groups, twin_key
+from sim.model.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS
+from sim.model.model import DigexModel
+from tests.conftest import small_config
+
+
+def tiny(**policy):
+    """300 citizens for 60 weeks around the launch, with the analogue twin."""
+    c = small_config(300, 60, **policy)
+    c.run.start = dt.date(2014, 6, 2)
+    c.run.analogue_reference = True
+    return c
+
+
+def digital_variant():
+    """The tiny baseline with another digital lever: its twin is the same."""
+    c = tiny()
+    c.name = "voluntary"
+    c.policy.mandate_start = None
+    return c
+
+
+@pytest.fixture
+def fresh_twins(monkeypatch):
+    """An empty twin cache for the test (the module's cache is shared by the process)."""
+    cache = TwinCache()
+    monkeypatch.setattr(replication, "TWINS", cache)
+    return cache
+
+
+def test_twin_key_ignores_name_and_digital_levers_but_not_seed_or_population():
+    base = tiny()
+    assert twin_key(base, 1) == twin_key(digital_variant(), 1)
+    assert twin_key(base, 1) != twin_key(base, 2)
+    bigger = tiny()
+    bigger.population.size = 400
+    assert twin_key(base, 1) != twin_key(bigger, 1)
+
+
+def test_reused_twin_gives_the_savings_of_a_fresh_one(fresh_twins, monkeypatch):
+    variant = digital_variant()
+    run_replication(tiny(), 0)  # fills the cache with the shared twin
+    assert len(fresh_twins._costs) == 1
+    reused = run_replication(variant, 0).timeseries
+    assert len(fresh_twins._costs) == 1  # no second twin was run
+    monkeypatch.setattr(replication, "TWINS", TwinCache())
+    fresh = run_replication(variant, 0).timeseries
+    pd.testing.assert_frame_equal(reused, fresh, check_exact=True)
+    assert reused.loc[reused["metric"] == "savings_cumulative_dkk", "value"].notna().all()
+
+
+def test_twin_groups_gather_replications_sharing_a_twin():
+    jobs = [(tiny(), 0), (tiny(), 1), (digital_variant(), 0), (digital_variant(), 1)]
+    assert twin_groups(jobs) == [[0, 2], [1, 3]]
+    alone = tiny()
+    alone.run.analogue_reference = False
+    assert twin_groups([(alone, 0), (alone, 0)]) == [[0], [1]]
+
+
+def test_grouped_workers_give_the_results_of_one_process(fresh_twins):
+    jobs = [(tiny(), 0), (tiny(), 1), (digital_variant(), 0), (digital_variant(), 1)]
+    done = []
+    pooled = run_many(jobs, jobs=2, on_done=done.append)
+    alone = run_many(jobs, jobs=1)
+    assert len(done) == 4
+    assert [(r.scenario, r.rep) for r in pooled] == [(r.scenario, r.rep) for r in alone]
+    for a, b in zip(pooled, alone, strict=True):
+        pd.testing.assert_frame_equal(a.timeseries, b.timeseries, check_exact=True)
+
+
+def naive_timeseries(m: DigexModel) -> pd.DataFrame:
+    """The long frame one metric at a time (the construction before issue 16), as the reference."""
+    weeks = m.week
+    dates = pd.to_datetime([m.config.run.start + dt.timedelta(weeks=w) for w in range(weeks)])
+    frames = [pd.DataFrame({"week": np.arange(weeks), "date": dates, "metric": name, "group_type": OVERALL[0],
+                            "group": OVERALL[1], "value": m.metrics.overall[:weeks, j]})
+              for j, name in enumerate(OVERALL_METRICS)]
+    labels = m.metrics.labels
+    for j, name in enumerate(GROUP_METRICS):
+        frames.append(pd.DataFrame({
+            "week": np.repeat(np.arange(weeks), len(labels)),
+            "date": np.repeat(dates, len(labels)),
+            "metric": name,
+            "group_type": np.tile(np.array([lab[0] for lab in labels]), weeks),
+            "group": np.tile(np.array([lab[1] for lab in labels]), weeks),
+            "value": m.metrics.groups[:weeks, j, :].ravel(),
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_timeseries_equals_the_frame_built_metric_by_metric():
+    m = DigexModel(tiny(), seed=3).run()
+    pd.testing.assert_frame_equal(m.timeseries(), naive_timeseries(m), check_exact=True)
+
+
+def test_replication_models_create_no_citizen_agents_but_the_same_results():
+    with_agents = DigexModel(tiny(), seed=5)
+    without = DigexModel(tiny(), seed=5, citizen_agents=False)
+    assert len(with_agents.agents) > len(without.agents)
+    pd.testing.assert_frame_equal(with_agents.run().timeseries(), without.run().timeseries(), check_exact=True)
+    assert without.citizen(0).row == 0  # still available on demand
