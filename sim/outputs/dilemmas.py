@@ -104,7 +104,7 @@ class Dilemma:
     @property
     def scenarios(self) -> list[str]:
         """Every scenario the dilemma's pairs need, in order of first use."""
-        return list(dict.fromkeys(s for p in self.pairs for s in (p.reference, p.scenario)))
+        return list(dict.fromkeys(s for p in self.pairs for s in (p.scenario, p.reference)))
 
 
 AGE_80 = ("age_band", "80+")
@@ -179,7 +179,7 @@ DILEMMAS: tuple[Dilemma, ...] = (
 
 
 def scenarios_needed(dilemmas: Sequence[Dilemma] = DILEMMAS) -> list[str]:
-    """Every scenario the dilemmas need, in order of first use (the first pair's reference first)."""
+    """Every scenario the dilemmas need, in order of first use (the first pair's scenario first)."""
     return list(dict.fromkeys(s for d in dilemmas for s in d.scenarios))
 
 
