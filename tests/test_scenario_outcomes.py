@@ -117,17 +117,22 @@ def calibrated_values_bring_the_baseline_closer_to_its_targets():
 
 @outcome("easy_optout_automatic")
 def automatic_exemption_exempts_more_and_excludes_fewer_at_a_cost():
-    """Upper bound of an easier opt-out: more exempt (80+ too), less exclusion, more paper."""
+    """Upper bound of an easier opt-out: more exempt (the 80+ around the mandate), less exclusion, more paper.
+
+    Measured with the mechanisms of issue 14 (seeds 1-3): exempt at the mandate +0.039, +0.039, +0.030, at the end
+    +0.037, +0.042, +0.045; 80+ exempt at the mandate +0.054, +0.068, +0.040, at the end +0.005, -0.011, +0.020
+    (within noise at test size: not asserted at the end).
+    """
     for when in WHEN:
         p = pairs("easy_optout_automatic", when)
         for base, auto in p:
-            # exempt: mandate +0.070, end +0.061 (sd 0.003, 0.001); 80+ +0.135, +0.053 (sd 0.018, 0.009)
             assert auto("exempt_share") > base("exempt_share")
-            assert auto("exempt_share", *AGE_80) > base("exempt_share", *AGE_80)
-            # paper letters and forms: mandate +72m (sd 8m), end +44m (sd 2m) DKK a year
+            # paper letters and forms: mandate +33m, +29m, +30m; end +29m, +34m, +30m DKK a year
             assert auto("cost_total_dkk") > base("cost_total_dkk")
-        # exclusion: mandate -0.080 (sd 0.005), end -0.011 (sd 0.003)
+        # exclusion: mandate -0.023, -0.017, -0.019; end -0.006, -0.004, -0.007
         assert mean(a("exclusion_rate") for _, a in p) < mean(b("exclusion_rate") for b, _ in p)
+    for base, auto in pairs("easy_optout_automatic", MANDATE):
+        assert auto("exempt_share", *AGE_80) > base("exempt_share", *AGE_80)
 
 
 @outcome("easy_optout_remote")
@@ -191,11 +196,18 @@ def casework_helpers_serve_more_but_citizens_learn_less():
 
 @outcome("proxy_access")
 def proxy_access_lowers_exclusion_among_the_oldest():
-    """Relatives with digital proxy access from the mandate: fewer of the 80+ excluded."""
-    for when in WHEN:
-        for base, proxy in pairs("proxy_access", when):
-            # 80+ exclusion: mandate -0.19 (sd 0.022, max -0.165), end -0.116 (sd 0.013, max -0.102)
-            assert proxy("exclusion_rate", *AGE_80) < base("exclusion_rate", *AGE_80)
+    """Relatives with digital proxy access from the mandate: fewer excluded, the 80+ most around the mandate.
+
+    Measured with the mechanisms of issue 14 (seeds 1-3): 80+ exclusion at the mandate -0.018, -0.061, -0.051, at
+    the end -0.029, +0.008, -0.020 (asserted on the 3-seed mean); overall exclusion at the end -0.006, -0.011,
+    -0.006.
+    """
+    for base, proxy in pairs("proxy_access", MANDATE):
+        assert proxy("exclusion_rate", *AGE_80) < base("exclusion_rate", *AGE_80)
+    p = pairs("proxy_access", None)
+    for base, proxy in p:
+        assert proxy("exclusion_rate") < base("exclusion_rate")
+    assert mean(x("exclusion_rate", *AGE_80) for _, x in p) < mean(b("exclusion_rate", *AGE_80) for b, _ in p)
 
 
 @outcome("skills_courses")
