@@ -269,11 +269,11 @@ def a_failed_back_office_system_costs_more_and_loses_more_than_the_working_one()
     """Ambitions vs competences, the ambition failed: the system of it_success stalls half the open benefit claims
     each week of 2019-2020, with 300 extra staff and DKK 200 million a year of fixes. Nothing differs before 2016.
 
-    At the end, paired on seeds 1-3 against it_success: cumulative public cost +0.91, +0.88, +0.93bn DKK (it_success's own
-    +0.57bn over the baseline comes on top); welfare lost since 2012 +1.47, +1.07, +1.20bn DKK. Once the system
-    works it still lowers non-take-up against the baseline (-0.007, -0.016, -0.036). The benefits lost in the
-    failure years show in the cumulative welfare loss; in the year to the end of 2020 the lost-benefit share is
-    not above the baseline's on every seed at test size (seed-level effects of the failure are tested in
+    At the end, paired on seeds 1-3 against it_success: cumulative public cost +0.91, +0.88, +0.93bn DKK
+    (it_success's own +0.57bn over the baseline comes on top); welfare lost since 2012 +1.47, +1.07, +1.20bn DKK.
+    Once the system works it still lowers non-take-up against the baseline (-0.007, -0.016, -0.036). The benefits
+    lost in the failure years show in the cumulative welfare loss; in the year to the end of 2020 the lost-benefit
+    share is not above the baseline's on every seed at test size (seed-level effects of the failure are tested in
     tests/test_backoffice.py).
     """
     unchanged_before_its_timeline("it_failure")
