@@ -117,17 +117,22 @@ def calibrated_values_bring_the_baseline_closer_to_its_targets():
 
 @outcome("easy_optout_automatic")
 def automatic_exemption_exempts_more_and_excludes_fewer_at_a_cost():
-    """Upper bound of an easier opt-out: more exempt (80+ too), less exclusion, more paper."""
+    """Upper bound of an easier opt-out: more exempt (the 80+ around the mandate), less exclusion, more paper.
+
+    Measured with the mechanisms of issue 14 (seeds 1-3): exempt at the mandate +0.039, +0.039, +0.030, at the end
+    +0.037, +0.042, +0.045; 80+ exempt at the mandate +0.054, +0.068, +0.040, at the end +0.005, -0.011, +0.020
+    (within noise at test size: not asserted at the end).
+    """
     for when in WHEN:
         p = pairs("easy_optout_automatic", when)
         for base, auto in p:
-            # exempt: mandate +0.070, end +0.061 (sd 0.003, 0.001); 80+ +0.135, +0.053 (sd 0.018, 0.009)
             assert auto("exempt_share") > base("exempt_share")
-            assert auto("exempt_share", *AGE_80) > base("exempt_share", *AGE_80)
-            # paper letters and forms: mandate +72m (sd 8m), end +44m (sd 2m) DKK a year
+            # paper letters and forms: mandate +33m, +29m, +30m; end +29m, +34m, +30m DKK a year
             assert auto("cost_total_dkk") > base("cost_total_dkk")
-        # exclusion: mandate -0.080 (sd 0.005), end -0.011 (sd 0.003)
+        # exclusion: mandate -0.023, -0.017, -0.019; end -0.006, -0.004, -0.007
         assert mean(a("exclusion_rate") for _, a in p) < mean(b("exclusion_rate") for b, _ in p)
+    for base, auto in pairs("easy_optout_automatic", MANDATE):
+        assert auto("exempt_share", *AGE_80) > base("exempt_share", *AGE_80)
 
 
 @outcome("easy_optout_remote")
@@ -191,11 +196,18 @@ def casework_helpers_serve_more_but_citizens_learn_less():
 
 @outcome("proxy_access")
 def proxy_access_lowers_exclusion_among_the_oldest():
-    """Relatives with digital proxy access from the mandate: fewer of the 80+ excluded."""
-    for when in WHEN:
-        for base, proxy in pairs("proxy_access", when):
-            # 80+ exclusion: mandate -0.19 (sd 0.022, max -0.165), end -0.116 (sd 0.013, max -0.102)
-            assert proxy("exclusion_rate", *AGE_80) < base("exclusion_rate", *AGE_80)
+    """Relatives with digital proxy access from the mandate: fewer excluded, the 80+ most around the mandate.
+
+    Measured with the mechanisms of issue 14 (seeds 1-3): 80+ exclusion at the mandate -0.018, -0.061, -0.051, at
+    the end -0.029, +0.008, -0.020 (asserted on the 3-seed mean); overall exclusion at the end -0.006, -0.011,
+    -0.006.
+    """
+    for base, proxy in pairs("proxy_access", MANDATE):
+        assert proxy("exclusion_rate", *AGE_80) < base("exclusion_rate", *AGE_80)
+    p = pairs("proxy_access", None)
+    for base, proxy in p:
+        assert proxy("exclusion_rate") < base("exclusion_rate")
+    assert mean(x("exclusion_rate", *AGE_80) for _, x in p) < mean(b("exclusion_rate", *AGE_80) for b, _ in p)
 
 
 @outcome("skills_courses")
@@ -227,23 +239,93 @@ def proactive_automation_lowers_non_take_up_from_2018():
         assert auto("privacy_exposure") > 0 == base("privacy_exposure")
 
 
-@outcome("it_failure")
-def it_failure_costs_more_and_excludes_more():
-    """A late, overrun, unreliable platform: more public cost over the run, more exclusion.
+def unchanged_before_its_timeline(name: str) -> None:
+    """A scenario whose changes are dated after 2015 agrees with the baseline around the mandate (common random
+    numbers: same citizens, same lives, same needs)."""
+    assert scenario(name).timeline[0].date > MANDATE
+    for base, other in pairs(name, MANDATE):
+        for metric in ("exclusion_rate", "non_take_up_rate", "trust_mean", "cost_total_dkk", "cost_cumulative_dkk"):
+            assert other(metric) == base(metric), metric
 
-    Run totals of the public cost (the sum of the yearly cost over non-overlapping
-    52-week windows, 2012-2025): +0.85bn, +3.67bn, +0.15bn DKK on seeds 1-3 (seed 3
-    draws no delay and no overrun: its extra cost comes from the outages alone).
+
+@outcome("it_success")
+def a_working_back_office_system_costs_its_budget_and_loses_fewer_benefits():
+    """Ambitions vs competences, the ambition delivered: built 2016-2018 for DKK 600 million, deciding 30% of
+    benefit claims from 2019. Nothing differs before 2016.
+
+    End of run, paired on seeds 1-3: cumulative public cost +0.570, +0.582, +0.566bn DKK; non-take-up -0.010,
+    -0.014, -0.031; lost-benefit share -0.0025, -0.0035, -0.0071; welfare lost since 2012 -3.6, -2.7, -2.4bn DKK.
     """
+    unchanged_before_its_timeline("it_success")
+    for base, ok in pairs("it_success", None):
+        assert ok("cost_cumulative_dkk") > base("cost_cumulative_dkk") + 3e8
+        assert ok("non_take_up_rate") < base("non_take_up_rate")
+        assert ok("lost_benefit_share") < base("lost_benefit_share")
+        assert ok("welfare_loss_cumulative_dkk") < base("welfare_loss_cumulative_dkk")
+
+
+@outcome("it_failure")
+def a_failed_back_office_system_costs_more_and_loses_more_than_the_working_one():
+    """Ambitions vs competences, the ambition failed: the system of it_success stalls half the open benefit claims
+    each week of 2019-2020, with 300 extra staff and DKK 200 million a year of fixes. Nothing differs before 2016.
+
+    At the end, paired on seeds 1-3 against it_success: cumulative public cost +0.91, +0.88, +0.93bn DKK
+    (it_success's own +0.57bn over the baseline comes on top); welfare lost since 2012 +1.47, +1.07, +1.20bn DKK.
+    Once the system works it still lowers non-take-up against the baseline (-0.007, -0.016, -0.036). The benefits
+    lost in the failure years show in the cumulative welfare loss; in the year to the end of 2020 the lost-benefit
+    share is not above the baseline's on every seed at test size (seed-level effects of the failure are tested in
+    tests/test_backoffice.py).
+    """
+    unchanged_before_its_timeline("it_failure")
     for seed in SEEDS:
-        assert run("it_failure", seed).run_total() > run(seed=seed).run_total()
-    for when in WHEN:
-        p = pairs("it_failure", when)
-        # exclusion: mandate +0.022 (sd 0.007), end +0.026 (sd 0.009)
-        assert mean(f("exclusion_rate") for _, f in p) > mean(b("exclusion_rate") for b, _ in p)
-    for base, failing in pairs("it_failure", None):
-        # welfare loss at the end: +104 DKK (sd 16, min +90)
-        assert failing("welfare_loss_per_citizen_dkk") > base("welfare_loss_per_citizen_dkk")
+        base, fail, ok = run(seed=seed), run("it_failure", seed), run("it_success", seed)
+        assert fail("cost_cumulative_dkk") > ok("cost_cumulative_dkk") + 5e8
+        assert ok("cost_cumulative_dkk") > base("cost_cumulative_dkk")
+        assert fail("welfare_loss_cumulative_dkk") > ok("welfare_loss_cumulative_dkk")
+        assert fail("non_take_up_rate") < base("non_take_up_rate")
+
+
+# ------------------------------------------------------------------ empowerment and automation
+
+
+@outcome("accessibility_programme")
+def accessibility_programme_excludes_fewer_of_its_groups_and_costs_its_budget():
+    """Empowerment vs alienation: self-service designed for impairment, language and age from 2018 at DKK 100
+    million a year. Nothing differs before 2018.
+
+    End of run, paired on seeds 1-3: public cost +99.9, +94.5, +93.4m DKK a year; exclusion of the 80+ -0.026,
+    -0.027, -0.038, of citizens with a physical impairment -0.049, -0.028, -0.011, overall -0.009, -0.014, -0.010;
+    mean trust +0.0060, +0.0071, +0.0059. Exclusion of citizens with a language barrier (-0.019, +0.003, -0.012)
+    and the alienated share (-0.003, -0.003, +0.0002) are within noise at test size and not asserted.
+    """
+    unchanged_before_its_timeline("accessibility_programme")
+    for base, acc in pairs("accessibility_programme", None):
+        assert acc("cost_total_dkk") > base("cost_total_dkk") + 5e7
+        assert acc("exclusion_rate", *AGE_80) < base("exclusion_rate", *AGE_80)
+        assert acc("exclusion_rate", "disability", "physical") < base("exclusion_rate", "disability", "physical")
+        assert acc("exclusion_rate") < base("exclusion_rate")
+        assert acc("trust_mean") > base("trust_mean")
+
+
+@outcome("automation_consent")
+def consent_keeps_refusers_out_of_automation_and_its_errors():
+    """Data vs privacy, the consent lever: proactive_automation's rollout of 2018, but only for citizens who consent
+    to data sharing. Nothing differs before 2018.
+
+    End of run, paired on seeds 1-3 against proactive_automation: procedures refused +805k, +750k, +748k a year;
+    records processed lower by as many; wrong decisions -24.0k, -24.0k, -21.2k a year; automation share -0.090,
+    -0.085, -0.087. Against the baseline it still lowers non-take-up (-0.023, -0.0004, -0.025: asserted on the
+    3-seed mean). Its non-take-up against proactive_automation (-0.005, +0.021, +0.004) is within noise.
+    """
+    unchanged_before_its_timeline("automation_consent")
+    for seed in SEEDS:
+        auto, consent = run("proactive_automation", seed), run("automation_consent", seed)
+        assert consent("consent_refusals_per_year") > 0 == auto("consent_refusals_per_year")
+        assert 0 < consent("privacy_exposure") < auto("privacy_exposure")
+        assert consent("wrong_decisions_per_year") < auto("wrong_decisions_per_year")
+        assert consent("automation_share") < auto("automation_share")
+    p = pairs("automation_consent", None)
+    assert mean(c("non_take_up_rate") for _, c in p) < mean(b("non_take_up_rate") for b, _ in p)
 
 
 # ------------------------------------------------------------------ no mandate
