@@ -80,7 +80,7 @@ def test_the_pairs_the_issue_names():
     assert pairs["warm_cold"] == ["warm_hands vs self_help"]
     assert pairs["privacy"] == ["proactive_automation vs denmark_baseline",
                                 "automation_consent vs proactive_automation"]
-    assert pairs["ambitions"][0] == "it_failure vs it_success"
+    assert pairs["ambitions"][0] == "it_failure vs denmark_baseline"
 
 
 def test_only_scenarios_read_for_savings_need_the_analogue_twin():
@@ -251,7 +251,7 @@ def test_command_writes_the_page_figures_and_tables_that_read_back(tiny_scenario
 def test_a_failure_while_writing_leaves_the_earlier_output_as_it_was(tiny_scenarios, tmp_path, monkeypatch):
     out = tmp_path / "out"
     out.mkdir()
-    mark(out, "compare")
+    mark(out, "dilemmas")
     (out / "dilemmas.md").write_text("an earlier page")
 
     def broken(_reading):
@@ -289,3 +289,12 @@ def test_zero_replications_are_refused(capsys):
     with pytest.raises(SystemExit):
         main(["dilemmas", "--reps", "0"])
     assert "--reps" in capsys.readouterr().err
+
+
+def test_a_comparison_folder_is_not_replaced_by_the_dilemmas(tiny_scenarios, tmp_path, capsys):
+    """Each command replaces only its own kind of output folder (sim.atomic.KINDS)."""
+    out = tmp_path / "out"
+    out.mkdir()
+    mark(out, "compare")
+    assert main(["dilemmas", "--reps", "1", "--out", str(out), "--quiet"]) == 2
+    assert "compare" in capsys.readouterr().err

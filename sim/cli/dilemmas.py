@@ -32,8 +32,8 @@ if TYPE_CHECKING:
     from sim.model.params import Config
     from sim.outputs.dilemmas import Reading
 
-KIND = "compare"
-"""Kind of output directory written (``sim.atomic.KINDS``): a comparison of paired runs, with the page on top."""
+KIND = "dilemmas"
+"""Kind of output directory written (``sim.atomic.KINDS``): paired runs of the dilemmas' scenarios and their page."""
 
 FIGURES = "dilemmas"
 """Folder of the figures inside the output directory, as the page links them (docs/dilemmas/ in the repository)."""

@@ -169,8 +169,8 @@ DILEMMAS: tuple[Dilemma, ...] = (
         "ambitions", "Ambitions vs competences",
         "What does an ambitious back-office system give when it works, and what does it cost when it fails at "
         "launch?",
-        (Pair("it_failure", "it_success"), Pair("it_failure", "denmark_baseline"),
-         Pair("it_success", "denmark_baseline")),
+        (Pair("it_failure", "denmark_baseline"), Pair("it_success", "denmark_baseline"),
+         Pair("it_failure", "it_success")),
         gains=(Outcome("non_take_up_rate", "non-take-up of benefits", -1),),
         losses=(Outcome("cost_cumulative_dkk", "the public cost since 2012", -1),
                 Outcome("cost_it_cumulative_dkk", "the public IT cost since 2012", -1),

@@ -119,6 +119,12 @@ def _unit(field: FieldInfo) -> str:
     return str(extra.get("unit", "")) if isinstance(extra, dict) else ""
 
 
+
+def summary(doc: str | None) -> str:
+    """The first paragraph of a block's docstring, on one line (the rest explains the code, not the keys)."""
+    first = (doc or "").strip().split("\n\n", 1)[0]
+    return " ".join(first.split())
+
 def entries(model: type[BaseModel] = Config, instance: BaseModel | None = None, prefix: str = "") -> list[Entry]:
     """Every block and parameter below ``model`` (defaults taken from ``instance``).
 
@@ -129,26 +135,26 @@ def entries(model: type[BaseModel] = Config, instance: BaseModel | None = None, 
     """
     top = instance is None and prefix == ""
     instance = model() if top else instance
-    params: list[Entry] = [Entry("", True, (model.__doc__ or "").strip())] if top else []
+    params: list[Entry] = [Entry("", True, summary(model.__doc__))] if top else []
     blocks: list[Entry] = []
     for name, field in model.model_fields.items():
         path = prefix + name
         tp, _ = _unwrap(field.annotation)
         value = getattr(instance, name) if instance is not None else field.default
         if _is_model(tp):
-            blocks.append(Entry(path, True, (tp.__doc__ or "").strip()))
+            blocks.append(Entry(path, True, summary(tp.__doc__)))
             blocks += entries(tp, value, path + ".")
         elif get_origin(tp) is dict and _is_model(get_args(tp)[1]) and isinstance(value, dict):
             blocks.append(Entry(path, True, field.description or ""))
             for key, item in value.items():
-                blocks.append(Entry(f"{path}.{key}", True, (type(item).__doc__ or "").strip()))
+                blocks.append(Entry(f"{path}.{key}", True, summary(type(item).__doc__)))
                 blocks += entries(type(item), item, f"{path}.{key}.")
         else:
             params.append(Entry(path, False, field.description or "", type_name(field.annotation)
                                 + constraint_text(field), default_text(value), _unit(field)))
             if get_origin(tp) is list and _is_model(get_args(tp)[0]):
                 item_model = get_args(tp)[0]
-                blocks.append(Entry(f"{path}[]", True, (item_model.__doc__ or "").strip()))
+                blocks.append(Entry(f"{path}[]", True, summary(item_model.__doc__)))
                 blocks += entries(item_model, None, f"{path}[].")
     return params + blocks
 
