@@ -39,9 +39,12 @@ EDUCATION_NAMES = ("low", "medium", "high")
 DISABILITY_NAMES = ("none", "physical", "cognitive")
 """Impairment names, indexed by the ``disability`` column's code."""
 
-STREAMS = ("population", "demography", "arrivals", "behaviour", "services", "platform", "outages", "access")
+STREAMS = ("population", "demography", "arrivals", "behaviour", "services", "platform", "outages", "access",
+           "backoffice")
 """Independent random streams of a run, in the order they are spawned from the seed.
 
 Scenarios with the same seed thus share population, deaths, births and task
-arrivals (common random numbers, docs/ODD.md section 4).
+arrivals (common random numbers, docs/ODD.md section 4); back-office failures
+draw from their own stream, so a scenario with one keeps the self-service
+outages of its pair. A new stream is appended: the earlier ones stay as they were.
 """

@@ -230,7 +230,7 @@ class DigexModel(mesa.Model):
         self.band = self.pop.age_band()
         self.metrics.start_week(self)
         self.needs_arrive(np.where(self.pop.alive[: self.pop.n], self.band, np.int8(len(AGE_BANDS))))  # 3
-        backoffice.backoffice_week(self, self.streams["outages"])  # back office: failures hold casework
+        backoffice.backoffice_week(self, self.streams["backoffice"])  # back office: failures hold casework
         self.attempts_week()  # 4
         services.serve_phone(self, self.streams["services"])  # 5
         services.serve_centres(self, self.streams["services"])
