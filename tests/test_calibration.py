@@ -249,5 +249,20 @@ def test_fit_table_covers_every_shipped_target_including_state_measures():
     values = {t.name: np.array([0.02, 0.05, 0.03]) for t in targets}
     table = fit_table(targets, values)
     assert list(table["target"]) == [t.name for t in targets]
-    plain = table[~table["target"].isin([t.name for t in targets if t.age_groups or t.change_from])]
+    plain = table[~table["target"].isin([t.name for t in targets if t.age_groups or t.change_from])
+                  & (table["unit"] == "share")]
+    assert set(table["unit"]) == {"share", "persons"}
     assert (plain["ci_low"] >= 0).all() and (plain["ci_high"] <= 1).all()
+
+
+def test_fit_markdown_shows_shares_in_percent_and_counts_in_units():
+    """A population target reads '4,960,000', not a percentage; shares stay in per cent."""
+    from sim.experiments.calibration import fit_table, markdown_table
+
+    targets = load_spec(SPEC).targets
+    chosen = [targets["population_15plus_2023"], targets["exempt_may_2023"]]
+    values = {"population_15plus_2023": np.array([4.95e6, 4.96e6, 4.97e6]),
+              "exempt_may_2023": np.array([0.060, 0.061, 0.062])}
+    people, exempt = markdown_table(fit_table(chosen, values)).splitlines()[2:]
+    assert "| 4,960,000 | +/- 100,000 | 4,960,000 |" in people and "%" not in people.split("|", 4)[4]
+    assert "| 6.5% | +/- 1.0 pp | 6.1% |" in exempt

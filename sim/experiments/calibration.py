@@ -650,22 +650,25 @@ def fit_table(targets: Sequence[Target], values: dict[str, np.ndarray]) -> pd.Da
         rows.append({"target": t.name, "source": t.source, "metric": t.metric, "date": t.when(), "kind": t.kind,
                      "value": t.value, "figure": t.figure(), "tolerance": t.tolerance, "mean": mean, "ci_low": lo,
                      "ci_high": hi, "n_reps": int(np.sum(~np.isnan(values[t.name]))), "within": t.within(mean),
-                     "required": t.required})
+                     "required": t.required, "unit": unit})
     return pd.DataFrame(rows)
 
 
 def markdown_table(table: pd.DataFrame) -> str:
-    """The fit table as markdown (shares in percent); diagnostics (not required) are marked as such."""
+    """The fit table as markdown (shares in percent, counts in whole units); diagnostics (not required) are marked."""
     lines = ["| target | source | date | figure | tolerance | model mean | 95% interval | within tolerance |",
              "|---|---|---|---|---|---|---|---|"]
     for r in table.itertuples():
-        def pct(v: float) -> str:
-            return f"{100 * v:.1f}%"
+        share = getattr(r, "unit", "share") == "share"
 
+        def show(v: float, share: bool = share) -> str:
+            return f"{100 * v:.1f}%" if share else f"{v:,.0f}"
+
+        tolerance = f"{100 * r.tolerance:.1f} pp" if share else f"{r.tolerance:,.0f}"
         sign = {"equal": "", "at_least": ">= ", "at_most": "<= "}[r.kind]
-        spread = "none (1 replication)" if math.isnan(r.ci_low) else f"{pct(r.ci_low)} to {pct(r.ci_high)}"
-        lines.append(f"| {r.target} | {r.source} | {r.date} | {sign}{pct(r.value)} | "
-                     f"{'+/- ' if r.kind == 'equal' else ''}{100 * r.tolerance:.1f} pp | {pct(r.mean)} | "
+        spread = "none (1 replication)" if math.isnan(r.ci_low) else f"{show(r.ci_low)} to {show(r.ci_high)}"
+        lines.append(f"| {r.target} | {r.source} | {r.date} | {sign}{show(r.value)} | "
+                     f"{'+/- ' if r.kind == 'equal' else ''}{tolerance} | {show(r.mean)} | "
                      f"{spread} | {_verdict(r.within, r.required)} |")
     return "\n".join(lines) + "\n"
 
