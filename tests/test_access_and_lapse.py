@@ -52,8 +52,8 @@ def weekly(m: DigexModel, metric: str) -> np.ndarray:
 
 
 def test_without_uptake_access_never_changes() -> None:
-    m = DigexModel(config(**{"behaviour.internet_uptake_per_year": 0.0, "behaviour.eid_uptake_per_year": 0.0}),
-                   seed=SEED)
+    m = DigexModel(config(**{"behaviour.internet_uptake_per_year": 0.0, "behaviour.eid_uptake_per_year": 0.0,
+                             "centre.eid_setup_success": 0.0}), seed=SEED)  # nor eIDs set up at a centre
     start_net, start_eid = m.pop.internet[: m.pop.n].copy(), m.pop.eid[: m.pop.n].copy()
     for _ in range(104):
         m.step()
