@@ -499,3 +499,23 @@ def test_exclusion_components_one_panel_per_age_band_with_every_component():
         assert max(line.get_ydata().max() for line in lines) <= 20.0 + 1e-9  # the first scenario only, in %
     legend = {t.get_text() for t in fig.legends[0].get_texts()}
     assert set(figures.COMPONENTS.values()) <= legend
+
+
+def test_a_one_key_sweep_shows_exclusion_by_skill_quintile():
+    """Warm vs cold hands: one line per skill quintile against the varied key (only for a sweep of one key)."""
+    key = "policy.centre.self_help_share"
+    summary = sweep_summary([{key: s} for s in (0.0, 0.5, 1.0)])
+    quintiles = GROUPS["skill_quintile"]
+    rows = [{"point": i, key: s, "metric": "exclusion_rate", "group_type": "skill_quintile", "group": q,
+             "mean": 0.05 * (5 - k) - 0.02 * s * (k == 0), "ci_low": 0.0, "ci_high": 0.3, "n_reps": 2}
+            for i, s in enumerate((0.0, 0.5, 1.0)) for k, q in enumerate(quintiles)]
+    summary = pd.concat([summary, pd.DataFrame(rows)], ignore_index=True)
+    drawn = figures.sweep_figures(summary, [key])
+    assert list(drawn) == ["sweep_effects", "cost_vs_exclusion", "sweep_by_skill"]
+    (ax,) = _visible_panels(drawn["sweep_by_skill"])
+    lines = [line for line in ax.get_lines() if line.get_linestyle() == "-"]
+    assert len(lines) == len(quintiles)
+    assert list(lines[0].get_ydata()) == pytest.approx([25.0, 24.0, 23.0])  # the lowest quintile, in per cent
+    assert {t.get_text() for t in drawn["sweep_by_skill"].legends[0].get_texts()} == set(quintiles)
+    assert list(figures.sweep_figures(sweep_summary([{key: 0.1}, {key: 0.9}]), [key])) == [
+        "sweep_effects", "cost_vs_exclusion"]  # no group rows: no figure by quintile

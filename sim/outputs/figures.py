@@ -567,6 +567,31 @@ def sweep_effects(summary: pd.DataFrame, keys: Sequence[str]) -> Figure:
     return fig
 
 
+def sweep_by_skill(summary: pd.DataFrame, key: str) -> Figure:
+    """Exclusion of each digital-skill quintile at each value of one varied key, with intervals.
+
+    For a sweep of one key: who gains and who loses as the key moves (e.g. the
+    teaching share of centre cases, docs/ODD.md section 7.7).
+    """
+    groups = GROUPS["skill_quintile"]
+    d = summary[(summary["metric"] == "exclusion_rate") & (summary["group_type"] == "skill_quintile")]
+    intervals = _n_reps(summary) > 1
+    fig, (ax,) = new_figure(4.2)
+    for colour, group in zip(PALETTE, groups, strict=False):
+        g = d[d["group"] == group].sort_values(key)
+        m = g["mean"].to_numpy(float) * PERCENT
+        err = _whiskers(m, g["ci_low"].to_numpy(float) * PERCENT, g["ci_high"].to_numpy(float) * PERCENT)
+        ax.errorbar(g[key].to_numpy(float), m, yerr=err if intervals else None, fmt="-o", color=colour, ms=3.5,
+                    lw=1.2, label=group, **ERROR_STYLE)
+    ax.set_xlabel(key)
+    percent_axis(ax, "excluded", of="skill quintile")
+    _figure_legend(fig, ax)
+    add_title(fig, f"Who gains and who loses as {key.rsplit('.', 1)[-1]} changes?",
+              "Exclusion at the end of the run by digital-skill quintile; "
+              f"{interval_note(_n_reps(summary), 'points', 'whiskers')}")
+    return fig
+
+
 def point_labels(points: pd.DataFrame, keys: Sequence[str]) -> pd.Series:
     """Each sweep point named by its settings, e.g. 'helpers_per_10k=4, self_help_share=0.5'.
 
@@ -590,8 +615,13 @@ def sweep_figures(summary: pd.DataFrame, keys: Sequence[str]) -> dict[str, Figur
     with each point named by its settings (``point_labels``)."""
     named = summary.assign(scenario=point_labels(summary, keys))
     table = named[["metric", "group_type", "group", "scenario", "mean", "ci_low", "ci_high", "n_reps"]]
-    return {"sweep_effects": sweep_effects(summary, keys),
-            "cost_vs_exclusion": cost_vs_exclusion(table, scenario_colours(list(named["scenario"])), item="point")}
+    figures = {"sweep_effects": sweep_effects(summary, keys),
+               "cost_vs_exclusion": cost_vs_exclusion(table, scenario_colours(list(named["scenario"])), item="point")}
+    numeric = len(keys) == 1 and pd.api.types.is_numeric_dtype(summary[keys[0]]) \
+        and not pd.api.types.is_bool_dtype(summary[keys[0]])
+    if numeric and (summary["group_type"] == "skill_quintile").any():
+        figures["sweep_by_skill"] = sweep_by_skill(summary, keys[0])
+    return figures
 
 
 def figure_bytes(fig: Figure, fmt: str = "png") -> bytes:

@@ -88,6 +88,8 @@ FIGURE_CAPTIONS = {
     "helper_time": "Citizen-service helpers' time: solving cases for citizens (casework), teaching them "
                    "(help to self-help) and documentation.",
     "sweep_effects": "Exclusion and cost at each sweep point against each varied setting.",
+    "sweep_by_skill": "Exclusion of each digital-skill quintile against the one varied setting: who gains and who "
+                      "loses as it moves.",
 }
 """Captions of known figures, by file stem; other figures are shown in file-name order after these."""
 
