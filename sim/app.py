@@ -564,7 +564,7 @@ class PlotSpec:
 
 
 PLOTS: tuple[PlotSpec, ...] = (
-    PlotSpec("Who is excluded?", "citizens with at least one failed task in the last 52 weeks",
+    PlotSpec("Who is excluded?", "citizens with a failed procedure or a missed letter with a consequence, last year",
              "excluded", (("all", "exclusion_rate", OVERALL),
                           ("80+", "exclusion_rate", ("age_band", "80+")),
                           ("lowest skill quintile", "exclusion_rate", ("skill_quintile", "Q1 lowest"))),
@@ -572,12 +572,12 @@ PLOTS: tuple[PlotSpec, ...] = (
     PlotSpec("Who stays outside Digital Post?", "exempt citizens, and enrolled citizens who read none of their mail",
              "share", (("exempt (% of citizens)", "exempt_share", OVERALL),
                        ("enrolled but inactive (% of enrolled)", "inactive_enrolled_share", OVERALL))),
-    PlotSpec("Can the citizen service centres keep up?", "weekly requests a centre could not serve, last 52 weeks",
+    PlotSpec("Can the citizen service centres keep up?", "weekly requests a centre could not serve, last year",
              "not served", (("requests not served", "centre_unserved_share", OVERALL),),
              of="requests", windowed=True),
     PlotSpec("Do citizens trust public digital services?", "mean trust of citizens 15+",
              "mean trust (0-1 scale)", (("mean trust", "trust_mean", OVERALL),)),
-    PlotSpec("What does it cost the public?", "public cost of all channels per citizen-year, last 52 weeks",
+    PlotSpec("What does it cost the public?", "public cost of all channels per citizen-year, last year",
              "DKK per citizen-year", (("all channels", "cost_per_citizen_year_dkk", OVERALL),), windowed=True),
 )
 """The live plots, in the order of the page."""

@@ -458,7 +458,7 @@ def page(readings: Sequence[Reading], how: Provenance, descriptions: dict[str, s
         "the replications. The intervals are 95% intervals of these paired differences: they cover the noise "
         "of the simulation (which citizens, needs and events were drawn), not the uncertainty of the model's "
         "parameters or of its structure. An interval that includes zero is called so. Values are read at the "
-        "end of the run (the last 52 weeks for measures of a year; totals since the start for cumulative "
+        "end of the run (the last year, 52 or 53 weeks, for measures of a year; totals since the start for cumulative "
         "ones). Every sentence below is computed from these runs.",
         "",
     ]

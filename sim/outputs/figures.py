@@ -427,7 +427,7 @@ def helper_time(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     fig = _bar_figure([BarPanel("", bars, list(HELPER_USES.values()), _helper_axis)], colours, _n_reps(table) > 1,
                       3.8)
     add_title(fig, "Warm or cold hands? Where citizen-service helpers' time goes",
-              f"Last 52 weeks of the run, whole population; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
+              f"Last year of the run, whole population; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
     return fig
 
 
@@ -528,7 +528,7 @@ def channel_cost_over_time(weekly: pd.DataFrame, colours: dict[str, str]) -> Fig
     fig.legend(handles[::-1], labels[::-1], loc="outside right center", frameon=False, fontsize=7,
                title="channel", title_fontsize=7)
     add_title(fig, "Where does the public money go? Cost by channel over time",
-              "Public cost of the last 52 weeks per citizen-year, mean over replications")
+              "Public cost of the run's last year per citizen-year, mean over replications")
     return fig
 
 

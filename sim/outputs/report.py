@@ -676,7 +676,7 @@ def compare_markdown(out: OutputDir) -> str:
         d = _rows_for(table, m).set_index("scenario")
         lines.append(_md_row([HEADLINE[m], unit_label(unit_of(m), diff=True),
                               *[_cell(d, s, unit_of(m), diff=True) for s in scenarios[1:]]]))
-    lines += ["", "Excluded (a failed task in the last year), by group:", "",
+    lines += ["", f"{HEADLINE['exclusion_rate'].capitalize()}, by group:", "",
               _md_row(["group", *scenarios]), _md_row(["---"] * (1 + len(scenarios)))]
     for gtype in WHO_GROUPS:
         for g in GROUPS[gtype]:
