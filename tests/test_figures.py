@@ -519,3 +519,14 @@ def test_a_one_key_sweep_shows_exclusion_by_skill_quintile():
     assert {t.get_text() for t in drawn["sweep_by_skill"].legends[0].get_texts()} == set(quintiles)
     assert list(figures.sweep_figures(sweep_summary([{key: 0.1}, {key: 0.9}]), [key])) == [
         "sweep_effects", "cost_vs_exclusion"]  # no group rows: no figure by quintile
+
+
+def test_exclusion_components_share_an_axis_that_holds_every_panel():
+    """The panels share the y axis; it must reach the highest group (the old), not the first panel's top."""
+    groups = [figures.OVERALL, *(("age_band", b) for b in GROUPS["age_band"])]
+    rows = [("base", w, d, m, gt, g, 0.1 + 0.5 * (g == "80+"))
+            for m in figures.COMPONENTS for gt, g in groups for w, d in enumerate(WEEKS)]
+    weekly = pd.DataFrame(rows, columns=["scenario", "week", "date", "metric", "group_type", "group", "mean"])
+    weekly = weekly.assign(ci_low=weekly["mean"] * 0.9, ci_high=weekly["mean"] * 1.1, n_reps=3)
+    fig = figures.exclusion_components(weekly, "base")
+    assert all(ax.get_ylim()[1] >= 66.0 for ax in _visible_panels(fig))  # 60% plus its interval, in per cent

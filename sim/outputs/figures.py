@@ -255,6 +255,8 @@ def exclusion_components(weekly: pd.DataFrame, scenario: str, markers: Markers =
     headings = ["all aged 15+" if g == OVERALL else f"aged {g[1]}" for g in COMPONENT_PANELS]
     fig, (axes,) = multiples(len(COMPONENT_PANELS), [""], ncols=3)
     colours = dict(zip(COMPONENTS, ("#000000", *PALETTE[:3]), strict=True))
+    highest = data[["mean", "ci_high"]].max().max() if len(data) else 0.0
+    top = min(PERCENT, 1.05 * highest * PERCENT) if highest > 0 else None  # panels share it: set once for all
     for ax, (gtype, group), heading in zip(axes, COMPONENT_PANELS, headings, strict=True):
         rows = data[(data["group_type"] == gtype) & (data["group"] == group)]
         for metric, label in COMPONENTS.items():
@@ -265,7 +267,7 @@ def exclusion_components(weekly: pd.DataFrame, scenario: str, markers: Markers =
         date_axis(ax, SMALL_DATE_TICKS)
         shade_warmup(ax, data["date"])
         mark_events(ax, markers, above=False)
-        percent_axis(ax, "citizens", of="the group")
+        percent_axis(ax, "citizens", of="the group", top=top)
     label_grid(axes)
     _figure_legend(fig, axes[0])
     add_title(fig, f"What is exclusion made of, and for whom? ({scenario})",
