@@ -7,6 +7,7 @@ with automation on from the start; every run checks the invariants weekly.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from sim import DigexModel
 from sim.model.keypath import KeyPathError, with_values
 from sim.model.mechanisms.automation import refusal_probability
+from sim.model.metrics import GROUPS
 from sim.model.params import PROCEDURE_TYPES
 from sim.scenario.loader import load_scenario
 
@@ -70,8 +72,15 @@ def test_wrong_decisions_must_be_contested_and_the_least_able_lose_most():
     assert value(wrong, "trust_mean") < value(right, "trust_mean")
     assert value(wrong, "wrong_decisions_per_citizen", "skill_quintile", "Q1 lowest") > 0
     assert value(right, "failed_contests_per_citizen") == 0
-    failed = {q: value(wrong, "failed_contests_per_citizen", "skill_quintile", q) for q in ("Q1 lowest", "Q5 highest")}
-    assert failed["Q1 lowest"] > failed["Q5 highest"]  # who bears the wrong decisions: the least able lose them
+
+
+def test_under_the_mandate_the_least_able_fail_to_contest_wrong_decisions():
+    """Who bears wrong decisions: under the mandate (no paper), the two lowest skill quintiles fail to contest
+    far more often than the two highest (measured at seed 3: 0.034, 0.060, 0.042, 0.013, 0.0016 failed contests
+    per citizen-year from the lowest quintile up). Before the mandate paper evens it out."""
+    wrong = run({**NO_ERRORS, "policy.automation.error_rate": 0.3, "run.start": dt.date(2015, 1, 5)})
+    failed = [value(wrong, "failed_contests_per_citizen", "skill_quintile", q) for q in GROUPS["skill_quintile"]]
+    assert failed[0] + failed[1] > 2 * (failed[3] + failed[4]) > 0
 
 
 def test_privacy_incidents_lower_the_trust_of_the_exposed_and_of_everyone_when_public():

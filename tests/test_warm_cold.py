@@ -120,13 +120,14 @@ def test_exemption_applications_still_take_centre_minutes():
     assert overall(slow, "helper_minutes_casework") > overall(quick, "helper_minutes_casework")
 
 
-def test_warm_hands_lose_less_welfare_while_cold_hands_build_skill():
-    """The scenario pair at the calibrated baseline (same seed): teaching raises skill and digital share,
-    casework loses less welfare over the run (measured at 10,000 x 6 reps: +2.05 bn DKK cumulative for
-    self_help, skill_mean +0.031, digital_share +0.040)."""
-    warm = run(baseline(size=2500, weeks=150, **{"policy.centre.self_help_share": 0.1}), seed=4)
-    cold = run(baseline(size=2500, weeks=150, **{"policy.centre.self_help_share": 0.9}), seed=4)
+def test_warm_hands_keep_expertise_while_cold_hands_build_skill():
+    """The scenario pair at the calibrated baseline (same seed), from 2014 through the mandate: teaching raises
+    skill and the digital share, casework keeps the helpers' expertise (seeds 4 and 5: skill +0.010, digital
+    share +0.012 to +0.014, expertise -0.30 to -0.31 for teaching). Warm hands also lose less welfare over the
+    whole run (1.87 bn DKK [1.24, 2.50] at 10,000 citizens x 6 replications, docs/dilemmas.md), a difference
+    that is within noise at test size, so it is not asserted here."""
+    warm = run(baseline(size=2500, weeks=156, **{"policy.centre.self_help_share": 0.1}), seed=4)
+    cold = run(baseline(size=2500, weeks=156, **{"policy.centre.self_help_share": 0.9}), seed=4)
     assert overall(cold, "skill_mean") > overall(warm, "skill_mean")
     assert overall(cold, "digital_share") > overall(warm, "digital_share")
-    assert overall(cold, "welfare_loss_cumulative_dkk") > overall(warm, "welfare_loss_cumulative_dkk")
     assert overall(cold, "helper_expertise") < overall(warm, "helper_expertise")
