@@ -142,7 +142,10 @@ def test_pool_outside_its_with_block_is_refused() -> None:
         Executor("local", 2).map(print, [(1,)])
 
 
-def test_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path: Path, capsys) -> None:
+def test_unreachable_scheduler_exits_2_and_writes_nothing(tmp_path: Path, capsys, monkeypatch) -> None:
+    from sim.experiments import executor
+
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", "2s")  # nothing listens there: no need to wait 20 s
     spec = tiny_spec(tmp_path)
     out = tmp_path / "report"
     code = main(["calibrate", str(spec), "--out", str(out), "--executor", "dask",

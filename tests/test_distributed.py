@@ -54,8 +54,11 @@ def test_worker_killed_mid_run_loses_and_duplicates_nothing(cluster):
         pd.testing.assert_frame_equal(a.timeseries, b.timeseries)
 
 
-def test_unreachable_scheduler_is_a_user_error():
+def test_unreachable_scheduler_is_a_user_error(monkeypatch):
     from sim.errors import UserError
+    from sim.experiments import executor
+
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT", "2s")  # nothing listens there: no need to wait 20 s
 
     with pytest.raises(UserError, match="--scheduler"):
         run_many(_work(1), executor="dask", scheduler="tcp://127.0.0.1:9")

@@ -42,6 +42,10 @@ POLL_SECONDS = 0.5
 """How often a worker without ``os.pidfd_open`` checks that the digex process is still there."""
 
 
+CONNECT_TIMEOUT = "20s"
+"""How long to try to reach a ``--scheduler`` before giving up (a Dask time string)."""
+
+
 def check_scheduler(address: str | None) -> None:
     """Refuse a ``--scheduler`` value that is not a Dask address ``tcp://host:port`` (before any work).
 
@@ -125,7 +129,7 @@ def connect(scheduler: str | None, workers: int):
                                dashboard_address=None)
         return Client(cluster), cluster
     try:
-        return Client(scheduler, timeout="20s"), None
+        return Client(scheduler, timeout=CONNECT_TIMEOUT), None
     except OSError as exc:
         raise UserError(f"--scheduler {scheduler}: cannot connect to a Dask scheduler ({exc})") from None
 
