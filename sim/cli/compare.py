@@ -32,6 +32,7 @@ from sim.errors import UserError
 
 if TYPE_CHECKING:
     from sim.experiments.compare import Comparison
+    from sim.model.params import Config
 
 HEADLINE = ("exclusion_rate", "non_take_up_rate", "alienated_share", "cost_per_citizen_year_dkk")
 """Metrics printed after a comparison (every metric is in comparison.csv)."""
@@ -83,9 +84,26 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(["digex", "compare", *args.scenarios, *repeat_options(args)])
 
 
+def compare_with_progress(configs: list[Config], args: argparse.Namespace) -> tuple[Comparison, Stages]:
+    """Run every replication of ``configs`` (``--reps``, ``--jobs``, ``--executor``) with a bar of simulated weeks.
+
+    Returns the comparison and the stage messages, so the caller can report its own writing stages.
+    """
+    from sim.experiments.compare import run_comparison
+
+    show = showing(args.quiet)
+    weeks = {c.name: simulated_weeks(c) for c in configs}
+    label = f"{count(len(configs), 'scenario')} x {count(args.reps, 'rep')}"
+    with progress_bar(sum(weeks.values()) * args.reps, label, show) as bar:
+        counter, stages = WeekCounter(bar), Stages(show, bar)
+        comparison = run_comparison(configs, args.reps, args.jobs, lambda r: counter.finished(weeks[r.scenario]),
+                                    args.executor, args.scheduler, on_week=counter.week, stage=stages)
+    return comparison, stages
+
+
 def compare_command(args: argparse.Namespace) -> int:
     """Load and validate, run every replication, write the comparison directory, print the headline."""
-    from sim.experiments.compare import common_seed, run_comparison
+    from sim.experiments.compare import common_seed
     from sim.outputs.files import write_comparison
 
     if len(args.scenarios) < 2:
@@ -98,13 +116,7 @@ def compare_command(args: argparse.Namespace) -> int:
     check_replaceable(args.out, kind="compare")
     out = Path(args.out)
     started = dt.datetime.now().astimezone()
-    show = showing(args.quiet)
-    weeks = {c.name: simulated_weeks(c) for c in configs}
-    label = f"{count(len(configs), 'scenario')} x {count(args.reps, 'rep')}"
-    with progress_bar(sum(weeks.values()) * args.reps, label, show) as bar:
-        counter, stages = WeekCounter(bar), Stages(show, bar)
-        comparison = run_comparison(configs, args.reps, args.jobs, lambda r: counter.finished(weeks[r.scenario]),
-                                    args.executor, args.scheduler, on_week=counter.week, stage=stages)
+    comparison, stages = compare_with_progress(configs, args)
     with output_dir(out, kind="compare") as tmp:
         write_comparison(tmp, comparison, args.scenarios, command_line(args), started, args.svg, stages)
     stages.done()

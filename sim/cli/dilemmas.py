@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sim.atomic import check_replaceable, default_output, output_dir
-from sim.cli.compare import add_common_arguments
-from sim.cli.progress import Stages, WeekCounter, count, duration, progress_bar, showing, simulated_weeks
+from sim.cli.compare import add_common_arguments, compare_with_progress
+from sim.cli.progress import Stages, duration
 from sim.cli.run import check_executor, check_workload, load_all, repeat_options
 
 if TYPE_CHECKING:
@@ -60,8 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "to every scenario.",
     )
     p.add_argument("--out", metavar="DIR", help="results directory (default results/dilemmas); replaced only "
-                   "when the new one is complete, and only if it is empty or an earlier digex compare or "
-                   "dilemmas wrote it; checked before anything runs")
+                   "when the new one is complete, and only if it is empty or an earlier digex dilemmas wrote "
+                   "it; checked before anything runs")
     add_common_arguments(p, reps_default=10)
     p.set_defaults(func=dilemmas_command)
 
@@ -95,8 +95,6 @@ def machine() -> str:
 
 def dilemmas_command(args: argparse.Namespace) -> int:
     """Load and validate, run every replication, read the dilemmas, write the page and figures."""
-    from sim.experiments.compare import run_comparison
-
     check_executor(args)
     configs, sources = scenario_configs(args)
     check_workload(configs, args.reps)
@@ -106,13 +104,7 @@ def dilemmas_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     started = dt.datetime.now().astimezone()
     clock = time.perf_counter()
-    show = showing(args.quiet)
-    weeks = {c.name: simulated_weeks(c) for c in configs}
-    label = f"{count(len(configs), 'scenario')} x {count(args.reps, 'rep')}"
-    with progress_bar(sum(weeks.values()) * args.reps, label, show) as bar:
-        counter, stages = WeekCounter(bar), Stages(show, bar)
-        comparison = run_comparison(configs, args.reps, args.jobs, lambda r: counter.finished(weeks[r.scenario]),
-                                    args.executor, args.scheduler, on_week=counter.week, stage=stages)
+    comparison, stages = compare_with_progress(configs, args)
     ran = duration(time.perf_counter() - clock)
     with output_dir(out, kind=KIND) as tmp:
         readings = write_dilemmas(tmp, comparison, sources, command_line(args), started, ran, args.svg, stages)
