@@ -10,10 +10,13 @@ from sim.cli.progress import progress_bar, showing
 from sim.cli.run import add_executor_arguments, check_executor
 
 EXAMPLES = """\
-  # fit the Danish calibration on two cores (writes scenarios/calibrated.yaml and a fit report)
-  digex calibrate calibration/denmark.yaml --jobs 2
-  # only report how well the current calibrated values fit
-  digex calibrate calibration/denmark.yaml --report-only
+  # the Danish posterior on two cores (writes scenarios/calibrated.yaml, scenarios/calibrated_posterior.csv
+  # and the fit report)
+  digex calibrate calibration/denmark.yaml --jobs 2 --out docs/calibration
+  # only the fit report (posterior predictive check) of the current posterior
+  digex calibrate calibration/denmark.yaml --report-only --out docs/calibration
+  # validation: fit to the figures up to 2019 only, predict the later ones (writes only the report folder)
+  digex calibrate calibration/denmark.yaml --fit-until 2019-12-31 --out docs/validation/temporal
 """
 """Command lines that end ``digex calibrate --help``."""
 
@@ -23,10 +26,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "calibrate",
         help="fit uncertain parameters to published figures; write the fitted YAML and a fit report",
-        description="Fit the parameters listed in CONFIG to its published targets (block-wise Nelder-Mead on "
-                    "replication means under common random numbers), write the fitted values to the YAML file "
-                    "the baseline extends (CONFIG's 'output'), then run the calibrated scenario and write the "
-                    "fit table (fit.csv, fit.md), the optimiser trace and plots to DIR. See docs/calibration.md.",
+        description="Fit the parameters listed in CONFIG to its published targets and write the fit report to "
+                    "DIR. With method abc (ABC-SMC, pyabc): a posterior sample of parameter sets, written beside "
+                    "the YAML the baseline extends (CONFIG's 'output', which gets the posterior median), and a "
+                    "report with marginals, pair plots, the generations with their effective sample size and a "
+                    "posterior predictive check of every target. With method nelder-mead: block-wise "
+                    "Nelder-Mead to one point on replication means under common random numbers. Held-out "
+                    "targets (--hold-out, --fit-until) are predicted, not fitted, and then only DIR is written. "
+                    "See docs/calibration.md and docs/validation.md.",
     )
     p.add_argument("config", metavar="CONFIG.yaml", help="calibration file, e.g. calibration/denmark.yaml")
     p.add_argument("--out", metavar="DIR", default=None,
@@ -34,9 +41,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "if it is empty or an earlier digex calibrate wrote it; checked before anything runs")
     p.add_argument("--report-only", action="store_true",
                    help="do not fit: report the fit of the current calibrated YAML (the base scenario as it is)")
+    p.add_argument("--method", choices=("abc", "nelder-mead"), default=None,
+                   help="fitting method (default: the file's 'method', else nelder-mead)")
+    p.add_argument("--hold-out", metavar="TARGET[,TARGET...]", default="",
+                   help="abc: targets to predict rather than fit (by name; validation)")
+    p.add_argument("--fit-until", metavar="DATE", type=_date, default=None,
+                   help="abc: fit only the targets observed up to DATE (e.g. 2019-12-31) and predict the later ones")
+    p.add_argument("--abc", metavar="KEY=VALUE", action="append", default=[],
+                   help="abc: replace an entry of CONFIG's abc block for this run, e.g. --abc particles=100 "
+                   "(repeatable)")
     add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run)
+
+
+def _date(text: str):
+    """A --fit-until date (YYYY-MM-DD)."""
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"should be a date like 2019-12-31 (got {text!r})") from None
 
 
 def check_fitted_output(path: Path, config: str) -> None:
@@ -69,9 +95,17 @@ def run(args: argparse.Namespace) -> int:
     from sim.scenario.loader import load_scenario
 
     check_executor(args)
-    spec = cal.load_spec(args.config)
+    spec = cal.abc_overrides(cal.load_spec(args.config), args.abc)
     out = args.out if args.out is not None else str(default_output("calibration", Path(args.config).stem))
     check_replaceable(out, kind="calibrate")
+    if (args.method or spec.method) == "abc":
+        from sim.cli.calibrate_abc import run_abc
+
+        return run_abc(args, spec, out)
+    if args.hold_out or args.fit_until:
+        from sim.errors import UserError
+
+        raise UserError("--hold-out and --fit-until need --method abc (a posterior predicts held-out figures)")
     if not args.report_only:
         check_fitted_output(Path(spec.output), args.config)
     base = load_scenario(spec.base) if args.report_only else spec.base_config()

@@ -53,8 +53,12 @@ KINDS = ("equal", "at_least", "at_most")
 AGGREGATES = {"min": np.min, "max": np.max, "mean": np.mean}
 """How a target over several dates (``dates``) combines them within one replication."""
 
-SPEC_KEYS = ("description", "base", "output", "population", "replications", "seed", "sweeps", "ridge",
-             "report", "fixed", "parameters", "targets", "stages")
+SPEC_KEYS = ("description", "base", "output", "method", "population", "replications", "seed", "sweeps", "ridge",
+             "report", "abc", "fixed", "parameters", "targets", "stages")
+METHODS = ("nelder-mead", "abc")
+"""Fitting methods: block-wise Nelder-Mead to a point (``fit``), or an ABC-SMC posterior (sim/experiments/abc.py)."""
+ABC_KEYS = ("particles", "generations", "simulations", "min_epsilon", "population", "draws", "predictive_draws",
+            "predictive_population")
 TARGET_KEYS = ("source", "metric", "group", "ages", "age_groups", "date", "dates", "aggregate", "change_from",
                "kind", "value", "tolerance", "weight", "required", "note")
 PARAMETER_KEYS = ("lower", "upper", "start", "log", "why")
@@ -148,6 +152,28 @@ class Target:
 
 
 @dataclass(frozen=True)
+class AbcSettings:
+    """The ABC-SMC budget of a calibration file's ``abc`` block (docs/calibration.md).
+
+    ``particles`` per generation; stop after ``generations`` generations,
+    ``simulations`` simulations in all, or at epsilon ``min_epsilon``;
+    ``population`` citizens per simulation (default: the file's
+    ``population``); ``draws`` equally weighted draws in the posterior file;
+    ``predictive_draws`` of them run at ``predictive_population`` citizens
+    (default: the report size) for the posterior predictive check.
+    """
+
+    particles: int = 200
+    generations: int = 6
+    simulations: int = 1600
+    min_epsilon: float = 1.0
+    population: int | None = None
+    draws: int = 200
+    predictive_draws: int = 40
+    predictive_population: int | None = None
+
+
+@dataclass(frozen=True)
 class Stage:
     """A block of parameters fitted together to the targets they mainly determine."""
 
@@ -179,6 +205,8 @@ class Spec:
     targets: dict[str, Target]
     stages: tuple[Stage, ...]
     description: str = ""
+    method: str = "nelder-mead"
+    abc: AbcSettings = field(default_factory=AbcSettings)
 
     def base_config(self) -> Config:
         """The scenario to calibrate with the fixed values applied (fitted values are applied per evaluation)."""
@@ -238,6 +266,11 @@ class _Reader:
             raise self.error(f"should be true or false (got {v!r})", key)
         return v
 
+    def choice(self, v: Any, key: tuple, allowed: Sequence[str]) -> str:
+        if v not in allowed:
+            raise self.error(f"should be one of {', '.join(allowed)} (got {v!r})", key)
+        return str(v)
+
     def text(self, v: Any, key: tuple) -> str:
         if not isinstance(v, str) or not v.strip():
             raise self.error("should be a non-empty text", key)
@@ -280,6 +313,8 @@ def load_spec(path: str | Path) -> Spec:
     rep_pop = r.get(report, ("report",), "population", lambda v, k: r.integer(v, k, 50), None)
     rep_reps = r.get(report, ("report",), "replications", lambda v, k: r.integer(v, k, 1), 8)
     rep_seed = r.get(report, ("report",), "seed", lambda v, k: r.integer(v, k, 0), None)
+    method = r.get(top, (), "method", lambda v, k: r.choice(v, k, METHODS), "nelder-mead")
+    abc = _abc_settings(r, top.get("abc", {}))
 
     try:
         scenario = load_scenario(base)
@@ -315,7 +350,42 @@ def load_spec(path: str | Path) -> Spec:
     stages = tuple(_stage(r, i, s, parameters, targets) for i, s in enumerate(stages_raw))
     return Spec(path, base, output, population, replications, seed, sweeps, ridge, rep_pop, rep_reps, rep_seed,
                 dict(fixed_raw), parameters, {name: start for name, (_, start) in fitted.items()}, targets, stages,
-                description)
+                description, method, abc)
+
+
+def _abc_settings(r: _Reader, raw: Any, d: AbcSettings | None = None) -> AbcSettings:
+    """The ``abc`` block: the ABC-SMC budget (the values of ``d``, else of AbcSettings, for the keys it leaves
+    out)."""
+    key = ("abc",)
+    m = r.mapping(raw, key, ABC_KEYS)
+    d = d or AbcSettings()
+    whole = {name: r.get(m, key, name, lambda v, k: r.integer(v, k, 1), getattr(d, name))
+             for name in ("particles", "generations", "simulations", "draws", "predictive_draws")}
+    population = r.get(m, key, "population", lambda v, k: r.integer(v, k, 50), d.population)
+    predictive_population = r.get(m, key, "predictive_population", lambda v, k: r.integer(v, k, 50),
+                                  d.predictive_population)
+    min_epsilon = r.get(m, key, "min_epsilon", lambda v, k: r.number(v, k, 0.0), d.min_epsilon)
+    if whole["predictive_draws"] > whole["draws"]:
+        raise r.error(f"should be at most draws ({whole['draws']})", (*key, "predictive_draws"))
+    return AbcSettings(population=population, min_epsilon=min_epsilon, predictive_population=predictive_population,
+                       **whole)
+
+
+def abc_overrides(spec: Spec, items: Sequence[str]) -> Spec:
+    """``spec`` with entries of its ``abc`` block replaced by ``--abc KEY=VALUE`` options (YAML values)."""
+    import dataclasses
+
+    import yaml
+
+    raw = {}
+    for item in items:
+        name, sep, text = item.partition("=")
+        if not sep:
+            raise ConfigError(f"--abc {item}: should be KEY=VALUE, e.g. --abc particles=100", key="abc")
+        raw[name.strip()] = yaml.safe_load(text)
+    r = _Reader.__new__(_Reader)
+    r.file, r.data, r.lines = "--abc", {"abc": raw}, {}
+    return dataclasses.replace(spec, abc=_abc_settings(r, raw, spec.abc))
 
 
 def _parameter(r: _Reader, name: str, raw: Any, scenario: Config) -> tuple[Varied, float]:
@@ -494,22 +564,30 @@ def run_targets(
     config: Config, targets: Sequence[Target], seeds: Sequence[int], full: bool = False,
     on_run: Callable[[], None] | None = None, executor: Executor | None = None,
 ) -> tuple[dict[str, np.ndarray], list[dict], list[pd.DataFrame]]:
-    """Each target's statistic in each replication (one per seed), the raw observations and, if ``full``,
-    each replication's timeseries.
+    """Each target's statistic in each replication (one per seed) of ``config``: ``run_target_pairs``."""
+    return run_target_pairs([(config, seed) for seed in seeds], targets, full, on_run, executor)
 
-    The replications run on ``executor`` (default: one after the other in
-    this process) as plain data: the configuration as a dictionary, the seed
-    and the requested (measure, date) pairs. Results are taken in seed order,
+
+def run_target_pairs(
+    runs: Sequence[tuple[Config, int]], targets: Sequence[Target], full: bool = False,
+    on_run: Callable[[], None] | None = None, executor: Executor | None = None,
+) -> tuple[dict[str, np.ndarray], list[dict], list[pd.DataFrame]]:
+    """Each target's statistic in each run (a configuration and its seed), the raw observations and, if
+    ``full``, each run's timeseries.
+
+    The runs go to ``executor`` (default: one after the other in this
+    process) as plain data: the configuration as a dictionary, the seed and
+    the requested (measure, date) pairs. Results are taken in input order,
     so they do not depend on the executor or its number of workers;
-    ``on_run`` is called as each replication finishes.
+    ``on_run`` is called as each run finishes.
     """
     requests = tuple(sorted({req for t in targets for req in t.requests()}, key=lambda x: (x[1], str(x[0]))))
-    data = config.model_dump(mode="json")
-    runs = (executor or Executor()).map(simulate_config_dict, [(data, seed, requests, full) for seed in seeds],
-                                        on_done=(lambda _run: on_run()) if on_run else None)
-    values = {t.name: np.empty(len(seeds)) for t in targets}
+    work = [(config.model_dump(mode="json"), seed, requests, full) for config, seed in runs]
+    results = (executor or Executor()).map(simulate_config_dict, work,
+                                           on_done=(lambda _run: on_run()) if on_run else None)
+    values = {t.name: np.empty(len(work)) for t in targets}
     observations, series = [], []
-    for i, (obs, ts) in enumerate(runs):
+    for i, (obs, ts) in enumerate(results):
         for t in targets:
             values[t.name][i] = t.statistic(obs)
         observations.append(obs)
@@ -679,16 +757,23 @@ def _verdict(within: bool, required: bool) -> str:
     return f"{'yes' if within else 'no'} (diagnostic)"
 
 
-def fitted_yaml(spec: Spec, values: dict[str, float], command: str) -> str:
-    """The YAML the baseline extends: fixed and fitted values as nested mappings, with bounds as comments."""
+def fitted_yaml(spec: Spec, values: dict[str, float], command: str, what: str = "fitted",
+                intervals: dict[str, tuple[float, float]] | None = None, note: str = "") -> str:
+    """The YAML the baseline extends: fixed and fitted values as nested mappings, with bounds as comments.
+
+    ``what`` says what a fitted value is (e.g. 'posterior median'), ``intervals`` adds each one's 95%
+    interval and ``note`` a header line on the method.
+    """
     entries: dict[str, tuple[Any, str]] = {}
     for path, v in spec.fixed.items():
         entries[path] = (v, "fixed")
     for path, v in values.items():
         p = spec.parameters[path]
-        entries[path] = (v, f"fitted in [{p.low:g}, {p.high:g}]{', log scale' if p.log else ''}")
+        interval = f", 95% [{intervals[path][0]:.4g}, {intervals[path][1]:.4g}]" if intervals else ""
+        entries[path] = (v, f"{what}{interval} in [{p.low:g}, {p.high:g}]{', log scale' if p.log else ''}")
     lines = [f"# Written by `{command}`; do not edit by hand.",
              "# Fitted and fixed values of the Danish baseline (denmark_baseline.yaml extends this file).",
+             *([f"# {note}"] if note else []),
              f"# Method, targets and fit: docs/calibration.md; calibration file: {spec.file.as_posix()}.", ""]
     tree: dict = {}
     for path in sorted(entries):

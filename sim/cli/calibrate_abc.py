@@ -1,0 +1,221 @@
+"""``digex calibrate`` with ``method: abc``: an ABC-SMC posterior and its report (sim/experiments/abc.py).
+
+Fits (or, with --report-only, reads) the posterior, runs the posterior
+predictive check (the first ``predictive_draws`` draws at the report size,
+draw r with seed r), and writes the report folder as one set; without
+held-out targets it also writes the posterior median to CONFIG's ``output``
+and the posterior draws beside it (``posterior_path``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+
+from sim.cli.progress import progress_bar, showing
+
+if TYPE_CHECKING:
+    from sim.experiments.abc import Posterior
+    from sim.experiments.calibration import Spec
+
+GENERATION_LINE = re.compile(r"^generation=(\d+) (.*)$")
+"""A generation's row in the posterior file's comments ('# generation=0 epsilon=inf simulations=200 ...')."""
+
+COVERS = ("Intervals are 95% posterior predictive intervals over posterior draws, each run with its own seed: "
+          "they cover parameter uncertainty and simulation noise, not the model's structural error.")
+"""What the report's intervals cover (issue 15: every table says it)."""
+
+
+def posterior_path(spec: Spec) -> Path:
+    """The posterior file beside the YAML the baseline extends: ``calibrated.yaml`` -> ``calibrated_posterior.csv``."""
+    return spec.output.with_name(f"{spec.output.stem}_posterior.csv")
+
+
+def provenance(spec: Spec, posterior: Posterior, command: str) -> list[str]:
+    """The comment lines of a posterior file: what it is, how it was made, and its generations."""
+    s = spec.abc
+    lines = [f"Written by `{command}`; do not edit by hand.",
+             f"{len(posterior.draws)} equally weighted draws (systematic resampling) from the last ABC-SMC "
+             f"generation (pyabc; {s.particles} particles, {s.population or spec.population} citizens per "
+             "simulation); replication r of --posterior K uses draw r. Method: docs/calibration.md.",
+             f"fitted targets: {', '.join(posterior.fitted)}"]
+    for r in posterior.generations.itertuples(index=False):
+        lines.append(f"generation={r.generation} " + " ".join(
+            f"{k}={getattr(r, k):.4g}" for k in ("epsilon", "simulations", "particles", "acceptance_rate", "ess")))
+    return lines
+
+
+def generations_from_file(path: Path) -> pd.DataFrame:
+    """The generation table kept in a posterior file's comments (empty if it has none)."""
+    rows = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = GENERATION_LINE.match(line.removeprefix("# "))
+        if m:
+            row = {"generation": int(m.group(1))}
+            row.update({k: float(v) for k, v in (kv.split("=") for kv in m.group(2).split())})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
+    """Fit or read the posterior, run the predictive check, write the report folder (and, if nothing is held
+    out and this is a fit, the posterior median and the posterior file)."""
+    from sim.atomic import output_dir, write_text
+    from sim.cli.calibrate import check_fitted_output
+    from sim.experiments import abc
+    from sim.experiments import calibration as cal
+    from sim.experiments.executor import Executor
+
+    hold_out = [n.strip() for n in args.hold_out.split(",") if n.strip()]
+    targets = abc.fitted_targets(spec, hold_out, args.fit_until)
+    held = bool(hold_out or args.fit_until)
+    if args.report_only and held:
+        from sim.errors import UserError
+
+        raise UserError("--report-only reads the shipped posterior, which saw every target: drop --hold-out and "
+                        "--fit-until")
+    writes_scenario = not (args.report_only or held)
+    if writes_scenario:
+        check_fitted_output(spec.output, args.config)
+    base = spec.base_config()
+    settings = spec.abc
+    command = " ".join(["digex calibrate", Path(args.config).as_posix(),
+                        *([f"--hold-out {','.join(hold_out)}"] if hold_out else []),
+                        *([f"--fit-until {args.fit_until}"] if args.fit_until else []),
+                        *(f"--abc {item}" for item in args.abc)])
+    show = showing(args.quiet)
+    fit_runs = 0 if args.report_only else settings.simulations
+    with Executor(args.executor, args.jobs, args.scheduler) as executor, \
+            progress_bar(fit_runs + settings.predictive_draws, "calibrate (abc)", show, unit="run",
+                         leave=False) as bar:
+
+        def on_generation(message: str) -> None:
+            if m := re.match(r"Accepted: \d+ / (\d+)", message):
+                bar.update(int(m.group(1)))
+            elif m := re.match(r"t: (\d+), eps: (\S+)\.", message):
+                bar.set_postfix_str(f"generation {m.group(1)}, epsilon {float(m.group(2)):.3g}")
+
+        if args.report_only:
+            posterior = read_shipped(spec)
+        else:
+            posterior = abc.fit_posterior(spec, base, settings, targets, executor=executor, jobs=args.jobs,
+                                          on_generation=on_generation)
+            bar.total = bar.n + settings.predictive_draws  # ABC may stop before its budget
+            bar.refresh()
+        bar.set_postfix_str("posterior predictive check")
+        configs, seeds = abc.predictive_configs(spec, base, posterior.draws, settings.predictive_draws)
+        every = list(spec.targets.values())
+        values, _, _ = cal.run_target_pairs(list(zip(configs, seeds, strict=True)), every,
+                                            on_run=lambda: bar.update(1), executor=executor)
+    table = abc.predictive_table(every, values, posterior.fitted)
+    summary = posterior.summary()
+    medians = posterior.median()
+    intervals = {r.parameter: (r.q025, r.q975) for r in summary.itertuples()}
+    yaml_text = cal.fitted_yaml(spec, medians, command, what="posterior median", intervals=intervals,
+                                note="Each fitted value is the median of the ABC-SMC posterior (its draws: "
+                                     f"{posterior_path(spec).name}).")
+    posterior_text = abc.posterior_csv(posterior.draws, provenance(spec, posterior, command))
+    report = report_markdown(spec, posterior, summary, table, command, configs[0].population.size, seeds)
+    with output_dir(out, kind="calibrate") as folder:
+        from sim.outputs import posterior_figures as pf
+        from sim.outputs.figures import save_figure
+
+        (folder / "posterior.csv").write_text(posterior_text, encoding="utf-8")
+        posterior.generations.to_csv(folder / "generations.csv", index=False)
+        summary.to_csv(folder / "posterior_summary.csv", index=False)
+        table.to_csv(folder / "predictive.csv", index=False)
+        (folder / "report.md").write_text(report, encoding="utf-8")
+        if not held:
+            (folder / "calibrated.yaml").write_text(yaml_text, encoding="utf-8")
+        save_figure(pf.marginals(posterior, spec), folder, "marginals")
+        for stage in spec.stages:
+            if len(stage.parameters) > 1:
+                save_figure(pf.pairs(posterior, spec, stage.parameters, stage.name), folder, f"pairs_{stage.name}")
+        save_figure(pf.predictive(table, values, every), folder, "predictive")
+    if writes_scenario:
+        write_text(spec.output, yaml_text)
+        write_text(posterior_path(spec), posterior_text)
+    if not args.quiet:
+        cov = abc.coverage(table)
+        print(predictive_markdown(table), end="")
+        print(f"{int(table['inside'].sum())} of {len(table)} figures inside their 95% predictive interval"
+              + (f" (held out: {cov['held_out']:.0%})" if held else "") + f"; report in {out}/"
+              + (f"; posterior in {posterior_path(spec)}" if writes_scenario else ""))
+    return 0
+
+
+def read_shipped(spec: Spec) -> Posterior:
+    """The shipped posterior (``posterior_path``) as a Posterior of equally weighted draws."""
+    from sim.errors import UserError
+    from sim.experiments.abc import Posterior, read_posterior
+
+    path = posterior_path(spec)
+    if not path.is_file():
+        raise UserError(f"--report-only: no posterior file {path}; run digex calibrate {spec.file} first")
+    draws = read_posterior(path, spec)
+    fitted = next((line.split(": ", 1)[1].split(", ") for line in path.read_text(encoding="utf-8").splitlines()
+                   if line.startswith("# fitted targets: ")), list(spec.targets))
+    particles = draws[list(spec.parameters)]
+    return Posterior(list(spec.parameters), particles, np.full(len(draws), 1 / len(draws)), draws,
+                     generations_from_file(path), fitted)
+
+
+def _share(value: float, unit_share: bool) -> str:
+    return f"{100 * value:.1f}%" if unit_share else f"{value:,.0f}"
+
+
+def predictive_markdown(table: pd.DataFrame) -> str:
+    """The posterior predictive table as markdown (shares in per cent)."""
+    lines = ["| target | date | figure | tolerance | fitted | predictive median | 95% predictive interval | "
+             "figure inside | median within tolerance |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in table.itertuples():
+        share = abs(r.value) <= 1 and r.tolerance <= 1
+        sign = {"equal": "", "at_least": ">= ", "at_most": "<= "}[r.kind]
+        tol = f"{100 * r.tolerance:.1f} pp" if share else f"{r.tolerance:,.0f}"
+        lines.append(f"| {r.target} | {r.date} | {sign}{_share(r.value, share)} | {tol} | "
+                     f"{'yes' if r.fitted else '**held out**'} | {_share(r.median, share)} | "
+                     f"{_share(r.pi_low, share)} to {_share(r.pi_high, share)} | {'yes' if r.inside else 'no'} | "
+                     f"{'yes' if r.within else 'no'}{'' if r.required else ' (diagnostic)'} |")
+    return "\n".join(lines) + "\n"
+
+
+def report_markdown(spec: Spec, posterior: Posterior, summary: pd.DataFrame, table: pd.DataFrame, command: str,
+                    size: int, seeds: list[int]) -> str:
+    """The report: generations (epsilon, acceptance, ESS), the posterior of each parameter, the predictive check."""
+    from sim.experiments.abc import coverage
+
+    s = spec.abc
+    cov = coverage(table)
+    gen = ["| generation | epsilon | simulations | accepted | acceptance rate | effective sample size |",
+           "|---|---|---|---|---|---|"]
+    for r in posterior.generations.itertuples(index=False):
+        gen.append(f"| {r.generation:.0f} | {r.epsilon:.3g} | {r.simulations:.0f} | {r.particles:.0f} | "
+                   f"{r.acceptance_rate:.1%} | {r.ess:.0f} |")
+    par = ["| parameter | prior range | posterior median | 95% interval |", "|---|---|---|---|"]
+    for r in summary.itertuples(index=False):
+        p = spec.parameters[r.parameter]
+        par.append(f"| {r.parameter} | [{p.low:g}, {p.high:g}]{' (log)' if p.log else ''} | {r.median:.4g} | "
+                   f"{r.q025:.4g} to {r.q975:.4g} |")
+    held = table[~table["fitted"]]
+    return "\n".join([
+        f"# ABC-SMC calibration of `{spec.base.name}`", "",
+        f"Produced by `{command}` (pyabc ABC-SMC; {s.particles} particles per generation, at most "
+        f"{s.generations} generations or {s.simulations} simulations, {s.population or spec.population} citizens "
+        f"per simulation, one replication per particle with its own seed). The posterior predictive check runs "
+        f"the first {len(seeds)} posterior draws at {size:,} citizens, draw r with seed {seeds[0]} + r.", "",
+        COVERS, "",
+        "## Generations", "", *gen, "",
+        f"Effective sample size (Kish) of the last generation: {posterior.generations['ess'].iloc[-1]:.0f} of "
+        f"{posterior.generations['particles'].iloc[-1]:.0f} particles; "
+        f"{posterior.draws[list(spec.parameters)].drop_duplicates().shape[0]} distinct parameter sets among the "
+        f"{len(posterior.draws)} draws." if len(posterior.generations) else "", "",
+        "## Posterior", "", *par, "",
+        "## Posterior predictive check", "", predictive_markdown(table),
+        f"Figures inside their 95% predictive interval: {int(table['inside'].sum())} of {len(table)}"
+        + (f"; of the {len(held)} held-out figures: {int(held['inside'].sum())} ({cov['held_out']:.0%})."
+           if len(held) else "."), ""])
