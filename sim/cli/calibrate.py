@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="fitting method (default: the file's 'method', else nelder-mead)")
     p.add_argument("--hold-out", metavar="TARGET[,TARGET...]", default="",
                    help="abc: targets to predict rather than fit (by name; validation)")
-    p.add_argument("--fit-until", metavar="DATE", type=_date, default=None,
+    p.add_argument("--fit-until", metavar="DATE", default=None,
                    help="abc: fit only the targets observed up to DATE (e.g. 2019-12-31) and predict the later ones")
     p.add_argument("--abc", metavar="KEY=VALUE", action="append", default=[],
                    help="abc: replace an entry of CONFIG's abc block for this run, e.g. --abc particles=100 "
@@ -53,16 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run)
-
-
-def _date(text: str):
-    """A --fit-until date (YYYY-MM-DD)."""
-    import datetime as dt
-
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"should be a date like 2019-12-31 (got {text!r})") from None
 
 
 def check_fitted_output(path: Path, config: str) -> None:

@@ -275,23 +275,32 @@ def predictive_table(targets: Sequence[Target], values: dict[str, np.ndarray], f
 
     ``inside``: the figure lies in the 95% predictive interval (for a
     one-sided figure: the interval reaches the permitted side of it);
-    ``within``: the predictive median is within tolerance, as in the fit
-    table. ``fitted`` says whether the posterior saw the figure.
+    ``consistent``: the interval meets the figure's tolerance band (the
+    figure +/- tolerance, which stands for survey error and the mapping of
+    a survey question onto model state), the check that allows for the
+    figure's own uncertainty; ``within``: the predictive median is within
+    tolerance, as in the fit table. ``fitted`` says whether the posterior saw
+    the figure.
     """
     rows = []
     for t in targets:
         v = values[t.name][~np.isnan(values[t.name])]
         lo, med, hi = (float(np.quantile(v, q)) for q in QUANTILES) if len(v) else (math.nan,) * 3
         inside = {"equal": lo <= t.value <= hi, "at_least": hi >= t.value, "at_most": lo <= t.value}[t.kind]
+        tol = t.tolerance
+        consistent = {"equal": lo - tol <= t.value <= hi + tol, "at_least": hi >= t.value - tol,
+                      "at_most": lo <= t.value + tol}[t.kind]
         rows.append({"target": t.name, "date": t.when(), "kind": t.kind, "value": t.value, "tolerance": t.tolerance,
                      "fitted": t.name in fitted, "median": med, "pi_low": lo, "pi_high": hi,
-                     "inside": bool(inside), "within": t.within(med), "required": t.required, "n_draws": len(v)})
+                     "inside": bool(inside), "consistent": bool(consistent), "within": t.within(med),
+                     "required": t.required, "n_draws": len(v)})
     return pd.DataFrame(rows)
 
 
-def coverage(table: pd.DataFrame) -> dict[str, float]:
-    """Share of figures inside their 95% predictive interval, for held-out and fitted targets separately."""
+def coverage(table: pd.DataFrame, column: str = "inside") -> dict[str, float]:
+    """Share of figures inside their 95% predictive interval (or, with ``column="consistent"``, whose tolerance
+    band meets it), for held-out and fitted targets separately (NaN where there are none)."""
     out = {}
     for label, part in (("held_out", table[~table["fitted"]]), ("fitted", table[table["fitted"]])):
-        out[label] = float(part["inside"].mean()) if len(part) else math.nan
+        out[label] = float(part[column].mean()) if len(part) else math.nan
     return out
