@@ -30,11 +30,11 @@ KIND = "discover"
 """Kind of output directory written (``sim.atomic.KINDS``)."""
 
 EXAMPLES = """\
-  # where does exclusion among the 80+ exceed 5% across a Latin hypercube of two assumptions?
+  # where, across a sweep's Latin hypercube (see digex sweep --help), does exclusion among the 80+ exceed 5%?
+  digex discover results/sweep-denmark_baseline --outcome exclusion_rate@80+ --threshold 0.05 --above
+  # where does easy opt-out fail to bring 80+ exclusion below the baseline's? two sweeps, same points and seeds
   digex sweep scenarios/denmark_baseline.yaml --vary policy.optout.awareness=0.1:0.9 \\
       --vary behaviour.letter_read_threshold=0.2:0.8 --samples 30 --set population.size=2000 --out results/sw
-  digex discover results/sw --outcome exclusion_rate@80+ --threshold 0.05 --above
-  # where does easy opt-out fail to bring 80+ exclusion below the baseline's (same points and seeds)?
   digex sweep scenarios/easy_optout_remote.yaml --vary policy.optout.awareness=0.1:0.9 \\
       --vary behaviour.letter_read_threshold=0.2:0.8 --samples 30 --set population.size=2000 --out results/sw-easy
   digex discover results/sw-easy --against results/sw --outcome exclusion_rate@80+ --threshold 0 --above
