@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sim import __version__
-from sim.atomic import check_replaceable, default_output, output_dir, shown, write_file, write_text
+from sim.atomic import check_replaceable, default_output, marked_kind, output_dir, shown, write_file, write_text
 from sim.errors import UserError
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("sweep", metavar="SWEEP_DIR", help="directory written by digex sweep")
     p.add_argument("--outcome", required=True, metavar="METRIC[@GROUP]",
                    help="end-of-run metric (digex metrics lists them), overall or of one group: exclusion_rate, "
-                   "exclusion_rate@80+, exclusion_rate@skill_quintile:Q1 lowest")
+                   "exclusion_rate@80+, 'exclusion_rate@Q1 lowest'")
     p.add_argument("--threshold", required=True, type=float, metavar="X",
                    help="cases of interest: runs whose outcome is strictly above X (--above, the default) or below")
     side = p.add_mutually_exclusive_group()
@@ -88,9 +88,11 @@ def read_sweep(path: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     (``sim.outputs.report.read_output_dir``); UserError if it is not a sweep directory."""
     from sim.outputs.report import read_output_dir, read_table
 
+    kind = marked_kind(Path(path)) if Path(path).is_dir() else None
+    if kind != "sweep":
+        held = f"it holds the output of digex {kind}" if kind else "not a directory digex wrote"
+        raise UserError(f"{shown(path)}: not a sweep directory ({held}); give a directory written by digex sweep")
     found = read_output_dir(Path(path))
-    if found.kind != "sweep":
-        raise UserError(f"{shown(path)}: holds the output of digex {found.kind}, not of digex sweep")
     keys = found.manifest.get("keys")
     if not isinstance(keys, list) or not keys or not all(isinstance(k, str) for k in keys):
         raise UserError(f"{shown(Path(path) / 'manifest.json')}: no list of varied 'keys'; rerun the sweep")

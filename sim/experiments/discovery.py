@@ -95,11 +95,8 @@ class Outcome:
 
     @classmethod
     def parse(cls, text: str) -> Outcome:
-        """``METRIC``, ``METRIC@GROUP`` or ``METRIC@GROUP_TYPE:GROUP`` (groups of docs/ODD.md section 7.15).
-
-        A group name held by more than one group type (``no``, ``yes``) must
-        name its type. Errors name the option and the valid choices.
-        """
+        """``METRIC`` or ``METRIC@GROUP`` (a group of docs/ODD.md section 7.15, e.g. ``80+`` or ``Q1 lowest``;
+        group names are unique across group types). Errors name the option and the valid choices."""
         metric, at, group = (part.strip() for part in text.partition("@"))
         if metric not in METRICS:
             from sim.scenario.loader import suggest
@@ -110,17 +107,11 @@ class Outcome:
             return cls(metric)
         if not METRICS[metric].by_group:
             raise UserError(f"--outcome '{text}': {metric} is not broken down by group; use it without @")
-        group_type, colon, name = group.rpartition(":")
-        types = [group_type] if colon else [t for t, names in GROUPS.items() if name in names]
-        if colon and group_type not in GROUPS:
-            raise UserError(f"--outcome '{text}': unknown group type '{group_type}'; valid: {', '.join(GROUPS)}")
-        if not types or name not in GROUPS[types[0]]:
+        group_type = next((t for t, names in GROUPS.items() if group in names), None)
+        if group_type is None:
             valid = "; ".join(f"{t}: {', '.join(names)}" for t, names in GROUPS.items())
-            raise UserError(f"--outcome '{text}': unknown group '{name}'; valid groups are {valid}")
-        if len(types) > 1:
-            raise UserError(f"--outcome '{text}': group '{name}' is in {' and '.join(types)}; write "
-                            f"{metric}@{types[0]}:{name}")
-        return cls(metric, types[0], name)
+            raise UserError(f"--outcome '{text}': unknown group '{group}'; valid groups are {valid}")
+        return cls(metric, group_type, group)
 
     @property
     def label(self) -> str:
@@ -319,7 +310,7 @@ def discover(x: pd.DataFrame, y: np.ndarray, peel_alpha: float = PEEL_ALPHA, min
         "box": t["id"].astype(int), "coverage": t["coverage"].astype(float), "density": t["density"].astype(float),
         "mass": t["mass"].astype(float), "n": t["n"].astype(int), "k": t["k"].astype(int),
         "restricted_dims": t["res_dim"].astype(int)})
-    trajectory["restricted"] = trajectory["box"].map(restricted).fillna("")
+    trajectory["restricted"] = [restricted.get(b, "") for b in trajectory["box"]]
     chosen, rule = choose_box(trajectory, min_coverage, box)
     trajectory["chosen"] = trajectory["box"] == chosen
     return Discovery(trajectory, limits, chosen, rule, feature_scores(x, y))
