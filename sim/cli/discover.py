@@ -17,7 +17,7 @@ import datetime as dt
 import json
 import shlex
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sim import __version__
 from sim.atomic import check_replaceable, default_output, marked_kind, output_dir, shown, write_file, write_text
@@ -25,6 +25,8 @@ from sim.errors import UserError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from sim.experiments.discovery import Discovery, Question
 
 KIND = "discover"
 """Kind of output directory written (``sim.atomic.KINDS``)."""
@@ -107,12 +109,12 @@ def read_sweep(path: str) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
 
 def command_line(args: argparse.Namespace) -> str:
     """The discovery as a digex command line that repeats it."""
-    parts = ["digex", "discover", args.sweep, "--outcome", args.outcome, "--threshold", repr(args.threshold),
+    parts = ["digex", "discover", args.sweep, "--outcome", args.outcome, f"--threshold={args.threshold!r}",
              "--above" if args.above else "--below"]
     for option in ("against", "peel_alpha", "min_mass", "min_coverage", "box", "out"):
         value = getattr(args, option)
         if value is not None:
-            parts += [f"--{option.replace('_', '-')}", str(value)]
+            parts.append(f"--{option.replace('_', '-')}={value}")
     return shlex.join(parts + ["--svg"] * args.svg)
 
 
@@ -164,7 +166,7 @@ def discover_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_discovery(out: Path, args: argparse.Namespace, found: Any, question: Any, sources: list[str],
+def write_discovery(out: Path, args: argparse.Namespace, found: Discovery, question: Question, sources: list[str],
                     cases: pd.DataFrame, runs_per_point: int, settings: dict[str, float],
                     started: dt.datetime) -> None:
     """Write the tables, figures, summary.md and manifest.json into ``out`` as one set."""
