@@ -160,6 +160,12 @@ class Question:
         """The question in one line."""
         return f"Where is {self.quantity} {'above' if self.above else 'below'} {self.threshold:g}?"
 
+    @property
+    def title(self) -> str:
+        """The question short enough for a figure title (the other sweep left to the line below it)."""
+        what = self.outcome.label if self.against is None else f"the difference in {self.outcome.label}"
+        return f"Where is {what} {'above' if self.above else 'below'} {self.threshold:g}?"
+
 
 def varied_inputs(results: pd.DataFrame, keys: Sequence[str], source: str) -> pd.DataFrame:
     """The varied keys of every run (indexed by RUN_KEYS), as PRIM reads them: numbers stay numbers, anything

@@ -59,9 +59,10 @@ def trajectory_figure(found: Discovery, question: Question, min_coverage: float 
     ax.set_ylim(0, 102)
     ax.legend(loc="lower left", frameon=False)
     base = t.iloc[0]
-    add_title(fig, question.text,
-              f"PRIM's peeling trajectory (Friedman and Fisher 1999): each dot a box, from all {int(base['n'])} runs "
-              f"(right; density {base['density'] * PERCENT:.0f}%) inwards. Reported: {found.rule}.")
+    add_title(fig, question.title,
+              f"Outcome: {question.quantity}. PRIM's peeling trajectory (Friedman and Fisher 1999): each dot a box, "
+              f"from all {int(base['n'])} runs (right; density {base['density'] * PERCENT:.0f}%) inwards. "
+              f"Reported: {found.rule}.")
     return fig
 
 
@@ -95,9 +96,9 @@ def box_figure(found: Discovery, question: Question) -> Figure:
     ax.tick_params(axis="y", length=0)
     ax.spines["left"].set_visible(False)
     s = found.trajectory[found.trajectory["box"] == found.chosen].iloc[0]
-    add_title(fig, f"Box {found.chosen}: {question.text}",
-              f"Blue: a restricted key's range inside the box; grey: unrestricted. Coverage "
-              f"{s['coverage'] * PERCENT:.0f}%, density {s['density'] * PERCENT:.0f}%, mass "
+    add_title(fig, f"Box {found.chosen}: {question.title}",
+              f"Outcome: {question.quantity}. Blue: a restricted key's range inside the box; grey: unrestricted. "
+              f"Coverage {s['coverage'] * PERCENT:.0f}%, density {s['density'] * PERCENT:.0f}%, mass "
               f"{s['mass'] * PERCENT:.0f}% of the runs.")
     return fig
 
@@ -126,7 +127,7 @@ def _limits_rows(found: Discovery) -> list[str]:
 
 def reading(found: Discovery, runs_per_point: int) -> list[str]:
     """Sentences computed from the reported box: how much denser than the sweep it is, what it leaves out,
-    which restrictions are weak (quasi-p above WEAK_QP), and the noise of one run per case."""
+    which limits are strong and which weak (quasi-p above WEAK_QP), and the noise of one run per case."""
     t = found.trajectory
     base, box = t.iloc[0], t[t["box"] == found.chosen].iloc[0]
     chosen = found.limits[(found.limits["box"] == found.chosen) & found.limits["restricted"]]
@@ -140,10 +141,15 @@ def reading(found: Discovery, runs_per_point: int) -> list[str]:
                      f"{box['coverage'] * PERCENT:.0f}% of all cases of interest ({int(box['k'])} of "
                      f"{int(base['k'])}) in {box['mass'] * PERCENT:.0f}% of the runs. It restricts "
                      f"{', '.join(chosen['parameter'])}.")
-        weak = chosen[(chosen[["qp_lower", "qp_upper"]].max(axis=1, skipna=True) > WEAK_QP)]
-        if not weak.empty:
-            lines.append(f"Weak restriction(s), quasi-p above {WEAK_QP:g} (the density would be about as high "
-                         f"without them; Bryant and Lempert 2010): {', '.join(weak['parameter'])}.")
+        limits = [(f"{r.parameter} ({side})", qp) for r in chosen.itertuples()
+                  for side, qp in (("lower", r.qp_lower), ("upper", r.qp_upper)) if not pd.isna(qp)]
+        strong = [f"{name}, quasi-p {_qp(qp)}" for name, qp in limits if qp <= WEAK_QP]
+        weak = [name for name, qp in limits if qp > WEAK_QP]
+        if strong:
+            lines.append(f"Limits with quasi-p at most {WEAK_QP:g}: {'; '.join(strong)}.")
+        if weak:
+            lines.append(f"Weak limits, quasi-p above {WEAK_QP:g} (the density would be about as high without "
+                         f"them; Bryant and Lempert 2010): {', '.join(weak)}.")
     if runs_per_point > 1:
         lines.append(f"Each of the {runs_per_point} replications of a point is a case of its own, so a point whose "
                      "outcome is noisy near the threshold can be partly inside and partly outside the cases of "
