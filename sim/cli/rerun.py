@@ -41,6 +41,9 @@ EXAMPLES = """\
 TABLES = {"run": ("summary.csv", "summary_by_group.csv"), "compare": ("comparison.csv",)}
 """The summary tables compared, by kind of command."""
 
+ALIKE = ("interval_covers",)
+"""Text columns that hold the same value in every row of a table, so they do not name a row."""
+
 SHOWN_DIFFERENCES = 10
 """Most differing values listed (then how many more there are)."""
 
@@ -101,7 +104,7 @@ def _exact(value: object) -> str:
 def differences(name: str, stored: pd.DataFrame, new: pd.DataFrame) -> list[str]:
     """Every difference between a recorded table and the rerun's: columns, rows, then values (NaN equals NaN).
 
-    A value is named by its row's text columns (scenario, metric, group...).
+    A value is named by its row's text columns (scenario, metric, group...; not those in ALIKE).
     """
     import pandas as pd
 
@@ -109,7 +112,7 @@ def differences(name: str, stored: pd.DataFrame, new: pd.DataFrame) -> list[str]
         return [f"{name}: columns differ: recorded {list(stored.columns)}, rerun {list(new.columns)}"]
     if len(stored) != len(new):
         return [f"{name}: {len(stored):,} rows recorded, {len(new):,} in the rerun"]
-    labels = [c for c in stored.columns if not pd.api.types.is_numeric_dtype(stored[c])]
+    labels = [c for c in stored.columns if not pd.api.types.is_numeric_dtype(stored[c]) and c not in ALIKE]
     found = []
     for col in stored.columns:
         same = (stored[col] == new[col]) | (stored[col].isna() & new[col].isna())
