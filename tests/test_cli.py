@@ -39,7 +39,7 @@ def test_run_writes_every_file_of_the_contract(contract_dir):
 
 def test_summary_has_every_metric_with_intervals(contract_dir):
     s = pd.read_csv(contract_dir / "summary.csv")
-    assert list(s.columns) == ["scenario", "metric", "unit", "mean", "ci_low", "ci_high", "n_reps"]
+    assert list(s.columns) == ["scenario", "metric", "unit", "mean", "ci_low", "ci_high", "n_reps", "interval_covers"]
     assert list(s["metric"]) == list(METRICS)
     assert set(s["scenario"]) == {"denmark_baseline"}
     ok = s.dropna(subset=["mean"])
@@ -51,7 +51,8 @@ def test_summary_has_every_metric_with_intervals(contract_dir):
 
 def test_summary_by_group_covers_every_group_metric_and_group(contract_dir):
     g = pd.read_csv(contract_dir / "summary_by_group.csv", keep_default_na=False, na_values=[""])
-    assert list(g.columns) == ["scenario", "group_type", "group", "metric", "unit", "mean", "ci_low", "ci_high"]
+    assert list(g.columns) == ["scenario", "group_type", "group", "metric", "unit", "mean", "ci_low", "ci_high",
+                               "interval_covers"]
     assert set(g["metric"]) == set(GROUP_METRICS)
     for gtype, names in GROUPS.items():
         assert set(g.loc[g["group_type"] == gtype, "group"]) == set(names)

@@ -73,7 +73,8 @@ def ends_frame():
 def test_comparison_table_holds_means_intervals_and_paired_differences():
     table = comparison_table(ends_frame(), ["ref", "alt"])
     assert list(table.columns) == ["metric", "unit", "group_type", "group", "scenario", "mean", "ci_low", "ci_high",
-                                   "n_reps", "reference", "diff", "diff_ci_low", "diff_ci_high", "n_pairs"]
+                                   "n_reps", "reference", "diff", "diff_ci_low", "diff_ci_high", "n_pairs",
+                                   "interval_covers"]
     assert len(table) == 4 and (table["reference"] == "ref").all()
     assert (table["unit"] == "share").all()
     ref = table[(table["scenario"] == "ref") & (table["group_type"] == "all")].iloc[0]

@@ -95,8 +95,11 @@ def test_percent_axis_rejects_a_bad_axis_or_top(kw, message):
 
 
 def test_interval_note_says_when_there_is_no_interval():
-    assert interval_note(5) == "line: mean, band: 95% interval over 5 replications"
-    assert interval_note(3, "bars", "whiskers") == "bars: mean, whiskers: 95% interval over 3 replications"
+    assert interval_note(5) == ("line: mean, band: 95% interval over 5 replications with the calibrated point "
+                                "values: simulation noise only, not parameter uncertainty")
+    assert interval_note(3, "bars", "whiskers", posterior=True) == (
+        "bars: mean, whiskers: 95% interval over 3 replications, each with its own posterior draw and seed: "
+        "simulation noise and parameter uncertainty")
     assert "no interval" in interval_note(1) and "no interval" in interval_note(0)
 
 

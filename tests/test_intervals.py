@@ -128,7 +128,8 @@ def test_compare_headline_prints_intervals_in_per_cent_and_pp_and_none_from_one_
     assert main(["compare", BASELINE, alt, *TINY, "--reps", "2", "--out", str(tmp_path / "two")]) == 0
     printed = capsys.readouterr().out
     assert "exclusion_rate (%):" in printed and "cost_per_citizen_year_dkk (DKK):" in printed
-    assert "% [" in printed and " pp [" in printed and "mean [95% interval]" in printed
+    assert "% [" in printed and " pp [" in printed
+    assert "mean [95% interval over 2 replications with the calibrated point values" in printed
     table = pd.read_csv(tmp_path / "two" / "comparison.csv")
     shares = table[table["unit"] == "share"].dropna(subset=["ci_low"])
     assert len(shares) and (shares["ci_low"] >= 0).all() and (shares["ci_high"] <= 1).all()

@@ -62,7 +62,8 @@ def test_compare_report_is_self_contained_and_explains_the_comparison(compare_di
     for text in ("Who is excluded under each of these 2 policy settings, and at what public cost?",
                  "exemption only in person", "automatic exemption", "policy.optout.rule", "in_person",
                  "Headline results", "easy − base", "Caveats", f"digex version of the results</td><td>{__version__}",
-                 "Only 2 replications per scenario", "mean [95% interval] over 2 replications",
+                 "Only 2 replications per scenario",
+                 "mean [95% interval over 2 replications with the calibrated point values: simulation noise only",
                  "savings against an all-analogue world are not reported"):
         assert text in page, text
 

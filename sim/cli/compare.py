@@ -3,7 +3,9 @@
 Every scenario is loaded and validated, and the output directory checked,
 before anything runs; all share one
 base seed (``--seed`` or the first scenario's run.seed), so replication r of
-each meets the same citizens and needs. Results are written atomically
+each meets the same citizens and needs; with ``--posterior K`` replication r
+of each also uses the same posterior draw r (``sim.scenario.posterior``), so
+the paired differences stay paired. Results are written atomically
 (``sim.atomic.output_dir``).
 """
 
@@ -20,10 +22,14 @@ from sim.cli.progress import Stages, WeekCounter, count, progress_bar, showing, 
 from sim.cli.run import (
     MAX_REPS,
     MAX_SERIES_WEEKS,
+    Given,
     add_executor_arguments,
+    add_posterior_arguments,
     check_executor,
+    check_posterior,
     check_workload,
     load_all,
+    plan_draws,
     repeat_options,
     reps_int,
     seed_int,
@@ -31,6 +37,8 @@ from sim.cli.run import (
 from sim.errors import UserError
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from sim.experiments.compare import Comparison
     from sim.model.params import Config
 
@@ -40,7 +48,7 @@ HEADLINE = ("exclusion_rate", "non_take_up_rate", "alienated_share", "cost_per_c
 
 def add_common_arguments(p: argparse.ArgumentParser, reps_default: int) -> None:
     """--reps, --seed, --set, --jobs, --executor, --scheduler, --svg and --quiet, shared by compare and sweep."""
-    p.add_argument("--reps", type=reps_int, default=reps_default, metavar="N",
+    p.add_argument("--reps", type=reps_int, default=reps_default, metavar="N", action=Given,
                    help=f"replications per scenario or point (default {reps_default}, at most {MAX_REPS:,})")
     p.add_argument("--seed", type=seed_int, metavar="S",
                    help="common base seed (replication r uses S + r); default: run.seed of the first/base scenario")
@@ -56,6 +64,9 @@ EXAMPLES = """\
   digex compare scenarios/denmark_baseline.yaml scenarios/easy_optout_automatic.yaml \\
       scenarios/nordic_hybrid.yaml --reps 10 --jobs 2 --set population.size=5000 --out results/compare
   digex report results/compare                   # then one HTML file with every figure
+  # the same with 20 posterior draws: draw r and seed r shared by every scenario
+  digex compare scenarios/denmark_baseline.yaml scenarios/nordic_hybrid.yaml --posterior 20 --jobs 2 \\
+      --set population.size=5000 --out results/compare-posterior
 """
 """Command lines that end ``digex compare --help``."""
 
@@ -76,6 +87,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "when the new one is complete, and only if it is empty or an earlier digex compare wrote it; "
                    "checked before anything runs")
     add_common_arguments(p, reps_default=10)
+    add_posterior_arguments(p)
     p.set_defaults(func=compare_command)
 
 
@@ -84,8 +96,10 @@ def command_line(args: argparse.Namespace) -> str:
     return shlex.join(["digex", "compare", *args.scenarios, *repeat_options(args)])
 
 
-def compare_with_progress(configs: list[Config], args: argparse.Namespace) -> tuple[Comparison, Stages]:
-    """Run every replication of ``configs`` (``--reps``, ``--jobs``, ``--executor``) with a bar of simulated weeks.
+def compare_with_progress(configs: list[Config], args: argparse.Namespace,
+                          drawn: Mapping[str, Sequence[Config]] | None = None) -> tuple[Comparison, Stages]:
+    """Run every replication of ``configs`` (``--reps``, ``--jobs``, ``--executor``; with ``drawn``, replication r
+    with posterior draw r) with a bar of simulated weeks.
 
     Returns the comparison and the stage messages, so the caller can report its own writing stages.
     """
@@ -97,7 +111,7 @@ def compare_with_progress(configs: list[Config], args: argparse.Namespace) -> tu
     with progress_bar(sum(weeks.values()) * args.reps, label, show) as bar:
         counter, stages = WeekCounter(bar), Stages(show, bar)
         comparison = run_comparison(configs, args.reps, args.jobs, lambda r: counter.finished(weeks[r.scenario]),
-                                    args.executor, args.scheduler, on_week=counter.week, stage=stages)
+                                    args.executor, args.scheduler, on_week=counter.week, stage=stages, drawn=drawn)
     return comparison, stages
 
 
@@ -109,16 +123,18 @@ def compare_command(args: argparse.Namespace) -> int:
     if len(args.scenarios) < 2:
         raise UserError("compare needs at least two scenario files (the first is the reference)")
     check_executor(args)
+    check_posterior(args)
     configs = common_seed(load_all(args.scenarios, args.overrides, args.seed))
     check_workload(configs, args.reps)
+    plan = plan_draws(args, configs)
     if args.out is None:
         args.out = str(default_output("compare"))
     check_replaceable(args.out, kind="compare")
     out = Path(args.out)
     started = dt.datetime.now().astimezone()
-    comparison, stages = compare_with_progress(configs, args)
+    comparison, stages = compare_with_progress(configs, args, plan.configs if plan is not None else None)
     with output_dir(out, kind="compare") as tmp:
-        write_comparison(tmp, comparison, args.scenarios, command_line(args), started, args.svg, stages)
+        write_comparison(tmp, comparison, args.scenarios, command_line(args), started, args.svg, stages, plan)
     stages.done()
     if not args.quiet:
         print_headline(comparison, out)
@@ -127,14 +143,16 @@ def compare_command(args: argparse.Namespace) -> int:
 
 def print_headline(comparison: Comparison, out: Path) -> None:
     """Headline metrics per scenario with intervals and paired differences, and where the results are."""
-    from sim.experiments.stats import unit_of
+    from sim.experiments.stats import interval_statement, unit_of
     from sim.outputs.format import fmt_interval, unit_label
 
     t = comparison.table
     overall = t[t["group_type"] == "all"]
     ref = comparison.scenarios[0]
+    paired = "seed and posterior draw" if comparison.posterior else "seed"
     print(f"{comparison.reps} replication(s) per scenario: "
-          + ("mean [95% interval]; differences paired by seed" if comparison.reps > 1 else "no intervals"))
+          + (f"mean [{interval_statement(comparison.reps, comparison.posterior)}]; differences paired by {paired}"
+             if comparison.reps > 1 else "no intervals"))
     for metric in HEADLINE:
         rows = overall[overall["metric"] == metric]
         print(f"{metric} ({unit_label(unit_of(metric))}):")

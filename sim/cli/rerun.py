@@ -2,8 +2,10 @@
 
 The manifest is JSON and is read, never unpickled (``sim.outputs.files.recorded_run``):
 each scenario's fully resolved configuration, checked against its recorded
-SHA-256, and its seeds. The scenario files are not read again, so a rerun
-repeats what was run even after the files changed. The summary tables of the
+SHA-256, and its seeds, and for a ``--posterior K`` run the values of every
+posterior draw used (also checked against their SHA-256). Neither the
+scenario files nor the posterior file are read again, so a rerun repeats
+what was run even after the files changed. The summary tables of the
 directory that holds the manifest (TABLES) are compared with the rerun's, value
 by value and exactly: exit status 0 if every value is identical, 1 with a list
 of the differences if not, 2 for a manifest or directory that cannot be used.
@@ -38,6 +40,9 @@ EXAMPLES = """\
 
 TABLES = {"run": ("summary.csv", "summary_by_group.csv"), "compare": ("comparison.csv",)}
 """The summary tables compared, by kind of command."""
+
+ALIKE = ("interval_covers",)
+"""Text columns that hold the same value in every row of a table, so they do not name a row."""
 
 SHOWN_DIFFERENCES = 10
 """Most differing values listed (then how many more there are)."""
@@ -99,7 +104,7 @@ def _exact(value: object) -> str:
 def differences(name: str, stored: pd.DataFrame, new: pd.DataFrame) -> list[str]:
     """Every difference between a recorded table and the rerun's: columns, rows, then values (NaN equals NaN).
 
-    A value is named by its row's text columns (scenario, metric, group...).
+    A value is named by its row's text columns (scenario, metric, group...; not those in ALIKE).
     """
     import pandas as pd
 
@@ -107,7 +112,7 @@ def differences(name: str, stored: pd.DataFrame, new: pd.DataFrame) -> list[str]
         return [f"{name}: columns differ: recorded {list(stored.columns)}, rerun {list(new.columns)}"]
     if len(stored) != len(new):
         return [f"{name}: {len(stored):,} rows recorded, {len(new):,} in the rerun"]
-    labels = [c for c in stored.columns if not pd.api.types.is_numeric_dtype(stored[c])]
+    labels = [c for c in stored.columns if not pd.api.types.is_numeric_dtype(stored[c]) and c not in ALIKE]
     found = []
     for col in stored.columns:
         same = (stored[col] == new[col]) | (stored[col].isna() & new[col].isna())
@@ -131,6 +136,8 @@ def rerun_tables(recorded: RecordedRun, jobs: int, executor: str, scheduler: str
     )
 
     configs, reps = recorded.configs, recorded.reps
+    posterior = recorded.posterior
+    drawn = posterior.configs if posterior is not None else None
     show = showing(quiet)
     weeks = {c.name: simulated_weeks(c) for c in configs}
     started = dt.datetime.now().astimezone()
@@ -139,20 +146,21 @@ def rerun_tables(recorded: RecordedRun, jobs: int, executor: str, scheduler: str
         counter, stages = WeekCounter(bar), Stages(show, bar)
         if recorded.kind == "compare":
             result = run_comparison(configs, reps, jobs, lambda r: counter.finished(weeks[r.scenario]), executor,
-                                    scheduler, on_week=counter.week, stage=stages)
+                                    scheduler, on_week=counter.week, stage=stages, drawn=drawn)
         else:
-            result = replicate(configs, reps, jobs, counter, executor, scheduler)
+            result = replicate(configs, reps, jobs, counter, executor, scheduler, drawn)
     if out is not None:
         with output_dir(out, kind=recorded.kind) as tmp:
             if recorded.kind == "compare":
-                write_comparison(tmp, result, recorded.sources, command, started, stage=stages)
+                write_comparison(tmp, result, recorded.sources, command, started, stage=stages, posterior=posterior)
             else:
-                write_run_outputs(tmp, configs, recorded.sources, result, command, started, stages)
+                write_run_outputs(tmp, configs, recorded.sources, result, command, started, stages, posterior)
     stages.done()
     if recorded.kind == "compare":
         return {"comparison.csv": result.table}
     ts = long_timeseries(result)
-    return {"summary.csv": summary_table(ts), "summary_by_group.csv": summary_by_group_table(ts)}
+    return {"summary.csv": summary_table(ts, drawn is not None),
+            "summary_by_group.csv": summary_by_group_table(ts, drawn is not None)}
 
 
 def rerun_command(args: argparse.Namespace) -> int:

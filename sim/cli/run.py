@@ -3,7 +3,9 @@
 Every scenario is loaded and validated, and the output directory checked
 (``sim.atomic.check_replaceable``), before anything runs; the results are
 written atomically (``sim.atomic.output_dir``), so a bad scenario, a full disk
-or an interrupted run leaves no output behind.
+or an interrupted run leaves no output behind. With ``--posterior K``,
+replication r runs with posterior draw r of the calibrated parameters
+(``sim.scenario.posterior``), every draw checked before anything runs.
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from sim.errors import UserError
 from sim.experiments.executor import EXECUTORS, check_scheduler
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
     from sim.experiments.replication import Replication
     from sim.model.params import Config
+    from sim.scenario.posterior import PosteriorRun
 
 HEADLINE = ("exclusion_rate", "non_take_up_rate", "exempt_share", "cost_per_citizen_year_dkk")
 """Metrics printed after a run (all metrics are in summary.csv)."""
@@ -64,6 +69,53 @@ reps_int = int_between(1, MAX_REPS, f"from 1 to {MAX_REPS:,} (more cannot narrow
 jobs_int = int_between(1, MAX_JOBS, f"from 1 to {MAX_JOBS} (each worker holds a model of its own)")
 
 
+class Given(argparse.Action):
+    """Store an option's value and note in ``namespace.given`` that it was given (so a default is told apart from
+    the same value given: ``check_posterior``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        """Set the value and record the option's destination as given."""
+        setattr(namespace, self.dest, values)
+        namespace.given = {*getattr(namespace, "given", ()), self.dest}
+
+
+def add_posterior_arguments(p: argparse.ArgumentParser) -> None:
+    """--posterior K and --posterior-file PATH: replication r with posterior draw r (``sim.scenario.posterior``)."""
+    p.add_argument("--posterior", type=reps_int, metavar="K",
+                   help="run K replications, replication r with posterior draw r of the calibrated parameters and "
+                   "seed S + r (the same pair in every scenario), so the 95%% intervals cover parameter uncertainty "
+                   "as well as simulation noise; replaces --reps (which, if given too, must be K); a scenario's own "
+                   "settings and --set keep their values")
+    p.add_argument("--posterior-file", metavar="PATH",
+                   help="posterior draws to use (default: calibrated_posterior.csv beside the calibrated.yaml that "
+                   "the scenarios extend)")
+
+
+def check_posterior(args: argparse.Namespace) -> None:
+    """--posterior K runs K replications: --reps, if given too, must be K; --posterior-file needs --posterior."""
+    if args.posterior is None:
+        if args.posterior_file is not None:
+            raise UserError("--posterior-file needs --posterior K (how many draws to run)")
+        return
+    if "reps" in getattr(args, "given", ()) and args.reps != args.posterior:
+        raise UserError(f"--reps {args.reps} and --posterior {args.posterior} disagree: --posterior K runs K "
+                        "replications, one per posterior draw; leave out --reps")
+    args.reps = args.posterior
+
+
+def plan_draws(args: argparse.Namespace, configs: Sequence[Config]) -> PosteriorRun | None:
+    """With --posterior K: every replication's drawn configuration (``sim.scenario.posterior.plan_posterior``),
+    made before anything runs; the file used becomes --posterior-file of the command line that repeats the run."""
+    if args.posterior is None:
+        return None
+    from sim.scenario.posterior import plan_posterior
+
+    plan = plan_posterior(configs, args.scenarios, args.overrides, args.posterior, args.posterior_file)
+    args.posterior_file = plan.file
+    return plan
+
+
 def add_executor_arguments(p: argparse.ArgumentParser) -> None:
     """--jobs, --executor and --scheduler: where replications run (local processes or a Dask cluster)."""
     p.add_argument("--jobs", type=jobs_int, default=1, metavar="J",
@@ -93,9 +145,13 @@ def check_workload(configs: list[Config], reps: int) -> None:
 
 
 def repeat_options(args: argparse.Namespace) -> list[str]:
-    """--reps, --seed, --set, --out, --jobs, --executor, --scheduler (and --svg where the command has it) as
-    given, for the command line in manifest.json that repeats a run, compare or sweep."""
-    parts = ["--reps", str(args.reps)]
+    """--reps (or --posterior and --posterior-file), --seed, --set, --out, --jobs, --executor, --scheduler (and
+    --svg where the command has it) as given, for the command line in manifest.json that repeats a run, compare
+    or sweep."""
+    if getattr(args, "posterior", None) is not None:
+        parts = ["--posterior", str(args.posterior), "--posterior-file", str(args.posterior_file)]
+    else:
+        parts = ["--reps", str(args.reps)]
     if args.seed is not None:
         parts += ["--seed", str(args.seed)]
     for o in args.overrides:
@@ -114,6 +170,8 @@ EXAMPLES = """\
   # two scenarios into one folder, with a changed lever and another base seed
   digex run scenarios/denmark_baseline.yaml scenarios/nordic_hybrid.yaml --reps 5 \\
       --set policy.centre.helpers_per_10k=4 --seed 7 --out results/two
+  # 20 replications, each with its own posterior draw: intervals cover parameter uncertainty too
+  digex run scenarios/denmark_baseline.yaml --posterior 20 --jobs 2 --set population.size=5000
 """
 """Command lines that end ``digex run --help``."""
 
@@ -127,7 +185,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "summary_by_group.csv, timeseries.parquet, manifest.json and PNG plots into --out.",
     )
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario YAML file(s)")
-    p.add_argument("--reps", type=reps_int, default=1, metavar="N",
+    p.add_argument("--reps", type=reps_int, default=1, metavar="N", action=Given,
                    help=f"replications per scenario (default 1; use 10 or more for intervals; at most {MAX_REPS:,}, "
                    f"and --reps x run.weeks summed over the scenarios at most {MAX_SERIES_WEEKS:,})")
     p.add_argument("--seed", type=seed_int, metavar="S", help="base seed (replication r uses S + r); "
@@ -138,6 +196,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "or results/run for several scenarios); replaced only when the new one is complete, and only "
                    "if it is empty or an earlier digex run wrote it; checked before anything runs")
     add_executor_arguments(p)
+    add_posterior_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on the terminal")
     p.set_defaults(func=run_command)
 
@@ -163,8 +222,10 @@ def command_line(args: argparse.Namespace) -> str:
 
 
 def replicate(configs: list[Config], reps: int, jobs: int, counter: WeekCounter | None = None,
-              executor: str = "local", scheduler: str | None = None) -> list[Replication]:
-    """Every replication of every scenario, in scenario then replication order (``run_many``).
+              executor: str = "local", scheduler: str | None = None,
+              drawn: Mapping[str, Sequence[Config]] | None = None) -> list[Replication]:
+    """Every replication of every scenario, in scenario then replication order (``run_many``); with ``drawn``,
+    replication r with posterior draw r (``replication_work``).
 
     ``counter`` counts simulated weeks: week by week for replications run in
     this process (one job), and as each finishes in a process pool or on Dask.
@@ -172,10 +233,10 @@ def replicate(configs: list[Config], reps: int, jobs: int, counter: WeekCounter 
     made categorical as soon as it arrives, to keep memory low when many
     replications are held.
     """
-    from sim.experiments.replication import run_many
+    from sim.experiments.replication import replication_work, run_many
     from sim.outputs.files import compact_frame
 
-    work = [(cfg, rep) for cfg in configs for rep in range(reps)]
+    work = replication_work(configs, reps, drawn)
     by_name = {cfg.name: cfg for cfg in configs}
 
     def done(r: Replication) -> None:
@@ -192,8 +253,10 @@ def run_command(args: argparse.Namespace) -> int:
     from sim.outputs.files import write_run_outputs
 
     check_executor(args)
+    check_posterior(args)
     configs = load_all(args.scenarios, args.overrides, args.seed)
     check_workload(configs, args.reps)
+    plan = plan_draws(args, configs)
     if args.out is None:
         args.out = str(default_output(configs[0].name if len(configs) == 1 else "run"))
     check_replaceable(args.out, kind="run")
@@ -202,10 +265,11 @@ def run_command(args: argparse.Namespace) -> int:
     show = showing(args.quiet)
     total = sum(simulated_weeks(c) for c in configs) * args.reps
     with progress_bar(total, f"{count(len(configs), 'scenario')} x {count(args.reps, 'rep')}", show) as bar:
-        replications = replicate(configs, args.reps, args.jobs, WeekCounter(bar), args.executor, args.scheduler)
+        replications = replicate(configs, args.reps, args.jobs, WeekCounter(bar), args.executor, args.scheduler,
+                                 plan.configs if plan is not None else None)
     stages = Stages(show)
     with output_dir(out, kind="run") as tmp:
-        write_run_outputs(tmp, configs, args.scenarios, replications, command_line(args), started, stages)
+        write_run_outputs(tmp, configs, args.scenarios, replications, command_line(args), started, stages, plan)
     stages.done()
     if not args.quiet:
         print_headline(out)
@@ -216,13 +280,15 @@ def print_headline(out: Path) -> None:
     """A few headline metrics per scenario from the summary.csv just written, and where the results are."""
     import pandas as pd
 
+    from sim.experiments.stats import interval_covers, interval_statement
     from sim.outputs.format import fmt_interval
 
     summary = pd.read_csv(out / "summary.csv")
     rows = summary[summary["metric"].isin(HEADLINE)]
     for name, s in rows.groupby("scenario", sort=False):
         reps = int(s["n_reps"].max())
-        print(f"{name}: {f'mean [95% interval] over {reps} replications' if reps > 1 else 'one replication'}")
+        posterior = bool((s["interval_covers"] == interval_covers(True)).any())
+        print(f"{name}: {f'mean [{interval_statement(reps, posterior)}]' if reps > 1 else 'one replication'}")
         for r in s.itertuples():
             print(f"  {r.metric:<28} {fmt_interval(r.mean, r.ci_low, r.ci_high, r.unit, show_unit=True)}")
     print(f"Results in {out}/ (summary.csv, summary_by_group.csv, timeseries.parquet, manifest.json, plots)")

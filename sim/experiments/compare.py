@@ -10,15 +10,15 @@ two independent intervals when the scenarios are positively correlated.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from sim.errors import UserError
-from sim.experiments.replication import Replication, run_many
-from sim.experiments.stats import paired_difference, summarise, summarise_columns, unit_of
+from sim.experiments.replication import Replication, replication_work, run_many
+from sim.experiments.stats import interval_covers, paired_difference, summarise, summarise_columns, unit_of
 from sim.model import keypath
 from sim.model.params import Config
 from sim.model.series import end_of_run, metric_order
@@ -64,13 +64,16 @@ def end_values(replications: Sequence[Replication]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def comparison_table(ends: pd.DataFrame, scenarios: Sequence[str]) -> pd.DataFrame:
+def comparison_table(ends: pd.DataFrame, scenarios: Sequence[str], posterior: bool = False) -> pd.DataFrame:
     """Per metric and group: each scenario's mean and 95% interval, and its paired difference from the first.
 
     Columns: metric, unit, group_type, group, scenario, mean, ci_low, ci_high,
-    n_reps, reference, diff, diff_ci_low, diff_ci_high, n_pairs. The
-    difference is scenario minus reference over replications with the same
-    seed; it is empty for the reference itself.
+    n_reps, reference, diff, diff_ci_low, diff_ci_high, n_pairs,
+    interval_covers. The difference is scenario minus reference over
+    replications with the same seed (and, with ``posterior``, the same
+    posterior draw); it is empty for the reference itself.
+    ``interval_covers`` says which uncertainty the intervals cover
+    (``sim.experiments.stats.interval_covers``).
     """
     ref = scenarios[0]
     summary = summarise(ends, [*KEYS, "scenario"])
@@ -92,6 +95,7 @@ def comparison_table(ends: pd.DataFrame, scenarios: Sequence[str]) -> pd.DataFra
     table["scenario"] = pd.Categorical(table["scenario"], categories=list(scenarios), ordered=True)
     table = metric_order(table.sort_values("scenario", kind="stable"))
     table["scenario"] = table["scenario"].astype(str)
+    table["interval_covers"] = interval_covers(posterior)
     return table
 
 
@@ -120,8 +124,9 @@ class WeeklyStore:
         self.values[(rep.scenario, rep.rep)] = ts["value"].to_numpy(dtype=float, copy=True)
         rep.timeseries = end_of_run(ts)
 
-    def summary(self, scenarios: Sequence[str]) -> pd.DataFrame:
-        """Weekly mean, ci_low, ci_high and n_reps per scenario, metric and group."""
+    def summary(self, scenarios: Sequence[str], posterior: bool = False) -> pd.DataFrame:
+        """Weekly mean, ci_low, ci_high, n_reps and interval_covers (``comparison_table``) per scenario, metric
+        and group."""
         if self.template is None:
             raise ValueError("no replications were stored")
         frames = []
@@ -132,13 +137,15 @@ class WeeklyStore:
             f = self.template.copy()
             f.insert(0, "scenario", s)
             f["mean"], f["ci_low"], f["ci_high"], f["n_reps"] = mean, lo, hi, n.astype(np.int32)
+            f["interval_covers"] = interval_covers(posterior)
             frames.append(f)
         return pd.concat(frames, ignore_index=True)
 
 
 @dataclass
 class Comparison:
-    """Results of a comparison: labels, end-of-run values per replication, weekly summaries and the table."""
+    """Results of a comparison: labels, end-of-run values per replication, weekly summaries and the table;
+    ``posterior``: replication r of every scenario used posterior draw r."""
 
     configs: list[Config]
     reps: int
@@ -146,6 +153,7 @@ class Comparison:
     ends: pd.DataFrame
     weekly: pd.DataFrame
     table: pd.DataFrame
+    posterior: bool = False
 
     @property
     def scenarios(self) -> list[str]:
@@ -162,12 +170,14 @@ def run_comparison(
     scheduler: str | None = None,
     on_week: Callable[[int], None] | None = None,
     stage: Callable[[str], None] = lambda _name: None,
+    drawn: Mapping[str, Sequence[Config]] | None = None,
 ) -> Comparison:
     """Run ``reps`` replications of every scenario (already sharing a seed) and compare them with the first.
 
     ``jobs``, ``executor`` and ``scheduler`` say where replications run, ``on_done`` and ``on_week`` report
     progress (``sim.experiments.replication.run_many``), and ``stage(name)`` is called as each stage after the
-    runs starts.
+    runs starts. With ``drawn`` replication r of every scenario runs with posterior draw r
+    (``sim.experiments.replication.replication_work``), so the pairs share their draw as well as their seed.
     """
     if reps < 1:
         raise UserError(f"--reps: must be at least 1, got {reps}")
@@ -178,11 +188,12 @@ def run_comparison(
         if on_done:
             on_done(r)
 
-    work = [(c, r) for c in configs for r in range(reps)]
-    results = run_many(work, jobs=jobs, on_done=done, executor=executor, scheduler=scheduler, on_week=on_week)
+    results = run_many(replication_work(configs, reps, drawn), jobs=jobs, on_done=done, executor=executor,
+                       scheduler=scheduler, on_week=on_week)
     names = [c.name for c in configs]
     stage("weekly means and intervals")
-    weekly = store.summary(names)
+    posterior = drawn is not None
+    weekly = store.summary(names, posterior)
     stage("end-of-run intervals and paired differences")
     ends = end_values(results)
-    return Comparison(list(configs), reps, results, ends, weekly, comparison_table(ends, names))
+    return Comparison(list(configs), reps, results, ends, weekly, comparison_table(ends, names, posterior), posterior)

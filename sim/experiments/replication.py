@@ -3,7 +3,8 @@
 Workers receive plain configuration dictionaries (validated again on
 arrival), never pickled objects from outside the program, and return plain
 DataFrames. Results do not depend on the number of workers: replication r of
-a scenario always uses seed ``run.seed + r``.
+a scenario always uses seed ``run.seed + r`` (and, with ``--posterior K``,
+posterior draw r: ``replication_work``).
 
 The all-analogue twin of a replication depends only on its own configuration
 and seed, so scenarios of a comparison or sweep that differ only in digital
@@ -19,7 +20,7 @@ import functools
 import hashlib
 import json
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,12 +60,21 @@ def replication_seed(config: Config, rep: int) -> int:
     return config.run.seed + rep
 
 
+def replication_work(configs: Sequence[Config], reps: int,
+                     drawn: Mapping[str, Sequence[Config]] | None = None) -> list[tuple[Config, int]]:
+    """The (configuration, rep) pairs of ``reps`` replications of every scenario, in scenario then replication
+    order. With ``drawn`` (``sim.scenario.posterior.PosteriorRun.configs``) replication r of a scenario runs
+    ``drawn[name][r]``, its posterior draw r, with the same seed ``run.seed + r`` as without."""
+    return [(drawn[c.name][r] if drawn is not None else c, r) for c in configs for r in range(reps)]
+
+
 def twin_key(config: Config, seed: int) -> str:
     """What the all-analogue twin (docs/ODD.md section 7.14) of ``config`` run with ``seed`` depends on, as a SHA-256.
 
     The twin's validated configuration (``analogue_reference``) without the
     scenario's name, description and base seed, plus the seed itself: two
-    scenarios that differ only in digital levers have the same key.
+    scenarios that differ only in digital levers have the same key (and each
+    posterior draw, which changes the configuration, has a key of its own).
     """
     twin = analogue_reference(config).model_dump(mode="json", exclude={"name": True, "description": True,
                                                                        "run": {"seed"}})

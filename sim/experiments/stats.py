@@ -154,3 +154,25 @@ def paired_difference(reference: npt.ArrayLike, other: npt.ArrayLike, units: npt
     if a.shape != b.shape:
         raise ValueError(f"paired values need equal shapes, got {a.shape} and {b.shape}")
     return summarise_columns((b - a).T, units, difference=True, level=level)
+
+
+NOISE_ONLY = "simulation noise only, not parameter uncertainty"
+"""What an interval over replications with fixed parameter values covers."""
+
+NOISE_AND_PARAMETERS = "simulation noise and parameter uncertainty"
+"""What an interval over replications that each use their own posterior draw covers."""
+
+
+def interval_covers(posterior: bool) -> str:
+    """Which uncertainty a 95% interval covers: simulation noise alone, or with ``posterior`` draws (``digex run
+    --posterior K``, docs/ODD.md section 4, Stochasticity) parameter uncertainty too. The ``interval_covers``
+    column of the summary tables holds it."""
+    return NOISE_AND_PARAMETERS if posterior else NOISE_ONLY
+
+
+def interval_statement(n_reps: int, posterior: bool) -> str:
+    """The one sentence every table caption, figure and report uses to say what a 95% interval covers."""
+    if posterior:
+        return (f"95% interval over {n_reps} replications, each with its own posterior draw and seed: "
+                f"{interval_covers(True)}")
+    return f"95% interval over {n_reps} replications with the calibrated point values: {interval_covers(False)}"

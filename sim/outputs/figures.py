@@ -5,7 +5,9 @@ question a figure answers, axes carry units (shares in per cent), a scenario
 keeps one colour in every figure (``scenario_colours``), time axes mark the
 mandate start and shade the first 52 weeks of windowed measures. Intervals
 are 95% intervals over replications (``sim.experiments.stats``), drawn only
-with two or more replications.
+with two or more replications; the line under each title says which
+uncertainty they cover (``_note``: simulation noise only, or with
+``--posterior K`` parameter uncertainty too).
 
 Up to ``len(PALETTE)`` scenarios are told apart by colour in shared axes;
 with more (``style.many``), every figure draws small multiples, one panel per
@@ -34,7 +36,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from sim.atomic import write_bytes
-from sim.experiments.stats import summarise
+from sim.experiments.stats import interval_covers, summarise
 from sim.model.costs import COST_CHANNELS
 from sim.model.metrics import GROUPS, METRICS, OVERALL
 from sim.outputs.format import fmt_setting
@@ -99,6 +101,14 @@ def _overall(weekly: pd.DataFrame, metric: str) -> pd.DataFrame:
 def _n_reps(frame: pd.DataFrame) -> int:
     """The largest replication count in a summary table."""
     return int(frame["n_reps"].max()) if len(frame) else 0
+
+
+def _note(frame: pd.DataFrame, centre: str = "line", spread: str = "band") -> str:
+    """``style.interval_note`` for a summary table: its replications, and whether its intervals cover parameter
+    uncertainty (its ``interval_covers`` column, ``sim.experiments.stats.interval_covers``; without the column,
+    simulation noise only)."""
+    posterior = "interval_covers" in frame and bool((frame["interval_covers"] == interval_covers(True)).any())
+    return interval_note(_n_reps(frame), centre, spread, posterior)
 
 
 def _figure_legend(fig: Figure, ax: Axes) -> None:
@@ -204,10 +214,9 @@ EXCLUDED = Panel("exclusion_rate", "citizens excluded", of="population 15+", win
 def exclusion_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Markers = ()) -> Figure:
     """Exclusion rate over time, mean and 95% band per scenario."""
     fig = _time_figure(weekly, colours, markers, [EXCLUDED], 4.2)
-    n = _n_reps(_overall(weekly, "exclusion_rate"))
     add_title(fig, "How many citizens are excluded, and when?",
               "Share with a failed procedure or a missed letter with a consequence in the last year; "
-              f"{interval_note(n)}")
+              f"{_note(_overall(weekly, 'exclusion_rate'))}")
     return fig
 
 
@@ -219,7 +228,7 @@ def digital_share_over_time(weekly: pd.DataFrame, colours: dict[str, str], marke
                     top=PERCENT)]
     fig = _time_figure(weekly, colours, markers, panels, 3.8)
     add_title(fig, "How do citizens get things done? Self-service and assisted contact",
-              f"Last year; {interval_note(_n_reps(_overall(weekly, 'digital_share')))}")
+              f"Last year; {_note(_overall(weekly, 'digital_share'))}")
     return fig
 
 
@@ -230,7 +239,7 @@ def trust_over_time(weekly: pd.DataFrame, colours: dict[str, str], markers: Mark
               Panel("alienated_share", "alienated: trust below threshold", "citizens")]
     fig = _time_figure(weekly, colours, markers, panels, 3.8)
     add_title(fig, "Does digital by default erode trust?",
-              interval_note(_n_reps(_overall(weekly, "trust_mean"))).capitalize())
+              _note(_overall(weekly, "trust_mean")).capitalize())
     return fig
 
 
@@ -272,7 +281,7 @@ def exclusion_components(weekly: pd.DataFrame, scenario: str, markers: Markers =
     _figure_legend(fig, axes[0])
     add_title(fig, f"What is exclusion made of, and for whom? ({scenario})",
               "Share of each group with each kind of exclusion event in the last year; components overlap, so "
-              f"they do not add up to the headline; {interval_note(_n_reps(data))}")
+              f"they do not add up to the headline; {_note(data)}")
     return fig
 
 
@@ -392,7 +401,7 @@ def exclusion_by_group(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     """End-of-run exclusion rate by age band and by skill quintile, per scenario, with intervals."""
     fig = _exclusion_bars(table, colours, ["age_band", "skill_quintile"], 6.2)
     add_title(fig, "Who is excluded? Exclusion by age and by digital skill",
-              f"{EXCLUSION_BY_GROUP}; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
+              f"{EXCLUSION_BY_GROUP}; {_note(table, 'bars', 'whiskers')}")
     return fig
 
 
@@ -401,7 +410,7 @@ def exclusion_by_age(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     """End-of-run exclusion rate by age band, per scenario, with intervals."""
     fig = _exclusion_bars(table, colours, ["age_band"], 3.8)
     add_title(fig, "Who is excluded? Exclusion by age",
-              f"{EXCLUSION_BY_GROUP}; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
+              f"{EXCLUSION_BY_GROUP}; {_note(table, 'bars', 'whiskers')}")
     return fig
 
 
@@ -429,7 +438,7 @@ def helper_time(table: pd.DataFrame, colours: dict[str, str]) -> Figure:
     fig = _bar_figure([BarPanel("", bars, list(HELPER_USES.values()), _helper_axis)], colours, _n_reps(table) > 1,
                       3.8)
     add_title(fig, "Warm or cold hands? Where citizen-service helpers' time goes",
-              f"Last year of the run, whole population; {interval_note(_n_reps(table), 'bars', 'whiskers')}")
+              f"Last year of the run, whole population; {_note(table, 'bars', 'whiskers')}")
     return fig
 
 
@@ -499,7 +508,7 @@ def cost_vs_exclusion(table: pd.DataFrame, colours: dict[str, str], item: str = 
               f"Filled points are on the Pareto front: no other {item} is both cheaper and less excluding; "
               + (f"numbers name the {len(keyed)} points on the front ({unlabelled} others are in the tables); "
                  if unlabelled else "")
-              + interval_note(_n_reps(table), "points", "whiskers"))
+              + _note(table, "points", "whiskers"))
     return fig
 
 
@@ -565,7 +574,7 @@ def sweep_effects(summary: pd.DataFrame, keys: Sequence[str]) -> Figure:
                 ax.set_ylabel("public cost (DKK per citizen-year)")
     add_title(fig, "How do exclusion and cost respond to each varied setting?",
               "One point per sweep point (other settings vary too); "
-              f"{interval_note(_n_reps(summary), 'points', 'whiskers')}")
+              f"{_note(summary, 'points', 'whiskers')}")
     return fig
 
 
@@ -590,7 +599,7 @@ def sweep_by_skill(summary: pd.DataFrame, key: str) -> Figure:
     _figure_legend(fig, ax)
     add_title(fig, f"Who gains and who loses as {key.rsplit('.', 1)[-1]} changes?",
               "Exclusion at the end of the run by digital-skill quintile; "
-              f"{interval_note(_n_reps(summary), 'points', 'whiskers')}")
+              f"{_note(summary, 'points', 'whiskers')}")
     return fig
 
 
@@ -670,11 +679,15 @@ def run_figures(timeseries: pd.DataFrame, summary_by_group: pd.DataFrame, marker
     """The figures of ``digex run``, by file stem: exclusion over time and exclusion by age band.
 
     ``summary_by_group`` is summary_by_group.csv (it has no replication count,
-    so the count is taken from the time series).
+    so the count is taken from the time series; what its intervals cover,
+    ``interval_covers``, holds for the weekly intervals too).
     """
     colours = scenario_colours(list(dict.fromkeys(timeseries["scenario"].astype(str))))
     reps = int(timeseries.groupby("scenario", observed=True)["rep"].nunique().max())
-    return {"exclusion_over_time": exclusion_over_time(weekly_overall(timeseries, "exclusion_rate"), colours, markers),
+    covers = ({"interval_covers": summary_by_group["interval_covers"].iloc[0]}
+              if "interval_covers" in summary_by_group and len(summary_by_group) else {})
+    weekly = weekly_overall(timeseries, "exclusion_rate").assign(**covers)
+    return {"exclusion_over_time": exclusion_over_time(weekly, colours, markers),
             "exclusion_by_age": exclusion_by_age(summary_by_group.assign(n_reps=reps), colours)}
 
 

@@ -2,14 +2,17 @@
 
 The output contract (README.md, "Output files"):
 
-- ``summary.csv``: scenario, metric, unit, mean, ci_low, ci_high, n_reps -- end-of-run
+- ``summary.csv``: scenario, metric, unit, mean, ci_low, ci_high, n_reps, interval_covers -- end-of-run
   values (the last week; windowed metrics cover its last year, 52 or 53 weeks), overall;
-  intervals from ``sim.experiments.stats`` (empty with one replication);
-- ``summary_by_group.csv``: scenario, group_type, group, metric, unit, mean, ci_low, ci_high;
+  intervals from ``sim.experiments.stats`` (empty with one replication); ``interval_covers`` says
+  which uncertainty they cover (``sim.experiments.stats.interval_covers``: simulation noise only, or
+  with ``--posterior K`` parameter uncertainty too);
+- ``summary_by_group.csv``: scenario, group_type, group, metric, unit, mean, ci_low, ci_high, interval_covers;
 - ``timeseries.parquet``: scenario, rep, week, date, metric, group_type, group, value
   (overall rows have group_type == group == "all");
 - ``manifest.json``: version, resolved configurations, seeds, times, platform, command; the git commit
   of the source tree, SHA-256 of the input scenario files and every library version (``manifest``);
+  with ``--posterior K`` also the posterior file, its SHA-256, K and the values of every draw used;
 - PNG figures from ``sim.outputs.figures.write_run_figures``.
 
 ``digex compare`` writes comparison.csv, end_values.csv,
@@ -45,13 +48,15 @@ from sim.atomic import shown
 from sim.errors import UserError
 from sim.experiments.compare import Comparison
 from sim.experiments.replication import Replication, stack
-from sim.experiments.stats import summarise
+from sim.experiments.stats import interval_covers, summarise
 from sim.model.metrics import GROUPS, METRICS, OVERALL
 from sim.model.params import Config
 from sim.model.series import end_of_run, metric_order
+from sim.scenario.posterior import PosteriorRun, replay_posterior
 
-SUMMARY_COLUMNS = ["scenario", "metric", "unit", "mean", "ci_low", "ci_high", "n_reps"]
-GROUP_SUMMARY_COLUMNS = ["scenario", "group_type", "group", "metric", "unit", "mean", "ci_low", "ci_high"]
+SUMMARY_COLUMNS = ["scenario", "metric", "unit", "mean", "ci_low", "ci_high", "n_reps", "interval_covers"]
+GROUP_SUMMARY_COLUMNS = ["scenario", "group_type", "group", "metric", "unit", "mean", "ci_low", "ci_high",
+                         "interval_covers"]
 TIMESERIES_COLUMNS = ["scenario", "rep", "week", "date", "metric", "group_type", "group", "value"]
 
 
@@ -97,19 +102,22 @@ def _in_order(table: pd.DataFrame, scenarios: Sequence[str]) -> pd.DataFrame:
     return ordered.reset_index(drop=True)
 
 
-def summary_table(timeseries: pd.DataFrame) -> pd.DataFrame:
-    """summary.csv: end-of-run mean and 95% interval over replications, per scenario and metric (overall rows)."""
+def summary_table(timeseries: pd.DataFrame, posterior: bool = False) -> pd.DataFrame:
+    """summary.csv: end-of-run mean and 95% interval over replications, per scenario and metric (overall rows),
+    and what the interval covers (with ``posterior`` draws, parameter uncertainty too)."""
     last = _plain(end_of_run(timeseries, ["scenario", "rep"]))
     overall = last[(last["group_type"] == OVERALL[0]) & (last["group"] == OVERALL[1])]
-    table = summarise(overall, ["scenario", "metric"])
+    table = summarise(overall, ["scenario", "metric"]).assign(interval_covers=interval_covers(posterior))
     return _in_order(table, list(dict.fromkeys(timeseries["scenario"])))[SUMMARY_COLUMNS]
 
 
-def summary_by_group_table(timeseries: pd.DataFrame) -> pd.DataFrame:
-    """summary_by_group.csv: end-of-run mean and 95% interval per scenario, group and metric."""
+def summary_by_group_table(timeseries: pd.DataFrame, posterior: bool = False) -> pd.DataFrame:
+    """summary_by_group.csv: end-of-run mean and 95% interval per scenario, group and metric, and what the
+    interval covers (``summary_table``)."""
     last = _plain(end_of_run(timeseries, ["scenario", "rep"]))
     groups = last[last["group_type"] != OVERALL[0]]
-    table = summarise(groups, ["scenario", "group_type", "group", "metric"])
+    table = summarise(groups, ["scenario", "group_type", "group", "metric"]).assign(
+        interval_covers=interval_covers(posterior))
     return _in_order(table, list(dict.fromkeys(timeseries["scenario"])))[GROUP_SUMMARY_COLUMNS]
 
 
@@ -182,7 +190,8 @@ def config_digest(config: dict[str, Any]) -> str:
 
 
 def manifest(configs: Sequence[Config], sources: Sequence[str], replications: Sequence[Replication],
-             command: str, started: dt.datetime, finished: dt.datetime, files: Sequence[str]) -> dict[str, Any]:
+             command: str, started: dt.datetime, finished: dt.datetime, files: Sequence[str],
+             posterior: PosteriorRun | None = None) -> dict[str, Any]:
     """manifest.json: what was run, how, when and where, enough to repeat it (``digex rerun``).
 
     Besides the command line and each scenario's fully resolved
@@ -190,7 +199,10 @@ def manifest(configs: Sequence[Config], sources: Sequence[str], replications: Se
     (``source_tree``), the SHA-256 of every input scenario file with its
     ``extends`` chain (``input_files``) and of each stored configuration
     (``config_digest``), and the versions of the interpreter and every
-    library digex requires (``library_versions``).
+    library digex requires (``library_versions``). With ``posterior`` draws,
+    the stored configurations hold the scenarios' own values and a
+    ``posterior`` block (``PosteriorRun.manifest``) the posterior file, its
+    SHA-256, K and every draw used.
     """
     seeds = {c.name: [r.seed for r in replications if r.scenario == c.name] for c in configs}
     dumped = [c.model_dump(mode="json") for c in configs]
@@ -205,6 +217,7 @@ def manifest(configs: Sequence[Config], sources: Sequence[str], replications: Se
         "platform": platform_info(),
         "libraries": library_versions(),
         "replications": {c.name: len(seeds[c.name]) for c in configs},
+        "posterior": posterior.manifest() if posterior is not None else None,
         "files": list(files),
         "scenarios": [
             {"name": c.name, "source": src, "inputs": input_files(src), "seeds": seeds[c.name],
@@ -232,6 +245,7 @@ class _RecordedRun(_Recorded):
     kind: Literal["run", "compare"] = "run"
     digex_version: str
     scenarios: list[_RecordedScenario] = Field(min_length=1)
+    posterior: dict[str, Any] | None = None
 
 
 RERUN_KINDS = ("run", "compare")
@@ -241,13 +255,14 @@ RERUN_KINDS = ("run", "compare")
 @dataclass
 class RecordedRun:
     """What a manifest records of a run or compare: its kind, the resolved configurations, their source files,
-    the replications of each, and the digex version that made it."""
+    the replications of each, the digex version that made it and, for a ``--posterior`` run, the draws."""
 
     kind: str
     configs: list[Config]
     sources: list[str]
     reps: int
     digex_version: str
+    posterior: PosteriorRun | None = None
 
 
 def _recorded_config(path: Path, s: _RecordedScenario) -> Config:
@@ -304,16 +319,25 @@ def recorded_run(path: Path) -> RecordedRun:
     if len(reps) > 1:
         raise UserError(f"{shown(path)}: its scenarios have different numbers of replications; the manifest was "
                         "edited")
-    return RecordedRun(recorded.kind, configs, [s.source for s in recorded.scenarios], reps.pop(),
-                       recorded.digex_version)
+    count = reps.pop()
+    posterior = None
+    if recorded.posterior is not None:
+        posterior = replay_posterior(recorded.posterior, configs, shown(path))
+        if posterior.k != count:
+            raise UserError(f"{shown(path)}: it records {posterior.k} posterior draws for {count} replications; the "
+                            "manifest was edited")
+    return RecordedRun(recorded.kind, configs, [s.source for s in recorded.scenarios], count,
+                       recorded.digex_version, posterior)
 
 
 def write_run_outputs(directory: Path, configs: Sequence[Config], sources: Sequence[str],
                       replications: Sequence[Replication], command: str, started: dt.datetime,
-                      stage: Callable[[str], None] = lambda _name: None) -> list[str]:
+                      stage: Callable[[str], None] = lambda _name: None,
+                      posterior: PosteriorRun | None = None) -> list[str]:
     """Write every file of the output contract into ``directory``; return their names.
 
-    ``stage(name)`` is called as each stage starts (for progress messages).
+    ``stage(name)`` is called as each stage starts (for progress messages);
+    ``posterior``: the replications used these posterior draws.
     """
     from sim.outputs import figures
 
@@ -321,15 +345,16 @@ def write_run_outputs(directory: Path, configs: Sequence[Config], sources: Seque
     ts = long_timeseries(replications)
     ts.to_parquet(directory / "timeseries.parquet", index=False)
     stage("summary tables")
-    summary = summary_table(ts)
+    summary = summary_table(ts, posterior is not None)
     summary.to_csv(directory / "summary.csv", index=False)
-    by_group = summary_by_group_table(ts)
+    by_group = summary_by_group_table(ts, posterior is not None)
     by_group.to_csv(directory / "summary_by_group.csv", index=False)
     names = ["summary.csv", "summary_by_group.csv", "timeseries.parquet"]
     stage("figures")
     names += figures.write_run_figures(directory, ts, by_group, policy_markers(configs))
     names.append("manifest.json")
-    info = manifest(configs, sources, replications, command, started, dt.datetime.now().astimezone(), names)
+    info = manifest(configs, sources, replications, command, started, dt.datetime.now().astimezone(), names,
+                    posterior)
     (directory / "manifest.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
     return names
 
@@ -345,11 +370,13 @@ def policy_markers(configs: Sequence[Config]) -> list[tuple[object, str]]:
 
 def write_comparison(directory: Path, comparison: Comparison, sources: Sequence[str], command: str,
                      started: dt.datetime, svg: bool = False,
-                     stage: Callable[[str], None] = lambda _name: None) -> list[str]:
+                     stage: Callable[[str], None] = lambda _name: None,
+                     posterior: PosteriorRun | None = None) -> list[str]:
     """Write comparison.csv, end_values.csv, timeseries_summary.parquet, the figures and manifest.json.
 
     ``directory`` is the temporary directory of ``sim.atomic.output_dir``; ``stage(name)`` is called as
-    each stage starts (for progress messages).
+    each stage starts (for progress messages); ``posterior``: the replications used these posterior draws
+    (recorded in the manifest).
     """
     from sim.outputs.figures import comparison_figures, save_figure
 
@@ -365,7 +392,7 @@ def write_comparison(directory: Path, comparison: Comparison, sources: Sequence[
         names += [f"plots/{p.name}" for p in save_figure(fig, directory / "plots", stem, svg)]
     names.append("manifest.json")
     info = manifest(comparison.configs, sources, comparison.replications, command, started,
-                    dt.datetime.now().astimezone(), names)
+                    dt.datetime.now().astimezone(), names, posterior)
     info = {"kind": "compare", "reference": comparison.scenarios[0], "reps": comparison.reps,
             "seed": comparison.configs[0].run.seed, **info}
     (directory / "manifest.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")

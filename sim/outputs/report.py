@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sim import __version__
 from sim.atomic import check_file_target, shown, write_text
 from sim.errors import UserError
-from sim.experiments.stats import unit_of
+from sim.experiments.stats import interval_statement, unit_of
 from sim.model.metrics import GROUPS, METRICS
 from sim.outputs.format import MISSING, SIGNIFICANT, fmt_interval, fmt_setting, unit_label
 
@@ -296,11 +296,23 @@ def _reps(manifest: dict, table: pd.DataFrame) -> int:
 # ------------------------------------------------------------------ wording
 
 
-def _spread(reps: int) -> str:
-    """What a table's values are: the mean and its interval over ``reps`` replications, or one replication's."""
+def _posterior(manifest: dict) -> bool:
+    """Whether the results ran with ``--posterior K``: replication r with posterior draw r (a ``posterior`` block in
+    the manifest, ``sim.scenario.posterior.PosteriorRun.manifest``)."""
+    return isinstance(manifest.get("posterior"), dict)
+
+
+def _spread(reps: int, posterior: bool) -> str:
+    """What a table's values are: the mean and its interval over ``reps`` replications, saying which uncertainty
+    the interval covers (``sim.experiments.stats.interval_statement``), or one replication's value."""
     if reps > 1:
-        return f"mean [95% interval] over {reps} replications"
+        return f"mean [{interval_statement(reps, posterior)}]"
     return "the value of a single replication (no interval: that needs 2 or more replications)"
+
+
+def _pairing(posterior: bool) -> str:
+    """What replication r of every scenario shares."""
+    return "the same seed and the same posterior draw" if posterior else "the same seed"
 
 
 def _e(text: Any) -> str:
@@ -419,7 +431,7 @@ def _glossary(metrics: Sequence[str]) -> str:
         f"<i>{_e(HEADLINE[m])}</i> = <code>{_e(m)}</code>: {_e(METRICS[m].description)}" for m in metrics) + "</p>")
 
 
-def _compare_headline(table: pd.DataFrame, scenarios: list[str], reps: int) -> str:
+def _compare_headline(table: pd.DataFrame, scenarios: list[str], reps: int, posterior: bool) -> str:
     ref = scenarios[0]
     metrics = _headline_metrics(table)
     levels, diffs = [], []
@@ -428,12 +440,13 @@ def _compare_headline(table: pd.DataFrame, scenarios: list[str], reps: int) -> s
         levels.append([HEADLINE[m], unit_label(unit_of(m)), *[_cell(d, s, unit_of(m)) for s in scenarios]])
         diffs.append([HEADLINE[m], unit_label(unit_of(m), diff=True),
                       *[_cell(d, s, unit_of(m), diff=True) for s in scenarios[1:]]])
-    paired = ("with a 95% interval from the paired replications (replication r of both used the same seed). An "
-              "interval that excludes zero is a difference these replications resolve." if reps > 1 else
-              "from a single replication of each (the same seed), so without an interval.")
+    paired = (f"with a 95% interval from the paired replications (replication r of both used {_pairing(posterior)}"
+              f"; {interval_statement(reps, posterior)}). An interval that excludes zero is a difference these "
+              "replications resolve." if reps > 1 else
+              f"from a single replication of each ({_pairing(posterior)}), so without an interval.")
     return ("<h2>Headline results</h2><p>End-of-run values (metrics over 'the last year' cover the 52 or 53 weeks "
-            f"since the same ISO week a year before): {_spread(reps)}. Shares are in per cent; DKK totals are per "
-            "year for the whole population.</p>"
+            f"since the same ISO week a year before): {_spread(reps, posterior)}. Shares are in per cent; DKK "
+            "totals are per year for the whole population.</p>"
             + _table(["", "unit", *scenarios], levels, numeric_from=2)
             + f"<h3>Differences from {_e(ref)}</h3><p>Each scenario minus <b>{_e(ref)}</b>, {paired} Differences "
             "of shares are in percentage points (pp).</p>"
@@ -482,7 +495,7 @@ def _most_excluded(table: pd.DataFrame, scenario: str) -> str:
             f"({fmt_interval(r['mean'], r['ci_low'], r['ci_high'], 'share')})")
 
 
-def _who_table(table: pd.DataFrame, scenarios: list[str], reps: int) -> str:
+def _who_table(table: pd.DataFrame, scenarios: list[str], reps: int, posterior: bool) -> str:
     rows = []
     for gtype in WHO_GROUPS:
         for g in GROUPS[gtype]:
@@ -493,9 +506,9 @@ def _who_table(table: pd.DataFrame, scenarios: list[str], reps: int) -> str:
     if not rows:
         return ""
     return ("<h2>Who is excluded</h2><p>Share of each group with a failed procedure or a missed "
-            f"letter with a consequence in the last year of the run ({_spread(reps)}). Small groups (the oldest, "
-            "cognitive impairment, language "
-            "barrier) carry few simulated citizens, so their values are noisy at small population sizes.</p>"
+            f"letter with a consequence in the last year of the run ({_spread(reps, posterior)}). Small groups "
+            "(the oldest, cognitive impairment, language barrier) carry few simulated citizens, so their values "
+            "are noisy at small population sizes.</p>"
             + _table(["group", *scenarios], rows))
 
 
@@ -514,8 +527,15 @@ def _caveats(out: OutputDir, extra: Sequence[str] = ()) -> str:
         "digex is a model: a synthetic population calibrated to Danish aggregate statistics (see "
         "docs/calibration.md) and behavioural rules documented in docs/ODD.md. Its numbers show what follows "
         "from those assumptions; they are not forecasts or measurements.",
-        "The 95% intervals reflect only the randomness between replications for the given parameter values, "
-        "not uncertainty about the parameters or the rules themselves (docs/ODD.md section 4, Observation)."
+        (f"Every interval is a {interval_statement(reps, True)}: replication r used draw r of the posterior "
+         f"distribution of the calibrated parameters ({m['posterior'].get('file', '?')}), so the intervals cover "
+         "what the calibration leaves uncertain, but not uncertainty about the model's rules themselves "
+         "(docs/ODD.md section 4, Stochasticity)."
+         if _posterior(m) else
+         f"Every interval is a {interval_statement(reps, False)}: it reflects only the randomness between "
+         "replications for the given parameter values, not uncertainty about the parameters or the rules "
+         "themselves (docs/ODD.md section 4, Stochasticity). Run with --posterior K to include parameter "
+         "uncertainty.")
         if reps > 1 else "With a single replication no interval is shown: one run does not measure its own "
         "randomness. Rerun with --reps 2 or more (10 or more for narrow intervals).",
         "Unit costs come from British local-government channel-cost studies converted to DKK; they understate "
@@ -550,6 +570,10 @@ def _about(out: OutputDir) -> str:
                        ("reps", "replications")):
         if m.get(key) is not None:
             rows.append([label, m[key]])
+    if _posterior(m):
+        p = m["posterior"]
+        rows.append(["posterior draws", f"draws 0 to {p.get('replications', 0) - 1} of {p.get('draws_in_file', '?')} "
+                     f"in {p.get('file', '?')} (SHA-256 {p.get('sha256', '?')})"])
     platform = m.get("platform") or {}
     if platform:
         rows.append(["platform", ", ".join(f"{k} {v}" for k, v in platform.items())])
@@ -579,19 +603,20 @@ def compare_page(out: OutputDir) -> str:
 
     table = out.tables["comparison.csv"]
     scenarios = [s["name"] for s in out.manifest.get("scenarios", [])] or list(dict.fromkeys(table["scenario"]))
-    reps = _reps(out.manifest, table)
+    reps, posterior = _reps(out.manifest, table), _posterior(out.manifest)
     question = out.manifest.get("question") or (
         f"Who is excluded under each of these {len(scenarios)} policy settings, and at what public cost?")
     lead = (f"{len(scenarios)} scenarios, {reps} replications each, simulated {_timespan(out.manifest)}. "
-            f"Replication r of every scenario uses the same seed, so all scenarios meet the same citizens, births, "
-            f"deaths and needs; differences come from the policy alone. '{scenarios[0]}' is the reference.")
+            f"Replication r of every scenario uses {_pairing(posterior)}, so all scenarios meet the same citizens, "
+            f"births, deaths and needs{' under the same parameter values' if posterior else ''}; differences come "
+            f"from the policy alone. '{scenarios[0]}' is the reference.")
     return "".join([
         _header(question, lead),
         _findings(table, scenarios),
         "<h2>The scenarios</h2>", _scenario_list(out.manifest, scenario_colours(scenarios)),
         _differences(out.manifest),
-        _compare_headline(table, scenarios, reps),
-        _who_table(table, scenarios, reps),
+        _compare_headline(table, scenarios, reps, posterior),
+        _who_table(table, scenarios, reps, posterior),
         _figures(out),
         _caveats(out, ["Compare scenarios by the paired difference columns, not by whether their own intervals "
                        "overlap: common random numbers make the differences much more precise than the levels."]),
@@ -620,9 +645,9 @@ def sweep_page(out: OutputDir) -> str:
         cells = [fmt_setting(d[k].iloc[0]) for k in keys]
         cells += [_cell(d, metric, unit_of(metric)) for metric in SWEEP_METRICS]
         rows.append([str(point), *cells])
-    table = (f"<h2>Results per point</h2><p>End-of-run values, {_spread(reps)}; settings to {SIGNIFICANT} "
-             "significant digits (points.csv has them in full). The full tables are results.csv (one row per run), "
-             "results_by_group.csv and summary.csv (every metric and group).</p>"
+    table = (f"<h2>Results per point</h2><p>End-of-run values, {_spread(reps, _posterior(m))}; settings to "
+             f"{SIGNIFICANT} significant digits (points.csv has them in full). The full tables are results.csv "
+             "(one row per run), results_by_group.csv and summary.csv (every metric and group).</p>"
              + _table(["point", *keys, "exclusion rate", "non-take-up", "alienated", "DKK per citizen-year"],
                       rows, numeric_from=1))
     return "".join([_header(question, lead), design, table, _figures(out), _caveats(out), _about(out)])
@@ -636,18 +661,19 @@ def run_page(out: OutputDir) -> str:
     one = len(scenarios) == 1
     question = m.get("question") or (
         f"Who is excluded under {'this scenario' if one else 'these scenarios'}, and at what public cost?")
-    reps = _reps(m, summary)
-    lead = (f"{', '.join(scenarios)}: {reps} replication(s) each, simulated {_timespan(m)}.")
+    reps, posterior = _reps(m, summary), _posterior(m)
+    lead = (f"{', '.join(scenarios)}: {reps} replication(s) each, simulated {_timespan(m)}"
+            + (", replication r with posterior draw r of the calibrated parameters." if posterior else "."))
     rows = []
     metrics = _headline_metrics(summary)
     for metric in metrics:
         d = summary[summary["metric"] == metric].set_index("scenario")
         rows.append([HEADLINE[metric], unit_label(unit_of(metric)), *[_cell(d, s, unit_of(metric)) for s in scenarios]])
     headline = ("<h2>Headline results</h2><p>End-of-run values (metrics over 'the last year' cover the 52 or 53 "
-                f"weeks since the same ISO week a year before): {_spread(reps)}.</p>"
+                f"weeks since the same ISO week a year before): {_spread(reps, posterior)}.</p>"
                 + _table(["", "unit", *scenarios], rows, numeric_from=2) + _glossary(metrics))
     groups = out.tables.get("summary_by_group.csv")
-    who = _who_table(groups, scenarios, reps) if groups is not None else ""
+    who = _who_table(groups, scenarios, reps, posterior) if groups is not None else ""
     return "".join([_header(question, lead), f"<h2>The scenario{'' if one else 's'}</h2>", _scenario_list(m),
                     _differences(m), headline, who, _figures(out), _caveats(out), _about(out)])
 
@@ -662,21 +688,21 @@ def compare_markdown(out: OutputDir) -> str:
         raise UserError(f"{out.path}: --markdown needs a compare directory (this is a {out.kind} directory)")
     table = out.tables["comparison.csv"]
     scenarios = [s["name"] for s in out.manifest.get("scenarios", [])] or list(dict.fromkeys(table["scenario"]))
-    ref, reps = scenarios[0], _reps(out.manifest, table)
+    ref, reps, posterior = scenarios[0], _reps(out.manifest, table), _posterior(out.manifest)
     metrics = _headline_metrics(table)
-    lines = [f"End-of-run values, {_spread(reps)}, simulated {_timespan(out.manifest)}.", "",
+    lines = [f"End-of-run values, {_spread(reps, posterior)}, simulated {_timespan(out.manifest)}.", "",
              _md_row(["", "unit", *scenarios]), _md_row(["---"] * (2 + len(scenarios)))]
     for m in metrics:
         d = _rows_for(table, m).set_index("scenario")
         lines.append(_md_row([HEADLINE[m], unit_label(unit_of(m)), *[_cell(d, s, unit_of(m)) for s in scenarios]]))
-    lines += ["", f"Paired differences from {ref} (same seeds), {_spread(reps)}:", "",
+    lines += ["", f"Paired differences from {ref} ({_pairing(posterior)}), {_spread(reps, posterior)}:", "",
               _md_row(["", "unit", *[f"{s} − {ref}" for s in scenarios[1:]]]),
               _md_row(["---"] * (1 + len(scenarios)))]
     for m in metrics:
         d = _rows_for(table, m).set_index("scenario")
         lines.append(_md_row([HEADLINE[m], unit_label(unit_of(m), diff=True),
                               *[_cell(d, s, unit_of(m), diff=True) for s in scenarios[1:]]]))
-    lines += ["", f"{HEADLINE['exclusion_rate'].capitalize()}, by group:", "",
+    lines += ["", f"{HEADLINE['exclusion_rate'].capitalize()}, by group ({_spread(reps, posterior)}):", "",
               _md_row(["group", *scenarios]), _md_row(["---"] * (1 + len(scenarios)))]
     for gtype in WHO_GROUPS:
         for g in GROUPS[gtype]:

@@ -33,6 +33,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.transforms import ScaledTranslation
 
+from sim.experiments.stats import interval_statement
 from sim.model.metrics import WINDOW
 
 WIDTH = 7.5
@@ -188,14 +189,16 @@ def add_title(fig: Figure, question: str, detail: str) -> None:
              transform=fig.transFigure + below_top)
 
 
-def interval_note(n_reps: int, centre: str = "line", spread: str = "band") -> str:
-    """How the mean and its 95% interval over replications are drawn, for the line under a title.
+def interval_note(n_reps: int, centre: str = "line", spread: str = "band", posterior: bool = False) -> str:
+    """How the mean and its 95% interval over replications are drawn, and which uncertainty the interval covers
+    (``sim.experiments.stats.interval_statement``; ``posterior``: each replication had its own posterior draw),
+    for the line under a title.
 
     With one replication there is no interval, and the note says how to get one.
     """
     if n_reps < 2:
         return f"{centre}: a single replication, so no interval (it needs 2 or more)"
-    return f"{centre}: mean, {spread}: 95% interval over {n_reps} replications"
+    return f"{centre}: mean, {spread}: {interval_statement(n_reps, posterior)}"
 
 
 def date_axis(ax: Axes, most: int = 7) -> None:
