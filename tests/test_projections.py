@@ -156,6 +156,25 @@ def test_projection_scenarios_validate_and_run_to_2040(path):
     assert cfg.population.mortality_improvement_per_year > 0
 
 
+INTENDED = {
+    "projection_2040_easy_optout": {"optout.rule"},
+    "projection_2040_more_helpers": {"centre.helpers_per_10k", "phone.agents_per_10k"},
+    "projection_2040_skills_courses": {"courses.places_per_10k_per_year"},
+    "projection_2040_proxy_access": {"proxy.available"},
+}
+"""What each policy variant changes on its 2026 timeline (policy key paths)."""
+
+
+@pytest.mark.parametrize("path", PROJECTIONS, ids=lambda p: p.stem)
+def test_projection_says_its_question_and_extends_its_base(path):
+    assert path.read_text().startswith("# Question:")
+    extends = yaml.safe_load(path.read_text())["extends"]
+    assert extends == ("denmark_baseline.yaml" if path.stem == "projection_2040" else "projection_2040.yaml")
+    if path.stem != "projection_2040":
+        assert INTENDED[path.stem] <= {k for c in load_scenario(path).timeline for k in c.set}
+    assert set(INTENDED) == {p.stem for p in PROJECTIONS[1:]}
+
+
 def test_variants_change_only_their_timeline():
     base = projection().model_dump()
     for path in PROJECTIONS[1:]:

@@ -319,8 +319,8 @@ class PopulationConfig(Strict):
     entrants_by_year: dict[int, float] = _f(
         {}, "New 15-year-olds per year as a share of the starting population from a calendar year on (a step "
         "schedule: each year uses the entry of the latest listed year at or before it; before the first, and "
-        "when empty, entrants_per_year). For projections: the cohort born 15 years earlier (docs/ODD.md "
-        "section 7.3).", "share/year",
+        "when empty, entrants_per_year). For projections: the cohort born 15 years earlier. Years are keys "
+        "(quoted in YAML: \"2026\": 0.0135); docs/ODD.md section 7.3.", "share/year",
     )
     immigration_by_year: dict[int, float] = _f(
         {}, "Immigrants aged 15+ per year as a share of the starting population from a calendar year on (a step "
