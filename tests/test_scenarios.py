@@ -13,7 +13,8 @@ from sim.scenario.loader import load_scenario, load_yaml_with_lines
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 FILES = sorted(SCENARIOS.glob("*.yaml"))
-ALTERNATIVES = [p for p in FILES if p.stem not in ("denmark_baseline", "calibrated")]
+ALTERNATIVES = [p for p in FILES if p.stem not in ("denmark_baseline", "calibrated")
+                and not p.stem.startswith("projection_2040")]  # the projections: tests/test_projections.py
 BASELINE = SCENARIOS / "denmark_baseline.yaml"
 TINY = ["population.size=300", "run.analogue_reference=false"]
 

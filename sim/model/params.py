@@ -294,6 +294,17 @@ class PopulationConfig(Strict):
         0.105, "Gompertz slope of log-hazard per year of age (assumption: steeper than 0.094 so that the 80+ "
         "do not outgrow the published counts; docs/ODD.md section 7.3).", "1/year", gt=0, le=1,
     )
+    mortality_improvement_per_year: float = _f(
+        0.0, "Yearly fall of the Gompertz log-hazard with the calendar year (period mortality improvement): the "
+        "hazard at age x in year T is exp(annual_mortality_a - improvement x (T - mortality_reference_year) + "
+        "annual_mortality_b x x). 0 keeps mortality as in the reference year throughout; about 0.02 raises life "
+        "expectancy by about 0.2 years a year (docs/ODD.md section 7.3; below annual_mortality_b).",
+        "log/year", ge=0, le=0.05,
+    )
+    mortality_reference_year: int = _f(
+        2021, "Calendar year whose mortality annual_mortality_a and annual_mortality_b describe (life expectancy "
+        "81.5 years in 2021); used only with mortality_improvement_per_year.", "year", ge=1900, le=2200,
+    )
     entrants_per_year: float = _f(
         0.0148, f"New 15-year-olds per year as a share of the starting population (rows are allocated for "
         f"population.size x (1 + 1.2 x (entrants_per_year + immigration_per_year) x run.weeks / 52), at most "
@@ -304,6 +315,16 @@ class PopulationConfig(Strict):
         0.0170, "Immigrants aged 15+ per year (returning Danes included) as a share of the starting "
         "population: 89,700 immigrations a year in 2013-2023 (Statistics Denmark), of which about 87% aged "
         "15+ (assumption from the age profile of 2017), over 4.59 million.", "share/year", ge=0, le=1,
+    )
+    entrants_by_year: dict[int, float] = _f(
+        {}, "New 15-year-olds per year as a share of the starting population from a calendar year on (a step "
+        "schedule: each year uses the entry of the latest listed year at or before it; before the first, and "
+        "when empty, entrants_per_year). For projections: the cohort born 15 years earlier. Years are keys "
+        "(quoted in YAML: \"2026\": 0.0135); docs/ODD.md section 7.3.", "share/year",
+    )
+    immigration_by_year: dict[int, float] = _f(
+        {}, "Immigrants aged 15+ per year as a share of the starting population from a calendar year on (a step "
+        "schedule as entrants_by_year; when empty, immigration_per_year).", "share/year",
     )
     immigration_age_shares: dict[str, float] = _f(
         {"15-24": 0.38, "25-34": 0.40, "35-44": 0.12, "45-54": 0.06,
@@ -365,6 +386,16 @@ class PopulationConfig(Strict):
             if keys != set(AGE_BANDS):
                 raise KeyPathError(name, f"needs exactly the bands {list(AGE_BANDS)}; unknown "
                                          f"{sorted(keys - set(AGE_BANDS))}, missing {sorted(set(AGE_BANDS) - keys)}")
+        for name in ("entrants_by_year", "immigration_by_year"):
+            for year, share in getattr(self, name).items():
+                if not FIRST_DATE.year <= year <= LAST_DATE.year:
+                    raise KeyPathError((name, year), f"year {year} is outside {FIRST_DATE.year} to {LAST_DATE.year}")
+                if not 0 <= share <= 1:
+                    raise KeyPathError((name, year), f"{share:g} is outside [0, 1] a year")
+        if self.mortality_improvement_per_year >= self.annual_mortality_b:
+            raise KeyPathError("mortality_improvement_per_year",
+                               f"{self.mortality_improvement_per_year:g} must be below annual_mortality_b "
+                               f"({self.annual_mortality_b:g}): mortality would not rise along a life")
         if not all(0 <= r <= 1 for r in self.emigration_rates.values()):
             raise KeyPathError("emigration_rates", "rates must lie between 0 and 1 a year")
         for name in ("age_band_shares", "immigration_age_shares", "education_shares_young", "education_shares_old"):
@@ -1138,7 +1169,8 @@ class Config(Strict):
     def rows(self) -> int:
         """Citizen rows to allocate: the starting population and the expected entrants and immigrants with 20% room."""
         pc = self.population
-        arrivals = pc.entrants_per_year + pc.immigration_per_year
+        arrivals = (max([pc.entrants_per_year, *pc.entrants_by_year.values()])
+                    + max([pc.immigration_per_year, *pc.immigration_by_year.values()]))
         return int(pc.size * (1 + arrivals * self.run.weeks / 52 * 1.2) + 64)
 
     @model_validator(mode="after")

@@ -52,13 +52,38 @@ def schedule_deaths(m: DigexModel, rows: np.ndarray, first_week: int, rng: np.ra
     ``first_week``). The same in distribution as a weekly draw against the
     hazard at the current age, but one draw per citizen instead of one per
     citizen and week.
+
+    Period mortality improvement k (``mortality_improvement_per_year``) lowers
+    the log-hazard by k a calendar year from ``mortality_reference_year``:
+    along a life the hazard is again Gompertz, with level a - k (T0 - T_ref)
+    at the entry time T0 and slope b - k, so the same inversion applies with
+    b - k in place of b outside the exponent (k = 0: the formula above).
     """
     p, c = m.pop, m.config.population
     a0 = p.age[rows].astype(np.float64)
     e = rng.exponential(size=len(rows))
-    a, b = c.annual_mortality_a, c.annual_mortality_b
-    t = np.log1p(e * b * np.exp(-a - b * a0)) / b  # years until death
+    k = c.mortality_improvement_per_year
+    a = c.annual_mortality_a - k * (_calendar_year(m, first_week) - c.mortality_reference_year)
+    b, g = c.annual_mortality_b, c.annual_mortality_b - k  # g: slope of log-hazard along a life
+    t = np.log1p(e * g * np.exp(-a - b * a0)) / g  # years until death
     p.death_week[rows] = _weeks_until(first_week, t)
+
+
+def _calendar_year(m: DigexModel, week: int) -> float:
+    """The calendar time (fractional year) at the start of ``week``."""
+    start = m.config.run.start
+    return start.year + (start.timetuple().tm_yday - 1) / 365.25 + week / 52.1775
+
+
+def scheduled_share(base: float, schedule: dict[int, float], year: int) -> float:
+    """A yearly share that follows a step schedule: the entry of the latest listed year at or before ``year``.
+
+    ``base`` before the first listed year and when the schedule is empty
+    (``population.entrants_by_year``, ``population.immigration_by_year``;
+    docs/ODD.md section 7.3).
+    """
+    listed = [y for y in schedule if y <= year]
+    return schedule[max(listed)] if listed else base
 
 
 def schedule_emigration(
@@ -152,9 +177,13 @@ def emigrants(m: DigexModel) -> np.ndarray:
 
 
 def entrants(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
-    """New 15-year-olds: Poisson(entrants_per_year * starting size / 52), later cohorts more skilled."""
+    """New 15-year-olds: Poisson(entrants share * starting size / 52), later cohorts more skilled.
+
+    The share is ``entrants_per_year``, or from ``entrants_by_year`` for the
+    calendar year of the week (``scheduled_share``).
+    """
     c = m.config.population
-    k = rng.poisson(c.entrants_per_year * c.size / 52)
+    k = rng.poisson(scheduled_share(c.entrants_per_year, c.entrants_by_year, m.date.year) * c.size / 52)
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     years = m.week / 52
@@ -168,7 +197,10 @@ def entrants(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
 
 
 def immigrants(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
-    """Immigrants aged 15+: Poisson(immigration_per_year * starting size / 52) new rows (docs/ODD.md section 7.3).
+    """Immigrants aged 15+: Poisson(immigration share * starting size / 52) new rows (docs/ODD.md section 7.3).
+
+    The share is ``immigration_per_year``, or from ``immigration_by_year`` for
+    the calendar year of the week (``scheduled_share``).
 
     Ages from ``immigration_age_shares``; other attributes drawn as at
     initialisation, except a language barrier with probability
@@ -178,7 +210,7 @@ def immigrants(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
     (temporary with probability ``immigrant_return_share``).
     """
     c = m.config.population
-    k = rng.poisson(c.immigration_per_year * c.size / 52)
+    k = rng.poisson(scheduled_share(c.immigration_per_year, c.immigration_by_year, m.date.year) * c.size / 52)
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     ages = draw_ages(c, k, rng, c.immigration_age_shares)
