@@ -772,7 +772,7 @@ def fitted_yaml(spec: Spec, values: dict[str, float], command: str, what: str = 
         interval = f", 95% [{intervals[path][0]:.4g}, {intervals[path][1]:.4g}]" if intervals else ""
         entries[path] = (v, f"{what}{interval} in [{p.low:g}, {p.high:g}]{', log scale' if p.log else ''}")
     lines = [f"# Written by `{command}`; do not edit by hand.",
-             "# Fitted and fixed values of the Danish baseline (denmark_baseline.yaml extends this file).",
+             f"# Fitted and fixed values for {spec.base.name} (a scenario that extends this file gets them).",
              *([f"# {note}"] if note else []),
              f"# Method, targets and fit: docs/calibration.md; calibration file: {spec.file.as_posix()}.", ""]
     tree: dict = {}
