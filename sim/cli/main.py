@@ -20,8 +20,8 @@ from sim import __version__
 from sim.atomic import reason, shown
 from sim.errors import UserError
 
-COMMANDS = ("validate", "describe", "metrics", "run", "compare", "sweep", "dilemmas", "report", "export", "rerun",
-            "calibrate", "app")
+COMMANDS = ("validate", "describe", "metrics", "run", "compare", "sweep", "sensitivity", "dilemmas", "report",
+            "export", "rerun", "calibrate", "app")
 """Modules under sim/cli, in the order of a study, which --help follows: check and look up, run, compare and
 explore (and weigh the five dilemmas), report and export, repeat from a manifest, then calibrate and the dashboard."""
 
