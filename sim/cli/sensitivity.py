@@ -138,6 +138,8 @@ def write_outputs(out: Path, args: argparse.Namespace, design: Design, result: S
                   base: Config, outcomes: Sequence[Outcome], started: dt.datetime,
                   stage: Callable[[str], None]) -> pd.DataFrame:
     """Compute the indices and write them with the tables, figures, runs and manifest.json as one set."""
+    from importlib.metadata import version
+
     from sim.experiments.sensitivity import indices, outcome_table, point_means, zero_effect
     from sim.experiments.sweep import file_digests
     from sim.outputs.figures import save_figure
@@ -161,7 +163,8 @@ def write_outputs(out: Path, args: argparse.Namespace, design: Design, result: S
         store.link_into(tmp, (key for *_, key in design.plan.runs))
         info = manifest([base], [args.base], [], command_line(args), started, dt.datetime.now().astimezone(),
                         [*names, "runs/", "manifest.json"])
-        info = {"kind": "sensitivity", "method": design.method, "design": design.plan.design,
+        info = {"kind": "sensitivity", "method": design.method, "salib_version": version("SALib"),
+                "design": design.plan.design,
                 "samples": design.samples, "second_order": design.second_order, "points": len(design.plan.points),
                 "reps": design.plan.reps, "seed": design.seed,
                 "calibration": str(args.calibration or default_calibration()), "posterior_file": args.posterior_file,

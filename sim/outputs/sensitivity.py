@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 from sim.experiments.sensitivity import MAIN_INDEX, MORRIS_LEVELS
 from sim.model.metrics import METRICS
 from sim.outputs.format import SHARE
-from sim.outputs.style import CONTEXT, PALETTE, PERCENT, add_title, new_figure, styled
+from sim.outputs.style import CONTEXT, PALETTE, PERCENT, add_title, legend_below, new_figure, styled
 
 ROW_HEIGHT = 0.24
 """Inches per parameter in an index figure."""
@@ -70,8 +70,8 @@ def index_figure(table: pd.DataFrame) -> Figure:
     ax.axvline(0, color=CONTEXT, lw=1, zorder=0)
     ax.set_yticks(y, order, fontsize=7)
     ax.set_ylim(-0.7, len(order) - 0.3)
-    ax.set_xlabel(unit)
-    ax.legend(loc="lower right", frameon=False, fontsize=7)
+    ax.set_xlabel(unit if method == "sobol" else f"change in {outcome} per whole range of a parameter ({unit})")
+    legend_below(ax)
     what = (f"Sobol indices from a Saltelli design of N = {n} (N x (k + 2) runs)" if method == "sobol"
             else f"Morris screening, {n} trajectories on a {MORRIS_LEVELS}-level grid; mu* is the change per whole "
             "range")
