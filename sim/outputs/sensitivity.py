@@ -45,7 +45,7 @@ def index_figure(table: pd.DataFrame) -> Figure:
     """One outcome's indices (rows of indices.csv): a bar per parameter and index, whisker = 95% interval."""
     method, outcome, n = table["method"].iloc[0], table["outcome"].iloc[0], int(table["N"].iloc[0])
     order = ranked(table)
-    fig, (ax,) = new_figure(1.3 + ROW_HEIGHT * len(order))
+    fig, (ax,) = new_figure(1.9 + ROW_HEIGHT * len(order))
     y = np.arange(len(order))[::-1]
     if method == "sobol":
         factor, unit = 1.0, "share of the outcome's variance"
@@ -71,7 +71,7 @@ def index_figure(table: pd.DataFrame) -> Figure:
     ax.set_yticks(y, order, fontsize=7)
     ax.set_ylim(-0.7, len(order) - 0.3)
     ax.set_xlabel(unit if method == "sobol" else f"change in {outcome} per whole range of a parameter ({unit})")
-    legend_below(ax)
+    legend_below(fig, *ax.get_legend_handles_labels())
     what = (f"Sobol indices from a Saltelli design of N = {n} (N x (k + 2) runs)" if method == "sobol"
             else f"Morris screening, {n} trajectories on a {MORRIS_LEVELS}-level grid; mu* is the change per whole "
             "range")
