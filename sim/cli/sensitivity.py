@@ -14,14 +14,13 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import math
 import re
 import shlex
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-import pandas as pd
 
 from sim.atomic import check_replaceable, default_output, output_dir, write_file, write_text
 from sim.cli.compare import add_common_arguments
@@ -30,6 +29,8 @@ from sim.cli.sweep import CONFIRM_SECONDS, run_stored
 from sim.errors import UserError
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from sim.experiments.sensitivity import Design, Outcome
     from sim.experiments.sweep import RunStore, SweepResult
     from sim.model.params import Config
@@ -128,7 +129,7 @@ def header(args: argparse.Namespace, design: Design, noise: dict[str, float]) ->
              f"{design.seed}..{design.seed + design.plan.reps - 1} at every point (common random numbers).", "",
              "| parameter | low | high | scale |", "|---|---|---|---|"]
     lines += [f"| {v.key} | {v.low:.4g} | {v.high:.4g} | {'log' if v.log else 'linear'} |" for v in design.varies]
-    if any(pd.notna(x) for x in noise.values()):
+    if any(not math.isnan(x) for x in noise.values()):
         lines += ["", "Spread over replications at the same point (standard deviation, mean over points): "
                   + ", ".join(f"{k} {x:.3g}" for k, x in noise.items()) + "."]
     return "\n".join(lines) + "\n\n"
@@ -139,6 +140,8 @@ def write_outputs(out: Path, args: argparse.Namespace, design: Design, result: S
                   stage: Callable[[str], None]) -> pd.DataFrame:
     """Compute the indices and write them with the tables, figures, runs and manifest.json as one set."""
     from importlib.metadata import version
+
+    import pandas as pd
 
     from sim.experiments.sensitivity import indices, outcome_table, point_means, zero_effect
     from sim.experiments.sweep import file_digests

@@ -30,18 +30,21 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from sim.atomic import shown
 from sim.errors import UserError
-from sim.experiments.replication import SAVINGS
-from sim.experiments.sweep import MAX_RUNS, SweepPlan, SweepResult
 from sim.experiments.varied import Varied
 from sim.model import keypath
 from sim.model.metrics import GROUPS, METRICS, OVERALL
 from sim.model.params import Config, derived_name
+
+if TYPE_CHECKING:  # pandas and the sweep are imported where used: --help reads this module's constants
+    import pandas as pd
+
+    from sim.experiments.sweep import SweepPlan, SweepResult
 
 METHODS = ("sobol", "morris")
 """Methods of ``digex sensitivity``: variance-based Sobol indices, or Morris elementary-effects screening."""
@@ -133,6 +136,8 @@ def posterior_ranges(path: str | Path, varies: Sequence[Varied]) -> list[Varied]
     column, a parameter missing, values that are not finite numbers, fewer
     than two draws, a range of one value, or a range not above 0 on a log scale.
     """
+    import pandas as pd
+
     where = shown(path)
     try:
         draws = pd.read_csv(path, comment="#")
@@ -170,6 +175,8 @@ def check_design(method: str, n_parameters: int, samples: int, reps: int, second
     SALib's Sobol design needs a base sample N that is a power of 2 (the
     balance of Sobol' points); Morris needs at least 2 trajectories for an interval.
     """
+    from sim.experiments.sweep import MAX_RUNS
+
     if method not in METHODS:
         raise UserError(f"--method: '{shown(method)}' is not a method; choose {' or '.join(METHODS)}")
     if n_parameters < 2:
@@ -223,6 +230,9 @@ def plan_sensitivity(base: Config, varies: Sequence[Varied], outcomes: Sequence[
     reference run (run.analogue_reference) is switched off unless an outcome
     is a savings metric, the only ones that need it.
     """
+    from sim.experiments.replication import SAVINGS
+    from sim.experiments.sweep import SweepPlan
+
     check_design(method, len(varies), samples, reps, second_order)
     if reps < 1:
         raise UserError(f"--reps: must be at least 1, got {reps}")
@@ -284,6 +294,7 @@ def indices(design: Design, outcome: Outcome, y: np.ndarray) -> pd.DataFrame:
     sigma has no interval. An interval is the index plus and minus SALib's
     bootstrap half-width, a mu* interval cut at 0.
     """
+    import pandas as pd
     from SALib.analyze import morris, sobol
 
     names = design.plan.keys
