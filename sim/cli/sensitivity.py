@@ -17,7 +17,6 @@ import json
 import math
 import re
 import shlex
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -227,4 +226,4 @@ def print_summary(table: pd.DataFrame, result: SweepResult, out: Path) -> None:
     print(f"{result.computed} run(s) computed, {result.reused} reused from {out}/runs")
     for outcome, rows in table.groupby("outcome", sort=False):
         print(f"{outcome}: strongest {', '.join(ranked(rows)[:3])}")
-    print(f"Results in {out}/ (indices.csv, indices.md, samples.csv, plots/, manifest.json)", file=sys.stdout)
+    print(f"Results in {out}/ (indices.csv, indices.md, samples.csv, plots/, manifest.json)")

@@ -185,8 +185,6 @@ def check_design(method: str, n_parameters: int, samples: int, reps: int, second
         if samples < 2 or samples & (samples - 1):
             raise UserError(f"--samples {samples}: Sobol needs a power of 2 (2, 4, 8, 16, ...; SALib's Sobol' "
                             "sequence is balanced only then), e.g. --samples 64")
-        if second_order and n_parameters < 2:
-            raise UserError("--second-order needs at least 2 parameters")
         points = samples * ((2 * n_parameters + 2) if second_order else (n_parameters + 2))
     else:
         if samples < 2:
@@ -233,9 +231,9 @@ def plan_sensitivity(base: Config, varies: Sequence[Varied], outcomes: Sequence[
     from sim.experiments.replication import SAVINGS
     from sim.experiments.sweep import SweepPlan
 
-    check_design(method, len(varies), samples, reps, second_order)
     if reps < 1:
         raise UserError(f"--reps: must be at least 1, got {reps}")
+    check_design(method, len(varies), samples, reps, second_order)
     base_seed = base.run.seed if seed is None else seed
     if not any(o.metric in SAVINGS for o in outcomes):
         base = keypath.with_values(base, {"run.analogue_reference": False})
