@@ -28,7 +28,7 @@ from sim.errors import UserError
 MARKER = ".digex-output"
 """File that marks a directory written by digex; its line ``kind: KIND`` names the command (one of KINDS)."""
 
-KINDS = ("run", "compare", "sweep", "discover", "dilemmas", "calibrate", "export")
+KINDS = ("run", "compare", "sweep", "sensitivity", "discover", "dilemmas", "calibrate", "export")
 """Commands that write an output directory; a directory is replaced only by a command of the kind that wrote it."""
 
 RESULTS = Path("results")

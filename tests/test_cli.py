@@ -303,8 +303,8 @@ def test_python_m_sim_version():
 
 # ------------------------------------------------------------------ help, metrics, describe headings
 
-WORKFLOW = ("validate", "describe", "metrics", "run", "compare", "sweep", "discover", "dilemmas", "report", "export",
-            "rerun", "calibrate", "app")
+WORKFLOW = ("validate", "describe", "metrics", "run", "compare", "sweep", "sensitivity", "discover", "dilemmas",
+            "report", "export", "rerun", "calibrate", "app")
 """The order of a study, which the command list of --help follows."""
 
 

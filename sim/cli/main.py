@@ -20,11 +20,11 @@ from sim import __version__
 from sim.atomic import reason, shown
 from sim.errors import UserError
 
-COMMANDS = ("validate", "describe", "metrics", "run", "compare", "sweep", "discover", "dilemmas", "report", "export",
-            "rerun", "calibrate", "app")
+COMMANDS = ("validate", "describe", "metrics", "run", "compare", "sweep", "sensitivity", "discover", "dilemmas",
+            "report", "export", "rerun", "calibrate", "app")
 """Modules under sim/cli, in the order of a study, which --help follows: check and look up, run, compare and
-explore (find where an outcome crosses a threshold, and weigh the five dilemmas), report and export, repeat from a
-manifest, then calibrate and the dashboard."""
+explore (which parameters drive an outcome, where an outcome crosses a threshold, and weigh the five dilemmas),
+report and export, repeat from a manifest, then calibrate and the dashboard."""
 
 EXAMPLES = """\
   # a study, step by step; `digex COMMAND --help` has each command's options and examples

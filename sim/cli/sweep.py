@@ -193,8 +193,10 @@ def write_sweep(out: Path, args: argparse.Namespace, plan: SweepPlan, result: Sw
         (tmp / "manifest.json").write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
-def confirm(load: Workload, reused: int, args: argparse.Namespace) -> bool:
+def confirm(load: Workload, reused: int, args: argparse.Namespace, command: str = "sweep") -> bool:
     """Print the size and a rough time of the runs to compute; past CONFIRM_SECONDS ask before starting.
+
+    ``command`` names the digex command in the messages (sweep, sensitivity).
 
     On a terminal, the question is answered with y or n (False: do not start);
     elsewhere a sweep that long needs ``--yes``, or is refused with a message.
@@ -202,17 +204,17 @@ def confirm(load: Workload, reused: int, args: argparse.Namespace) -> bool:
     wall = load.wall_seconds(args.jobs)
     if not args.quiet:
         time = f"; {duration(wall)} with {count(args.jobs, 'job')} (a rough guide)" if load.runs else ""
-        print(f"digex sweep: {workload_text(load, reused)}{time}", file=sys.stderr)
+        print(f"digex {command}: {workload_text(load, reused)}{time}", file=sys.stderr)
     if wall <= CONFIRM_SECONDS or args.yes:
         return True
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
-        raise UserError(f"this sweep would take {duration(wall)} ({workload_text(load, reused)}), more than "
+        raise UserError(f"this {command} would take {duration(wall)} ({workload_text(load, reused)}), more than "
                         f"the {CONFIRM_SECONDS} s digex starts without asking; add --yes to start it, or make "
                         "it smaller (--set population.size=2000, --set run.weeks=..., fewer points or --reps)")
     print(f"Start these {count(load.runs, 'run')} ({duration(wall)})? [y/N] ", end="", file=sys.stderr, flush=True)
     if sys.stdin.readline().strip().lower() in ("y", "yes"):
         return True
-    print("digex: sweep not started; nothing was written", file=sys.stderr)
+    print(f"digex: {command} not started; nothing was written", file=sys.stderr)
     return False
 
 
@@ -251,27 +253,26 @@ def read_store(out: Path, plan: SweepPlan) -> RunStore:
     return store
 
 
-def sweep_command(args: argparse.Namespace) -> int:
-    """Plan and validate every point, estimate and confirm, run the missing replications, write the outputs."""
-    from sim.experiments.sweep import parse_vary, plan_sweep, run_sweep, workload
+def run_stored(out: Path, plan: SweepPlan, args: argparse.Namespace, command: str = "sweep"
+               ) -> tuple[SweepResult, RunStore, Stages, dt.datetime] | int:
+    """Run the replications of ``plan`` not yet stored in ``out/runs``, with a progress bar, storing each at once.
 
-    check_executor(args)
-    varies = [parse_vary(v) for v in args.vary]
-    resolve = resolver(args.base, args.overrides, [v.key for v in varies])
-    base = resolve(())
-    if args.out is None:
-        args.out = str(default_output(f"sweep-{base.name}"))
-    out = Path(args.out)
-    check_replaceable(out, kind="sweep")
-    plan = plan_sweep(resolve, varies, args.reps, args.samples, args.seed)
-    warn_correlated(plan)
+    Estimates and confirms first (``confirm``), creates ``out`` (empty, marked
+    as written by ``command``, one of sim.atomic.KINDS) if it is new, and
+    returns the tabulated result, the store, the stages (for the messages
+    that follow) and when the runs started; or the exit status when nothing
+    is to be written: 1 if the runs were not started, 130 if interrupted
+    (the finished runs are kept). Shared by ``digex sweep`` and ``digex sensitivity``.
+    """
+    from sim.experiments.sweep import run_sweep, workload
+
     store = read_store(out, plan)
     pending = {key: c for *_, c, key in plan.runs if not store.has(key)}
     load = workload(plan, pending)
-    if not confirm(load, len({key for *_, key in plan.runs}) - load.runs, args):
+    if not confirm(load, len({key for *_, key in plan.runs}) - load.runs, args, command):
         return 1
     if not (out / MARKER).exists():  # a new sweep directory: created (empty, marked) to hold runs/ as they finish
-        with output_dir(out, kind="sweep"):
+        with output_dir(out, kind=command):
             pass
     started = dt.datetime.now().astimezone()
     show = showing(args.quiet)
@@ -287,6 +288,27 @@ def sweep_command(args: argparse.Namespace) -> int:
         print(f"digex: interrupted; {stored} finished run(s) are kept in {out}/runs; rerun the same command "
               "to continue", file=sys.stderr)
         return 130
+    return result, store, stages, started
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    """Plan and validate every point, estimate and confirm, run the missing replications, write the outputs."""
+    from sim.experiments.sweep import parse_vary, plan_sweep
+
+    check_executor(args)
+    varies = [parse_vary(v) for v in args.vary]
+    resolve = resolver(args.base, args.overrides, [v.key for v in varies])
+    base = resolve(())
+    if args.out is None:
+        args.out = str(default_output(f"sweep-{base.name}"))
+    out = Path(args.out)
+    check_replaceable(out, kind="sweep")
+    plan = plan_sweep(resolve, varies, args.reps, args.samples, args.seed)
+    warn_correlated(plan)
+    ran = run_stored(out, plan, args)
+    if isinstance(ran, int):
+        return ran
+    result, store, stages, started = ran
     write_sweep(out, args, plan, result, store, base, started, stages)
     stages.done()
     if not args.quiet:
