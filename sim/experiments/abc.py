@@ -245,14 +245,16 @@ def posterior_csv(draws: pd.DataFrame, provenance: Sequence[str]) -> str:
 
 
 def read_posterior(path: str | Path, spec: Spec) -> pd.DataFrame:
-    """Read a posterior file written by ``posterior_csv`` whose columns are ``draw`` and the spec's parameters."""
+    """The draws of a posterior file (``sim.scenario.posterior.load_posterior``) as ``draw`` and the spec's
+    parameters; a ConfigError if one of them is missing."""
     from sim.errors import ConfigError
+    from sim.scenario.posterior import load_posterior
 
-    draws = pd.read_csv(path, comment="#")
-    missing = [k for k in ["draw", *spec.parameters] if k not in draws.columns]
+    draws = load_posterior(path).draws
+    missing = [k for k in spec.parameters if k not in draws.columns]
     if missing:
         raise ConfigError(f"posterior file has no column '{missing[0]}'", file=str(path), key=missing[0])
-    return draws[["draw", *spec.parameters]]
+    return draws[list(spec.parameters)].reset_index()
 
 
 # ------------------------------------------------------------------ posterior predictive

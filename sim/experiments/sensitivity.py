@@ -130,31 +130,22 @@ def uncertain_parameters(calibration: str | Path, keys: Sequence[str] = (),
 def posterior_ranges(path: str | Path, varies: Sequence[Varied]) -> list[Varied]:
     """Each parameter's range as the POSTERIOR_RANGE quantiles of its posterior draws (its log scale kept).
 
-    The file is a CSV table of equally weighted draws: lines starting with '#'
-    are comments, then a header ``draw,<key>,...`` and one row per draw. A
-    UserError names the file and what is wrong: unreadable, no ``draw``
-    column, a parameter missing, values that are not finite numbers, fewer
-    than two draws, a range of one value, or a range not above 0 on a log scale.
+    The file is read by ``sim.scenario.posterior.load_posterior`` (which
+    refuses a malformed file, naming the line); a UserError also names the
+    file for a parameter missing, fewer than two draws, a range of one value,
+    or a range not above 0 on a log scale.
     """
-    import pandas as pd
+    from sim.scenario.posterior import load_posterior
 
     where = shown(path)
-    try:
-        draws = pd.read_csv(path, comment="#")
-    except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise UserError(f"{where}: cannot read the posterior draws ({str(exc).splitlines()[0] if str(exc) else exc})"
-                        ) from None
-    if "draw" not in draws.columns:
-        raise UserError(f"{where}: not a posterior file: the header must start with 'draw' and name the parameters")
+    draws = load_posterior(path).draws
     if len(draws) < 2:
         raise UserError(f"{where}: needs at least 2 posterior draws, found {len(draws)}")
     ranged = []
     for v in varies:
         if v.key not in draws.columns:
             raise UserError(f"{where}: no column '{v.key}' (the posterior must have a column per parameter)")
-        x = pd.to_numeric(draws[v.key], errors="coerce").to_numpy(dtype=float)
-        if not np.isfinite(x).all():
-            raise UserError(f"{where}, column '{v.key}': every draw must be a finite number")
+        x = draws[v.key].to_numpy(dtype=float)
         low, high = (float(q) for q in np.quantile(x, POSTERIOR_RANGE))
         if not low < high:
             raise UserError(f"{where}, column '{v.key}': the draws do not vary, so they give no range to analyse")
