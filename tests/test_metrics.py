@@ -22,6 +22,7 @@ from sim.model.metrics import (
     OVERALL_METRICS,
     RUN_TOTALS,
     YEAR_WEEKS,
+    linear_quantiles,
     window_spans,
 )
 from sim.model.model import DigexModel
@@ -258,3 +259,18 @@ def test_language_groups_follow_barriers_that_fade():
     assert counted == pytest.approx(with_barrier)
     assert weekly(ts, "population", "language_barrier", "no")[-1] / model.weight == pytest.approx(
         int(living.sum()) - with_barrier)
+
+
+def test_quintile_edges_are_numpys_quantiles_bit_for_bit():
+    """The weekly skill-quintile edges equal np.quantile's exactly (values and dtype), with ties and tiny samples."""
+    rng = np.random.default_rng(16)
+    q = np.array([0.2, 0.4, 0.6, 0.8])
+    for trial in range(3000):
+        n = int(rng.integers(1, 40 if trial % 2 else 5000))
+        values = rng.beta(0.7, 1.5, n).astype(np.float32)
+        if trial % 3 == 0:  # many ties
+            values = np.round(values * rng.integers(1, 20)).astype(np.float32) / np.float32(20)
+        expected = np.quantile(values, q)
+        got = linear_quantiles(values.copy(), q)
+        assert got.dtype == expected.dtype
+        assert np.array_equal(got.view(np.int64), expected.view(np.int64)), (n, got, expected)

@@ -604,7 +604,31 @@ def skill_quintile_edges(m: DigexModel) -> np.ndarray:
     n = p.n
     k = max(1, n // QUANTILE_SAMPLE)
     sample = p.skill[:n:k][p.alive[:n:k]]
-    return np.quantile(sample, [0.2, 0.4, 0.6, 0.8]) if len(sample) else np.zeros(4)
+    return linear_quantiles(sample, QUINTILE_EDGES) if len(sample) else np.zeros(4)
+
+
+QUINTILE_EDGES = np.array([0.2, 0.4, 0.6, 0.8])
+"""Probabilities of the skill-quintile edges."""
+
+
+def linear_quantiles(values: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """``np.quantile(values, q)`` (its default 'linear' method) for a non-empty 1-d array without NaN, bit for bit.
+
+    The same order statistics by one ``np.partition`` and the same interpolation arithmetic as NumPy's
+    ``_lerp`` (a + (b - a) t, or b - (b - a)(1 - t) where t >= 0.5), without ``np.quantile``'s general
+    set-up, which costs more than the partition at the sizes of a weekly sample.
+    """
+    n = len(values)
+    virtual = (n - 1) * q
+    below = np.floor(virtual).astype(np.intp)
+    above = np.minimum(below + 1, n - 1)
+    ordered = np.partition(values, np.unique(np.concatenate(([0, n - 1], below, above))))
+    a, b = ordered[below], ordered[above]
+    t = virtual - below
+    diff = b - a
+    out = np.add(a, diff * t)
+    np.subtract(b, diff * (1 - t), out=out, where=t >= 0.5, casting="unsafe")
+    return out
 
 
 def static_codes(m: DigexModel, old: np.ndarray) -> np.ndarray:
