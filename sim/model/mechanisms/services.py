@@ -148,11 +148,8 @@ def first_served(
     order = np.lexsort((rng.random(n), deadline, groups))
     g = groups[order]
     c = np.cumsum(cost[order])
-    first = np.empty(n, dtype=bool)  # a group's first request in service order
-    first[0] = True
-    np.not_equal(g[1:], g[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    offset = np.repeat(np.concatenate(([0.0], c[starts[1:] - 1])), np.diff(starts, append=n))
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    offset = np.repeat(np.r_[0.0, c[starts[1:] - 1]], np.diff(np.r_[starts, n]))
     served_sorted = (c - cost[order] - offset) < capacity[g]
     served = np.empty(n, dtype=bool)
     served[order] = served_sorted
