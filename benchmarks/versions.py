@@ -6,7 +6,8 @@ performance targets are measured against), interleaved (current, reference,
 current, ...), ``--repeat`` times each. Both use this environment's Python
 and libraries: ``python -m sim`` imports the ``sim`` of its working
 directory. The median wall time and peak resident memory of each are
-printed with the speed-up (reference / current), together with the machine
+printed with the speed-up (reference / current), and the CPU time (user + system) of each with its
+ratio, which a busy machine disturbs far less than the wall time; together with the machine
 and the rate of a trivial one-pass NumPy rule on it, so that figures from
 different machines can be compared.
 
@@ -83,8 +84,8 @@ def reference_checkout(rev: str) -> Path:
     return path
 
 
-def measure(checkout: Path, args: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak resident MB of ``python -m sim ARGS`` run in ``checkout``."""
+def measure(checkout: Path, args: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak resident MB of ``python -m sim ARGS`` run in ``checkout``."""
     with tempfile.TemporaryDirectory() as tmp, open(Path(tmp) / "stderr", "w+b") as err:
         extra = ["--out", str(Path(tmp) / "out")] if args and args[0] == "run" else []
         start = time.perf_counter()
@@ -96,7 +97,7 @@ def measure(checkout: Path, args: list[str]) -> tuple[float, float]:
         if proc.returncode != 0:
             err.seek(0)
             raise SystemExit(f"{checkout}: digex {' '.join(args)} failed: {err.read().decode(errors='replace')[-400:]}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -112,21 +113,22 @@ def main() -> None:
     print(f"# {cpu_name()}, {os.cpu_count()} cores, Python {platform.python_version()}, NumPy {np.__version__}; "
           f"trivial one-pass rule: {rate / 1e6:.0f} million agent-steps/s")
     print(f"# reference {args.reference}; median of {args.repeat} interleaved runs; whole processes")
-    print("| workload | current (s) | reference (s) | speed-up | current peak (MB) | reference peak (MB) |")
-    print("|---|---|---|---|---|---|")
-    results: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    print("| workload | current (s) | reference (s) | speed-up | current CPU (s) | reference CPU (s) | CPU speed-up "
+          "| current peak (MB) | reference peak (MB) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    results: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     for name in args.workloads:
-        runs: dict[str, list[tuple[float, float]]] = {tree: [] for tree in trees}
+        runs: dict[str, list[tuple[float, float, float]]] = {tree: [] for tree in trees}
         if name == "startup":  # warm-up: file cache and byte-code, which a one-second workload would feel
             for path in trees.values():
                 measure(path, WORKLOADS[name])
         for _ in range(args.repeat):
             for tree, path in trees.items():
                 runs[tree].append(measure(path, WORKLOADS[name]))
-        wall = {t: statistics.median(w for w, _ in r) for t, r in runs.items()}
-        peak = {t: statistics.median(m for _, m in r) for t, r in runs.items()}
+        wall, cpu, peak = ({t: statistics.median(m[i] for m in r) for t, r in runs.items()} for i in range(3))
         print(f"| {name} | {wall['current']:.2f} | {wall['reference']:.2f} | "
-              f"{wall['reference'] / wall['current']:.1f}x | {peak['current']:.0f} | {peak['reference']:.0f} |",
+              f"{wall['reference'] / wall['current']:.1f}x | {cpu['current']:.2f} | {cpu['reference']:.2f} | "
+              f"{cpu['reference'] / cpu['current']:.1f}x | {peak['current']:.0f} | {peak['reference']:.0f} |",
               flush=True)
         results[name] = runs
     if args.json:

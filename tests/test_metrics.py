@@ -19,9 +19,13 @@ from sim.experiments.replication import run_replication
 from sim.model.metrics import (
     EXCLUSION_COMPONENTS,
     GROUP_METRICS,
+    N_CELLS,
     OVERALL_METRICS,
     RUN_TOTALS,
     YEAR_WEEKS,
+    counts_by_combination,
+    counts_by_flag,
+    linear_quantiles,
     window_spans,
 )
 from sim.model.model import DigexModel
@@ -258,3 +262,31 @@ def test_language_groups_follow_barriers_that_fade():
     assert counted == pytest.approx(with_barrier)
     assert weekly(ts, "population", "language_barrier", "no")[-1] / model.weight == pytest.approx(
         int(living.sum()) - with_barrier)
+
+
+def test_quintile_edges_are_numpys_quantiles_bit_for_bit():
+    """The weekly skill-quintile edges equal np.quantile's exactly (values and dtype), with ties and tiny samples."""
+    rng = np.random.default_rng(16)
+    q = np.array([0.2, 0.4, 0.6, 0.8])
+    for trial in range(3000):
+        n = int(rng.integers(1, 40 if trial % 2 else 5000))
+        values = rng.beta(0.7, 1.5, n).astype(np.float32)
+        if trial % 3 == 0:  # many ties
+            values = np.round(values * rng.integers(1, 20)).astype(np.float32) / np.float32(20)
+        expected = np.quantile(values, q)
+        got = linear_quantiles(values.copy(), q)
+        assert got.dtype == expected.dtype
+        assert np.array_equal(got.view(np.int64), expected.view(np.int64)), (n, got, expected)
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7_000])
+def test_flag_counts_agree_either_way(rows):
+    """Flag by flag and by combinations, the per-cell flag counts and citizen counts are the same numbers."""
+    rng = np.random.default_rng(rows)
+    cells = rng.integers(0, N_CELLS + 1, rows).astype(np.intp)  # N_CELLS: the dead, counted in no cell
+    flags = tuple(rng.random(rows) < share for share in np.linspace(0.0, 1.0, 11))
+    by_flag, by_combination = counts_by_flag(cells, flags), counts_by_combination(cells, flags)
+    assert np.array_equal(by_flag[0], by_combination[0]) and np.array_equal(by_flag[1], by_combination[1])
+    alive = cells < N_CELLS
+    assert by_flag[1].sum() == alive.sum()
+    assert np.array_equal(by_flag[0].sum(axis=0), [(f & alive).sum() for f in flags])

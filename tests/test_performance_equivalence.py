@@ -1,4 +1,5 @@
-"""The speed-ups of issue 16 change no result: the twin reused, grouped on workers, the long frame built at once."""
+"""The speed-ups of issue 16 change no result: the twin reused, grouped on workers, the long frame built at once,
+the arrival rates prepared once, the label columns compacted by recoding."""
 
 import datetime as dt
 
@@ -10,6 +11,8 @@ from sim.experiments import replication
 from sim.experiments.replication import TwinCache, run_many, run_replication, twin_groups, twin_key
 from sim.model.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS
 from sim.model.model import DigexModel
+from sim.model.tasks import Arrivals, arrival_rate, procedure_weekly_rates
+from sim.outputs.files import compact_frame
 from tests.conftest import small_config
 
 
@@ -108,3 +111,26 @@ def test_replication_models_create_no_citizen_agents_but_the_same_results():
     assert len(with_agents.agents) > len(without.agents)
     pd.testing.assert_frame_equal(with_agents.run().timeseries(), without.run().timeseries(), check_exact=True)
     assert without.citizen(0).row == 0  # still available on demand
+
+
+def test_prepared_arrival_rates_are_those_of_each_week():
+    """Rates prepared once per ISO week (the tax season included) equal those computed for the date itself."""
+    config = small_config(300, 60)
+    arrivals = Arrivals(config)
+    start = dt.date(2014, 1, 6)
+    for week in range(110):  # two years: every ISO week is met twice, from the cache the second time
+        date = start + dt.timedelta(weeks=week)
+        expected = [arrival_rate(r) for r in procedure_weekly_rates(config, date)]
+        for got, want in zip(arrivals.procedures(date), expected, strict=True):
+            assert np.array_equal(got.rates, want.rates) and got.rmax == want.rmax and got.uniform == want.uniform
+    assert any(rate.rmax == 0 for rate in arrivals.procedures(dt.date(2014, 6, 2)))  # tax outside its season
+
+
+def test_compacting_twice_gives_the_frame_compacted_once():
+    """A frame whose label columns are already categorical (a replication's) compacts to the same frame."""
+    ts = DigexModel(tiny(), seed=3).run().timeseries()
+    once = compact_frame(ts)
+    twice = compact_frame(once.iloc[::-1].reset_index(drop=True))
+    pd.testing.assert_frame_equal(twice, compact_frame(ts.iloc[::-1].reset_index(drop=True)), check_exact=True)
+    for col in ("metric", "group_type", "group"):
+        assert list(twice[col].cat.categories) == list(once[col].cat.categories)

@@ -50,7 +50,7 @@ from sim.model.metrics import EXCLUSION_COMPONENTS, GROUP_METRICS, OVERALL, OVER
 from sim.model.params import AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config
 from sim.model.population import Population, add_citizens, draw_ages, draw_citizens
 from sim.model.series import end_of_run
-from sim.model.tasks import TaskTable, new_procedures
+from sim.model.tasks import Arrivals, TaskTable, new_procedures
 
 
 class DigexScenario(mesa.experimental.scenarios.Scenario):
@@ -146,6 +146,7 @@ class DigexModel(mesa.Model):
         self.living_per_centre = np.bincount(self.pop.centre[: self.pop.n], minlength=self.helpers.n_centres)
         self.phone_overrun = np.zeros(1)
         self.tasks = TaskTable()
+        self.arrivals = Arrivals(config)
         self.mail = digital_post.Mailboxes(
             [config.tasks.letters[k].deadline_weeks for k in LETTER_KINDS], self.pop.capacity
         )
@@ -342,7 +343,7 @@ class DigexModel(mesa.Model):
         ``band``: each row's age band this week, ``len(AGE_BANDS)`` for the dead.
         """
         r = self.streams["arrivals"]
-        new = new_procedures(self.config, band, self.date, self.week, self.mandate_active,
+        new = new_procedures(self.arrivals, band, self.date, self.week, self.mandate_active,
                              self.policy.mandatory_share, r)
         n_old = len(self.tasks)
         self.tasks.append(new)

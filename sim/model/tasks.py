@@ -7,11 +7,12 @@ table in the week it is completed or fails, after its outcome has been counted.
 from __future__ import annotations
 
 import datetime as dt
+from typing import NamedTuple
 
 import numpy as np
 
 from sim.model.codes import FRESH
-from sim.model.params import AGE_BANDS, PROCEDURE_TYPES, Config
+from sim.model.params import AGE_BANDS, LETTER_KINDS, PROCEDURE_TYPES, Config
 
 TASK_FIELDS: dict[str, type] = {
     "owner": np.int64,
@@ -63,25 +64,71 @@ class TaskTable:
             setattr(self, name, getattr(self, name)[mask])
 
 
-def draw_arrivals(band: np.ndarray, weekly_rate: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+class ArrivalRate(NamedTuple):
+    """One kind's weekly rate by age band, ready for ``draw_arrivals``: the rates with a rate 0 for the dead
+    appended, their largest and whether every band has it (``arrival_rate``)."""
+
+    rates: np.ndarray
+    rmax: float
+    uniform: bool
+
+
+def arrival_rate(weekly_rate: np.ndarray) -> ArrivalRate:
+    """``weekly_rate`` (by age band) prepared for ``draw_arrivals``, once per rate rather than once per draw."""
+    rates = np.append(np.asarray(weekly_rate, dtype=float), 0.0)
+    rmax = rates.max()
+    return ArrivalRate(rates, rmax, bool(np.all(rates[:-1] == rmax)))
+
+
+def draw_arrivals(band: np.ndarray, rate: ArrivalRate, rng: np.random.Generator) -> np.ndarray:
     """Owners of this week's arrivals of one kind: a Poisson count per citizen at the rate of its age band.
 
     ``band`` holds each row's age band (``len(AGE_BANDS)`` for the dead, who
-    get none). Drawn by thinning: Poisson(rows * r_max) candidate rows
+    get none); ``rate`` is the kind's weekly rate by band (``arrival_rate``).
+    Drawn by thinning: Poisson(rows * r_max) candidate rows
     uniform over all rows, each kept with probability rate(band) / r_max
     (with one rate for every band, simply every living one is kept).
     This is exactly an independent Poisson(rate(band)) count per citizen,
     at O(arrivals) cost instead of O(citizens).
     """
-    rates = np.append(np.asarray(weekly_rate, dtype=float), 0.0)
-    rmax = rates.max()
+    rates, rmax, uniform = rate
     if rmax <= 0:
         return np.zeros(0, dtype=np.int64)
     n = len(band)
     cand = rng.integers(0, n, size=rng.poisson(n * rmax))
-    if np.all(rates[:-1] == rmax):
+    if uniform:
         return cand[band[cand] < len(rates) - 1]
     return cand[rng.random(len(cand)) * rmax < rates[band[cand]]]
+
+
+class Arrivals:
+    """What the weekly arrivals of a run need from ``config.tasks``, computed once (docs/ODD.md section 7.4).
+
+    ``config.tasks`` is fixed for a run (the timeline changes only the policy), so the procedure
+    types' constants are kept as arrays by type, the weekly rates of the procedure types once per ISO
+    week (``procedure_weekly_rates``) and those of the letter kinds once.
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        specs = [config.tasks.procedures[name] for name in PROCEDURE_TYPES]
+        self.complexity_mean = np.array([s.complexity_mean for s in specs])
+        self.complexity_sd = np.array([s.complexity_sd for s in specs])
+        self.deadline_weeks = np.array([s.deadline_weeks for s in specs])
+        self.value = np.array([s.value_dkk for s in specs])
+        self.eligible = np.array([s.digital_eligible for s in specs])
+        self.letters = [
+            arrival_rate(np.array([spec.rate_per_year * spec.age_rates.get(b, 1.0) / 52 for b in AGE_BANDS]))
+            for spec in (config.tasks.letters[k] for k in LETTER_KINDS)
+        ]
+        self._procedures: dict[int, list[ArrivalRate]] = {}
+
+    def procedures(self, date: dt.date) -> list[ArrivalRate]:
+        """Each procedure type's weekly rate in the week of ``date`` (``procedure_weekly_rates``)."""
+        iso_week = date.isocalendar().week
+        if iso_week not in self._procedures:
+            self._procedures[iso_week] = [arrival_rate(r) for r in procedure_weekly_rates(self.config, date)]
+        return self._procedures[iso_week]
 
 
 def procedure_weekly_rates(config: Config, date: dt.date) -> np.ndarray:
@@ -105,7 +152,7 @@ def procedure_weekly_rates(config: Config, date: dt.date) -> np.ndarray:
 
 
 def new_procedures(
-    config: Config,
+    arrivals: Arrivals,
     band: np.ndarray,
     date: dt.date,
     week: int,
@@ -118,22 +165,20 @@ def new_procedures(
     ``band``: each row's age band (``len(AGE_BANDS)`` for the dead, see
     ``draw_arrivals``). ``mandatory_share`` is the current policy's (it may change on the timeline).
     """
-    rates = procedure_weekly_rates(config, date)
     owners, types = [], []
-    for i in range(len(PROCEDURE_TYPES)):
-        o = draw_arrivals(band, rates[i], rng)
+    for i, rate in enumerate(arrivals.procedures(date)):
+        o = draw_arrivals(band, rate, rng)
         owners.append(o)
         types.append(np.full(len(o), i, dtype=np.int8))
     owner = np.concatenate(owners)
     ttype = np.concatenate(types)
     n = len(owner)
-    specs = [config.tasks.procedures[name] for name in PROCEDURE_TYPES]
-    cmean = np.array([s.complexity_mean for s in specs])[ttype]
-    csd = np.array([s.complexity_sd for s in specs])[ttype]
+    cmean = arrivals.complexity_mean[ttype]
+    csd = arrivals.complexity_sd[ttype]
     complexity = np.clip(cmean + csd * rng.standard_normal(n), 0.0, 1.0)
-    deadline = week + np.array([s.deadline_weeks for s in specs])[ttype]
-    value = np.array([s.value_dkk for s in specs])[ttype]
-    eligible = np.array([s.digital_eligible for s in specs])[ttype]
+    deadline = week + arrivals.deadline_weeks[ttype]
+    value = arrivals.value[ttype]
+    eligible = arrivals.eligible[ttype]
     u = rng.random(n)
     mandatory = eligible & mandate_active & (u < mandatory_share)
     return {

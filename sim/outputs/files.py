@@ -40,6 +40,7 @@ from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -77,16 +78,38 @@ def compact_frame(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col, known in LABELS.items():
         if col in out.columns:
-            values = out[col].astype(str)
-            out[col] = pd.Categorical(values, categories=list(dict.fromkeys([*known, *values.unique()])))
+            out[col] = labels_categorical(out[col], known)
     return out
+
+
+def labels_categorical(column: pd.Series, known: Sequence[str]) -> pd.Categorical:
+    """``column`` as strings in a categorical whose categories are ``known`` and then any other values present
+    (in order of appearance).
+
+    One hashing pass over the rows (``pd.factorize``); a column that is already categorical with string
+    categories is recoded as it is, not turned into a string per row first.
+    """
+    values = column if _string_categorical(column) else column.astype(str)
+    codes, present = pd.factorize(values, use_na_sentinel=False)
+    categories = list(dict.fromkeys([*known, *present]))
+    position = {label: i for i, label in enumerate(categories)}
+    recode = np.array([position[label] for label in present], dtype=np.int64)
+    return pd.Categorical.from_codes(recode[codes], categories=categories)
+
+
+def _string_categorical(column: pd.Series) -> bool:
+    """Whether ``column`` is already categorical with string categories and no missing values, so that
+    ``compact_frame`` can recode it as it is: the same result as through ``astype(str)``, without a string
+    per row (a replication's frame is compacted as it arrives and again when the replications are stacked)."""
+    dtype = column.dtype
+    return (isinstance(dtype, pd.CategoricalDtype) and all(isinstance(c, str) for c in dtype.categories)
+            and not column.hasnans)
 
 
 def long_timeseries(replications: Sequence[Replication]) -> pd.DataFrame:
     """All replications in the long format of timeseries.parquet (label columns categorical)."""
     ts = stack(list(replications))
-    ts["scenario"] = pd.Categorical(ts["scenario"].astype(str),
-                                    categories=list(dict.fromkeys(r.scenario for r in replications)))
+    ts["scenario"] = labels_categorical(ts["scenario"], list(dict.fromkeys(r.scenario for r in replications)))
     return compact_frame(ts)[TIMESERIES_COLUMNS]
 
 

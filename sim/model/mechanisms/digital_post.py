@@ -14,7 +14,7 @@ import numpy as np
 
 from sim.model.codes import ENROLLED, NOT_ENROLLED
 from sim.model.maths import logistic
-from sim.model.params import AGE_BANDS, LETTER_KINDS
+from sim.model.params import LETTER_KINDS
 from sim.model.population import NEVER
 from sim.model.tasks import draw_arrivals
 
@@ -95,8 +95,7 @@ def letters_arrive(m: DigexModel, band: np.ndarray, rng: np.random.Generator) ->
     p = m.pop
     for k, name in enumerate(LETTER_KINDS):
         spec = m.config.tasks.letters[name]
-        rates = np.array([spec.rate_per_year * spec.age_rates.get(b, 1.0) / 52 for b in AGE_BANDS])
-        owners = draw_arrivals(band, rates, rng)
+        owners = draw_arrivals(band, m.arrivals.letters[k], rng)
         m.mail.add(k, m.week % spec.deadline_weeks, owners, p.n)
         n_digital = 0
         if m.digital_live:
