@@ -682,7 +682,7 @@ def run_figures(timeseries: pd.DataFrame, summary_by_group: pd.DataFrame, marker
     so the count is taken from the time series; what its intervals cover,
     ``interval_covers``, holds for the weekly intervals too).
     """
-    colours = scenario_colours(list(dict.fromkeys(timeseries["scenario"].astype(str))))
+    colours = scenario_colours(list(dict.fromkeys(map(str, timeseries["scenario"].unique()))))
     reps = int(timeseries.groupby("scenario", observed=True)["rep"].nunique().max())
     covers = ({"interval_covers": summary_by_group["interval_covers"].iloc[0]}
               if "interval_covers" in summary_by_group and len(summary_by_group) else {})
