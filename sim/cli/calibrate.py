@@ -27,13 +27,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "calibrate",
         help="fit uncertain parameters to published figures; write the fitted YAML and a fit report",
         description="Fit the parameters listed in CONFIG to its published targets and write the fit report to "
-                    "DIR. With method abc (ABC-SMC, pyabc): a posterior sample of parameter sets, written beside "
+                    "DIR. With method abc (ABC rejection): a posterior sample of parameter sets, written beside "
                     "the YAML the baseline extends (CONFIG's 'output', which gets the posterior median), and a "
-                    "report with marginals, pair plots, the generations with their effective sample size and a "
-                    "posterior predictive check of every target. With method nelder-mead: block-wise "
-                    "Nelder-Mead to one point on replication means under common random numbers. Held-out "
-                    "targets (--hold-out, --fit-until) are predicted, not fitted, and then only DIR is written. "
-                    "See docs/calibration.md and docs/validation.md.",
+                    "report with marginals, pair plots, the effective sample size, a posterior predictive check "
+                    "of every target and the prior bank (every prior draw with its simulated figures). With "
+                    "method nelder-mead: block-wise Nelder-Mead to one point on replication means under common "
+                    "random numbers. Held-out targets (--hold-out, --fit-until) are predicted, not fitted, and "
+                    "then only DIR is written. See docs/calibration.md and docs/validation.md.",
     )
     p.add_argument("config", metavar="CONFIG.yaml", help="calibration file, e.g. calibration/denmark.yaml")
     p.add_argument("--out", metavar="DIR", default=None,
@@ -47,6 +47,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="abc: targets to predict rather than fit (by name; validation)")
     p.add_argument("--fit-until", metavar="DATE", default=None,
                    help="abc: fit only the targets observed up to DATE (e.g. 2019-12-31) and predict the later ones")
+    p.add_argument("--bank", metavar="FILE", default=None,
+                   help="abc: reuse the prior draws and their runs of an earlier calibration (its prior_bank.csv) "
+                   "instead of simulating them, e.g. to hold out targets (docs/validation.md)")
     p.add_argument("--abc", metavar="KEY=VALUE", action="append", default=[],
                    help="abc: replace an entry of CONFIG's abc block for this run, e.g. --abc particles=100 "
                    "(repeatable)")
@@ -92,10 +95,11 @@ def run(args: argparse.Namespace) -> int:
         from sim.cli.calibrate_abc import run_abc
 
         return run_abc(args, spec, out)
-    if args.hold_out or args.fit_until:
+    if args.hold_out or args.fit_until or args.bank:
         from sim.errors import UserError
 
-        raise UserError("--hold-out and --fit-until need --method abc (a posterior predicts held-out figures)")
+        raise UserError("--hold-out, --fit-until and --bank need --method abc (a posterior predicts held-out "
+                        "figures)")
     if not args.report_only:
         check_fitted_output(Path(spec.output), args.config)
     base = load_scenario(spec.base) if args.report_only else spec.base_config()

@@ -1,10 +1,11 @@
-"""``digex calibrate`` with ``method: abc``: an ABC-SMC posterior and its report (sim/experiments/abc.py).
+"""``digex calibrate`` with ``method: abc``: an ABC rejection posterior and its report (sim/experiments/abc.py).
 
-Fits (or, with --report-only, reads) the posterior, runs the posterior
+Simulates the prior bank (or reads it with --bank), accepts the closest
+runs (or, with --report-only, reads the shipped draws), runs the posterior
 predictive check (the first ``predictive_draws`` draws at the report size,
-draw r with seed r), and writes the report folder as one set; without
-held-out targets it also writes the posterior median to CONFIG's ``output``
-and the posterior draws beside it (``posterior_path``).
+draw r with seed r), and writes the report folder as one set, the bank
+included; without held-out targets it also writes the posterior median to
+CONFIG's ``output`` and the posterior draws beside it (``posterior_path``).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
     from sim.experiments.abc import Posterior
     from sim.experiments.calibration import Spec
 
-GENERATION_LINE = re.compile(r"^generation=(\d+) (.*)$")
-"""A generation's row in the posterior file's comments ('# generation=0 epsilon=inf simulations=200 ...')."""
+ACCEPTANCE_LINE = re.compile(r"^acceptance: (.*)$")
+"""The acceptance step in the posterior file's comments ('# acceptance: epsilon=4.2 simulations=1200 ...')."""
 
 COVERS = ("Intervals are 95% posterior predictive intervals over posterior draws, each run with its own seed: "
           "they cover parameter uncertainty and simulation noise, not the model's structural error.")
@@ -50,29 +51,26 @@ def posterior_path(spec: Spec) -> Path:
 
 
 def provenance(spec: Spec, posterior: Posterior, command: str) -> list[str]:
-    """The comment lines of a posterior file: what it is, how it was made, and its generations."""
+    """The comment lines of a posterior file: what it is, how it was made, and its acceptance step."""
     s = spec.abc
-    lines = [f"Written by `{command}`; do not edit by hand.",
-             f"{len(posterior.draws)} equally weighted draws (systematic resampling) from the last ABC-SMC "
-             f"generation (pyabc; {s.particles} particles, {s.population or spec.population} citizens per "
-             "simulation); replication r of --posterior K uses draw r. Method: docs/calibration.md.",
-             f"fitted targets: {', '.join(posterior.fitted)}"]
-    for r in posterior.generations.itertuples(index=False):
-        lines.append(f"generation={r.generation} " + " ".join(
-            f"{k}={getattr(r, k):.4g}" for k in ("epsilon", "simulations", "particles", "acceptance_rate", "ess")))
-    return lines
+    r = posterior.generations.iloc[0]
+    return [f"Written by `{command}`; do not edit by hand.",
+            f"{len(posterior.draws)} equally weighted draws of an ABC rejection posterior: the {s.particles} of "
+            f"{s.simulations} prior draws ({s.population or spec.population} citizens, one run each) closest to "
+            "the figures; replication r of --posterior K uses draw r. Method: docs/calibration.md.",
+            f"fitted targets: {', '.join(posterior.fitted)}",
+            "acceptance: " + " ".join(f"{k}={r[k]:.4g}" for k in ("epsilon", "simulations", "particles",
+                                                                    "acceptance_rate", "ess"))]
 
 
-def generations_from_file(path: Path) -> pd.DataFrame:
-    """The generation table kept in a posterior file's comments (empty if it has none)."""
-    rows = []
+def acceptance_from_file(path: Path) -> pd.DataFrame:
+    """The acceptance step kept in a posterior file's comments (empty if it has none)."""
     for line in path.read_text(encoding="utf-8").splitlines():
-        m = GENERATION_LINE.match(line.removeprefix("# "))
+        m = ACCEPTANCE_LINE.match(line.removeprefix("# "))
         if m:
-            row = {"generation": int(m.group(1))}
-            row.update({k: float(v) for k, v in (kv.split("=") for kv in m.group(2).split())})
-            rows.append(row)
-    return pd.DataFrame(rows)
+            row = {"generation": 0, **{k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}}
+            return pd.DataFrame([row])
+    return pd.DataFrame()
 
 
 def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
@@ -100,26 +98,23 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
     command = " ".join(["digex calibrate", Path(args.config).as_posix(),
                         *([f"--hold-out {','.join(hold_out)}"] if hold_out else []),
                         *([f"--fit-until {args.fit_until}"] if args.fit_until else []),
+                        *([f"--bank {Path(args.bank).as_posix()}"] if args.bank else []),
                         *(f"--abc {item}" for item in args.abc)])
     show = showing(args.quiet)
-    fit_runs = 0 if args.report_only else settings.simulations
+    fit_runs = 0 if (args.report_only or args.bank) else settings.simulations
+    bank = None
     with Executor(args.executor, args.jobs, args.scheduler) as executor, \
             progress_bar(fit_runs + settings.predictive_draws, "calibrate (abc)", show, unit="run",
                          leave=False) as bar:
-
-        def on_generation(message: str) -> None:
-            if m := re.match(r"Accepted: \d+ / (\d+)", message):
-                bar.update(int(m.group(1)))
-            elif m := re.match(r"t: (\d+), eps: (\S+)\.", message):
-                bar.set_postfix_str(f"generation {m.group(1)}, epsilon {float(m.group(2)):.3g}")
-
         if args.report_only:
             posterior = read_shipped(spec)
         else:
-            posterior = abc.fit_posterior(spec, base, settings, targets, executor=executor, jobs=args.jobs,
-                                          on_generation=on_generation)
-            bar.total = bar.n + settings.predictive_draws  # ABC may stop before its budget
-            bar.refresh()
+            if args.bank:
+                bank = abc.read_bank(args.bank, spec)
+            else:
+                bar.set_postfix_str("prior draws")
+                bank = abc.prior_bank(spec, base, settings, executor, on_run=lambda: bar.update(1))
+            posterior = abc.accept(spec, bank, targets, settings)
         bar.set_postfix_str("posterior predictive check")
         configs, seeds = abc.predictive_configs(spec, base, posterior.draws, settings.predictive_draws)
         every = list(spec.targets.values())
@@ -130,7 +125,7 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
     medians = posterior.median()
     intervals = {r.parameter: (r.q025, r.q975) for r in summary.itertuples()}
     yaml_text = cal.fitted_yaml(spec, medians, command, what="posterior median", intervals=intervals,
-                                note="Each fitted value is the median of the ABC-SMC posterior (its draws: "
+                                note="Each fitted value is the median of the ABC posterior (its draws: "
                                      f"{posterior_path(spec).name}).")
     posterior_text = abc.posterior_csv(posterior.draws, provenance(spec, posterior, command))
     report = report_markdown(spec, posterior, summary, table, command, configs[0].population.size, seeds)
@@ -139,7 +134,9 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
         from sim.outputs.figures import save_figure
 
         (folder / "posterior.csv").write_text(posterior_text, encoding="utf-8")
-        posterior.generations.to_csv(folder / "generations.csv", index=False)
+        if bank is not None and not args.bank:
+            bank.to_csv(folder / "prior_bank.csv", index=False, float_format="%.6g")
+        posterior.generations.to_csv(folder / "acceptance.csv", index=False)
         summary.to_csv(folder / "posterior_summary.csv", index=False)
         table.to_csv(folder / "predictive.csv", index=False)
         (folder / "report.md").write_text(report, encoding="utf-8")
@@ -177,7 +174,7 @@ def read_shipped(spec: Spec) -> Posterior:
                    if line.startswith("# fitted targets: ")), list(spec.targets))
     particles = draws[list(spec.parameters)]
     return Posterior(list(spec.parameters), particles, np.full(len(draws), 1 / len(draws)), draws,
-                     generations_from_file(path), fitted)
+                     acceptance_from_file(path), fitted)
 
 
 def _share(value: float, unit_share: bool) -> str:
@@ -203,16 +200,16 @@ def predictive_markdown(table: pd.DataFrame) -> str:
 
 def report_markdown(spec: Spec, posterior: Posterior, summary: pd.DataFrame, table: pd.DataFrame, command: str,
                     size: int, seeds: list[int]) -> str:
-    """The report: generations (epsilon, acceptance, ESS), the posterior of each parameter, the predictive check."""
+    """The report: the acceptance step, the posterior of each parameter, the predictive check."""
     from sim.experiments.abc import coverage
 
     s = spec.abc
     cov, near = coverage(table), coverage(table, "consistent")
-    gen = ["| generation | epsilon | simulations | accepted | acceptance rate | effective sample size |",
-           "|---|---|---|---|---|---|"]
+    step = ["| prior draws simulated | accepted | acceptance rate | acceptance distance (epsilon) | "
+            "effective sample size |", "|---|---|---|---|---|"]
     for r in posterior.generations.itertuples(index=False):
-        gen.append(f"| {r.generation:.0f} | {r.epsilon:.3g} | {r.simulations:.0f} | {r.particles:.0f} | "
-                   f"{r.acceptance_rate:.1%} | {r.ess:.0f} |")
+        step.append(f"| {r.simulations:,.0f} | {r.particles:.0f} | {r.acceptance_rate:.1%} | {r.epsilon:.3g} | "
+                    f"{r.ess:.0f} |")
     par = ["| parameter | prior range | posterior median | 95% interval |", "|---|---|---|---|"]
     for r in summary.itertuples(index=False):
         p = spec.parameters[r.parameter]
@@ -220,17 +217,16 @@ def report_markdown(spec: Spec, posterior: Posterior, summary: pd.DataFrame, tab
                    f"{r.q025:.4g} to {r.q975:.4g} |")
     held = table[~table["fitted"]]
     return "\n".join([
-        f"# ABC-SMC calibration of `{spec.base.name}`", "",
-        f"Produced by `{command}` (pyabc ABC-SMC; {s.particles} particles per generation, at most "
-        f"{s.generations} generations or {s.simulations} simulations, {s.population or spec.population} citizens "
-        f"per simulation, one replication per particle with its own seed). The posterior predictive check runs "
-        f"the first {len(seeds)} posterior draws at {size:,} citizens, draw r with seed {seeds[0]} + r.", "",
+        f"# ABC calibration of `{spec.base.name}`", "",
+        f"Produced by `{command}` (ABC rejection: {s.simulations} prior draws, each run once at "
+        f"{s.population or spec.population} citizens with its own seed; the {s.particles} closest to the fitted "
+        f"figures are the posterior). The posterior predictive check runs the first {len(seeds)} posterior "
+        f"draws at {size:,} citizens, draw r with seed {seeds[0]} + r.", "",
         COVERS, "",
-        "## Generations", "", *gen, "",
-        f"Effective sample size (Kish) of the last generation: {posterior.generations['ess'].iloc[-1]:.0f} of "
-        f"{posterior.generations['particles'].iloc[-1]:.0f} particles; "
-        f"{posterior.draws[list(spec.parameters)].drop_duplicates().shape[0]} distinct parameter sets among the "
-        f"{len(posterior.draws)} draws." if len(posterior.generations) else "", "",
+        "## Acceptance", "", *step, "",
+        "The accepted draws come from the prior and weigh the same, so the effective sample size is the number "
+        "accepted. The acceptance distance is the square root of the calibration loss of the farthest accepted "
+        "run (1 = one tolerance in all).", "",
         "## Posterior", "", *par, "",
         "## Posterior predictive check", "", predictive_markdown(table),
         f"Figures inside their 95% predictive interval: {int(table['inside'].sum())} of {len(table)}"

@@ -1,47 +1,43 @@
-"""A posterior of the calibrated parameters by ABC-SMC (docs/calibration.md, docs/ODD.md section 6).
+"""A posterior of the calibrated parameters by ABC rejection (docs/calibration.md, docs/ODD.md section 6.1).
 
-Approximate Bayesian computation with sequential Monte Carlo (Toni et al.
-2009; Beaumont et al. 2009) by ``pyabc`` (Schälte et al. 2022): particles
-(parameter vectors) are drawn from the prior, each is simulated once with its
-own seed, and a particle is kept when the distance between its simulated
-target statistics and the published figures is below a threshold epsilon
-that falls from one generation to the next (the median distance of the
-previous generation). The last generation's weighted particles approximate
-the posterior at its epsilon.
+Approximate Bayesian computation by rejection (Pritchard et al. 1999;
+Beaumont, Zhang and Balding 2002) with quantile acceptance: ``simulations``
+parameter vectors are drawn from the prior and each is simulated once with
+its own seed (the *prior bank*); the ``particles`` whose simulated target
+statistics lie closest to the published figures are the posterior sample.
+Accepted vectors come from the prior itself, so they weigh the same: the
+effective sample size is the number accepted.
 
 - The prior of every fitted parameter is uniform between the bounds of the
-  calibration file (on the log scale where it says ``log: true``); particles
-  live in [0, 1]^d and are mapped with ``Varied.from_unit``.
+  calibration file (on the log scale where it says ``log: true``): unit-cube
+  draws mapped with ``Varied.from_unit``.
 - The distance is the square root of the calibration loss
   (``calibration.loss``): the weighted sum of squared gaps between the
   statistic and the figure, in tolerances, one-sided targets counting only on
   their wrong side. A replication's own noise is part of the simulation, as
   ABC asks; there is no ridge (the prior does its work).
-- Targets can be held out (``fitted_targets``): by name or by date, so that
-  the posterior predicts figures it has not seen (docs/validation.md).
-- The posterior file is ``draws`` equally weighted draws, resampled
-  systematically from the last generation, one row per draw: replication r
-  of ``--posterior K`` uses draw r.
+- The bank records every target's statistic, so targets can be held out
+  (``fitted_targets``: by name or by date) by choosing the accepted vectors
+  on the others, from the same bank, without new simulations
+  (docs/validation.md).
+- ABC-SMC (pyabc) was tried first and rejected: with 19 parameters its
+  importance weights collapsed (docs/calibration.md, "Why rejection").
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import hashlib
-import logging
 import math
-import tempfile
-import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from sim.experiments.calibration import AbcSettings, Spec, Target, loss, simulate
+from sim.experiments.calibration import AbcSettings, Spec, Target, loss, run_target_pairs
 from sim.model import keypath
 from sim.model.params import Config
 
@@ -54,7 +50,8 @@ QUANTILES = (0.025, 0.5, 0.975)
 
 @dataclass
 class Posterior:
-    """The last generation (unit-space particles and weights), the draws, and the run's generations."""
+    """The accepted parameter sets (values) and their weights, the draws, and the acceptance step (one row:
+    the acceptance distance ``epsilon``, simulations, accepted, acceptance rate, effective sample size)."""
 
     names: list[str]
     particles: pd.DataFrame
@@ -103,133 +100,79 @@ def particle_seed(base_seed: int, values: dict[str, float]) -> int:
     return base_seed + int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
 
 
-class _Model:
-    """What pyabc simulates: a unit-space particle -> the fitted targets' statistics from one replication."""
-
-    def __init__(self, spec: Spec, config: Config, targets: Sequence[Target]) -> None:
-        self.params = [spec.parameters[k] for k in spec.parameters]
-        self.names = [f"p{i:02d}" for i in range(len(self.params))]
-        self.data = config.model_dump(mode="json")
-        self.targets = list(targets)
-        self.requests = tuple(sorted({r for t in targets for r in t.requests()}, key=lambda x: (x[1], str(x[0]))))
-        self.seed = spec.seed
-
-    def values(self, particle: dict[str, float]) -> dict[str, float]:
-        """The parameter values (key path -> value, 4 significant digits) of a unit-space particle."""
-        return {p.key: float(f"{p.from_unit(particle[n]):.4g}") for p, n in zip(self.params, self.names, strict=True)}
-
-    def __call__(self, particle: dict[str, float]) -> dict[str, float]:
-        values = self.values(particle)
-        config = keypath.with_values(Config.model_validate(self.data), values)
-        obs, _ = simulate(config, particle_seed(self.seed, values), self.requests)
-        return {t.name: float(t.statistic(obs)) for t in self.targets}
-
-    def distance(self, x: dict[str, float], _x0: dict[str, float]) -> float:
-        """Square root of the calibration loss of one replication's statistics."""
-        value = loss(self.targets, {t.name: np.array([x[t.name]]) for t in self.targets})
-        return math.sqrt(value) if math.isfinite(value) else math.inf
+STAT = "stat:"
+"""Prefix of a prior bank's columns that hold a target's simulated statistic (the others are parameters)."""
 
 
-def sampler(executor: Executor | None, jobs: int):
-    """The pyabc sampler for ``--jobs`` / ``--executor``: one core, a local process pool, or the Dask client."""
-    from pyabc.sampler import DaskDistributedSampler, MulticoreEvalParallelSampler, SingleCoreSampler
+def prior_bank(spec: Spec, base: Config, settings: AbcSettings, executor: Executor | None = None,
+               on_run: Callable[[], None] | None = None) -> pd.DataFrame:
+    """``simulations`` prior draws, each run once at the fitting size: one row per draw, the parameter values
+    (4 significant digits) and ``stat:<target>`` for every target of the file.
 
-    if executor is not None and executor.kind == "dask":
-        return DaskDistributedSampler(dask_client=executor.client, batch_size=1)
-    if jobs > 1:
-        return MulticoreEvalParallelSampler(n_procs=jobs)
-    return SingleCoreSampler()
-
-
-@contextlib.contextmanager
-def generation_log(on_generation: Callable[[str], None] | None) -> Iterator[None]:
-    """Pass pyabc's per-generation log lines ('t: 2, eps: ...', 'Accepted: ...') to ``on_generation``."""
-    log = logging.getLogger("ABC")
-    if on_generation is None:
-        previous = log.level
-        log.setLevel(logging.WARNING)
-        try:
-            yield
-        finally:
-            log.setLevel(previous)
-        return
-
-    class Relay(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            on_generation(record.getMessage())
-
-    handlers, log.handlers = log.handlers, [Relay(logging.INFO)]
-    level, propagate = log.level, log.propagate
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    try:
-        yield
-    finally:
-        log.handlers, log.propagate = handlers, propagate
-        log.setLevel(level)
-
-
-def fit_posterior(spec: Spec, base: Config, settings: AbcSettings, targets: Sequence[Target],
-                  executor: Executor | None = None, jobs: int = 1,
-                  on_generation: Callable[[str], None] | None = None) -> Posterior:
-    """Run ABC-SMC over the calibration file's parameters against ``targets``; return the last generation.
-
-    Stops at ``generations`` generations, ``simulations`` simulations or an
-    epsilon at or below ``min_epsilon``, whichever comes first. pyabc's own
-    random draws are seeded with the file's seed; with one job the run is
-    reproducible to the bit, with several the order in which particles are
-    accepted varies, so draws agree in distribution only.
+    The draws come from a generator seeded with the file's seed; each run's
+    seed is ``particle_seed`` of its values; runs go to ``executor`` and are
+    collected in order, so the bank is the same with any --jobs or executor.
     """
-    import pyabc
-
+    rng = np.random.default_rng(spec.seed)
+    params = list(spec.parameters.values())
+    unit = rng.random((settings.simulations, len(params)))
+    rows = [{p.key: float(f"{p.from_unit(u):.4g}") for p, u in zip(params, row, strict=True)} for row in unit]
     config = keypath.with_values(base, {"population.size": settings.population or spec.population})
-    model = _Model(spec, config, targets)
-    prior = pyabc.Distribution(**{n: pyabc.RV("uniform", 0.0, 1.0) for n in model.names})
-    np.random.seed(spec.seed % 2**32)
-    abc = pyabc.ABCSMC(model, prior, model.distance, population_size=settings.particles,
-                       sampler=sampler(executor, jobs),
-                       eps=pyabc.QuantileEpsilon(initial_epsilon=math.inf, alpha=0.5))
-    with tempfile.TemporaryDirectory(prefix="digex-abc-") as tmp, generation_log(on_generation), \
-            warnings.catch_warnings():
-        # pyabc compares the first finite epsilon with the infinite one before it (inf - x is nan): harmless
-        warnings.filterwarnings("ignore", "invalid value encountered in scalar subtract", RuntimeWarning)
-        history = abc.new(f"sqlite:///{Path(tmp) / 'abc.db'}", {t.name: t.value for t in targets})
-        history = abc.run(minimum_epsilon=settings.min_epsilon, max_nr_populations=settings.generations,
-                          max_total_nr_simulations=settings.simulations)
-        generations = generation_table(history)
-        unit, weights = history.get_distribution(m=0, t=history.max_t)
-    unit = unit[model.names].reset_index(drop=True)
-    weights = np.asarray(weights, dtype=float)
-    particles = pd.DataFrame([model.values(row) for row in unit.to_dict("records")])
-    draws = resample(particles, weights, settings.draws, spec.seed)
-    return Posterior(list(spec.parameters), particles, weights / weights.sum(), draws, generations,
-                     [t.name for t in targets])
+    runs = [(keypath.with_values(config, values), particle_seed(spec.seed, values)) for values in rows]
+    stats, _, _ = run_target_pairs(runs, list(spec.targets.values()), on_run=on_run, executor=executor)
+    bank = pd.DataFrame(rows)
+    for name, values in stats.items():
+        bank[STAT + name] = values
+    return bank
 
 
-def generation_table(history: Any) -> pd.DataFrame:
-    """One row per generation: epsilon, simulations, acceptance rate and effective sample size (Kish)."""
-    from pyabc.weighted_statistics import effective_sample_size
+def read_bank(path: str | Path, spec: Spec) -> pd.DataFrame:
+    """A prior bank written by ``prior_bank`` (CSV): every parameter and every target's statistic as a numeric
+    column; a ConfigError naming the file and the first column missing or not numeric."""
+    from sim.errors import ConfigError
 
-    pops = history.get_all_populations()
-    pops = pops[pops["t"] >= 0]
-    rows = []
-    for r in pops.itertuples():
-        _, w = history.get_distribution(m=0, t=int(r.t))
-        rows.append({"generation": int(r.t), "epsilon": float(r.epsilon), "simulations": int(r.samples),
-                     "particles": int(r.particles), "acceptance_rate": r.particles / r.samples,
-                     "ess": float(effective_sample_size(np.asarray(w, dtype=float)))})
-    return pd.DataFrame(rows)
+    try:
+        bank = pd.read_csv(path)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the prior bank ({str(exc).splitlines()[0] if str(exc) else exc})",
+                          file=str(path)) from None
+    for column in [*spec.parameters, *(STAT + t for t in spec.targets)]:
+        if column not in bank.columns:
+            raise ConfigError("the prior bank has no such column (it must come from the same calibration file)",
+                              file=str(path), key=column)
+        if not pd.api.types.is_numeric_dtype(bank[column]):
+            raise ConfigError("the prior bank's column is not numeric", file=str(path), key=column)
+    return bank
 
 
-def resample(particles: pd.DataFrame, weights: np.ndarray, n: int, seed: int) -> pd.DataFrame:
-    """``n`` equally weighted draws by systematic resampling (Kitagawa 1996), in a seeded random order."""
-    rng = np.random.default_rng(seed)
-    cumulative = np.cumsum(weights / weights.sum())
-    positions = (rng.random() + np.arange(n)) / n
-    index = np.minimum(np.searchsorted(cumulative, positions), len(particles) - 1)
-    draws = particles.iloc[rng.permutation(index)].reset_index(drop=True)
-    draws.insert(0, "draw", np.arange(n))
-    return draws
+def distances(bank: pd.DataFrame, targets: Sequence[Target]) -> np.ndarray:
+    """Each bank row's distance to the figures of ``targets``: the square root of the calibration loss."""
+    out = np.empty(len(bank))
+    for i, row in enumerate(bank[[STAT + t.name for t in targets]].to_numpy()):
+        value = loss(targets, {t.name: np.array([v]) for t, v in zip(targets, row, strict=True)})
+        out[i] = math.sqrt(value) if math.isfinite(value) else math.inf
+    return out
+
+
+def accept(spec: Spec, bank: pd.DataFrame, targets: Sequence[Target], settings: AbcSettings) -> Posterior:
+    """The ``particles`` bank rows closest to the figures of ``targets`` (ties by bank order), equally weighted;
+    the draws are the accepted rows in a seeded random order, numbered 0, 1, 2, ..."""
+    d = distances(bank, targets)
+    if len(bank) < settings.particles:
+        from sim.errors import UserError
+
+        raise UserError(f"the prior bank has {len(bank)} runs, fewer than the {settings.particles} to accept")
+    order = np.argsort(d, kind="stable")[: settings.particles]
+    keys = list(spec.parameters)
+    particles = bank.iloc[order][keys].reset_index(drop=True)
+    weights = np.full(len(particles), 1 / len(particles))
+    rng = np.random.default_rng(spec.seed)
+    draws = particles.iloc[rng.permutation(len(particles))[: settings.draws]].reset_index(drop=True)
+    draws.insert(0, "draw", np.arange(len(draws)))
+    step = pd.DataFrame([{"generation": 0, "epsilon": float(d[order[-1]]), "simulations": len(bank),
+                          "particles": len(particles), "acceptance_rate": len(particles) / len(bank),
+                          "ess": float(len(particles))}])
+    return Posterior(keys, particles, weights, draws, step, [t.name for t in targets])
 
 
 def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> list[float]:

@@ -56,9 +56,9 @@ AGGREGATES = {"min": np.min, "max": np.max, "mean": np.mean}
 SPEC_KEYS = ("description", "base", "output", "method", "population", "replications", "seed", "sweeps", "ridge",
              "report", "abc", "fixed", "parameters", "targets", "stages")
 METHODS = ("nelder-mead", "abc")
-"""Fitting methods: block-wise Nelder-Mead to a point (``fit``), or an ABC-SMC posterior (sim/experiments/abc.py)."""
-ABC_KEYS = ("particles", "generations", "simulations", "min_epsilon", "population", "draws", "predictive_draws",
-            "predictive_population")
+"""Fitting methods: block-wise Nelder-Mead to a point (``fit``), or an ABC rejection posterior
+(sim/experiments/abc.py)."""
+ABC_KEYS = ("simulations", "particles", "population", "draws", "predictive_draws", "predictive_population")
 TARGET_KEYS = ("source", "metric", "group", "ages", "age_groups", "date", "dates", "aggregate", "change_from",
                "kind", "value", "tolerance", "weight", "required", "note")
 PARAMETER_KEYS = ("lower", "upper", "start", "log", "why")
@@ -153,20 +153,18 @@ class Target:
 
 @dataclass(frozen=True)
 class AbcSettings:
-    """The ABC-SMC budget of a calibration file's ``abc`` block (docs/calibration.md).
+    """The ABC budget of a calibration file's ``abc`` block (docs/calibration.md).
 
-    ``particles`` per generation; stop after ``generations`` generations,
-    ``simulations`` simulations in all, or at epsilon ``min_epsilon``;
-    ``population`` citizens per simulation (default: the file's
-    ``population``); ``draws`` equally weighted draws in the posterior file;
-    ``predictive_draws`` of them run at ``predictive_population`` citizens
-    (default: the report size) for the posterior predictive check.
+    ``simulations`` prior draws, each run once at ``population`` citizens
+    (default: the file's ``population``); the ``particles`` closest to the
+    figures are accepted; ``draws`` of them (in a seeded random order) go to
+    the posterior file; ``predictive_draws`` of those run at
+    ``predictive_population`` citizens (default: the report size) for the
+    posterior predictive check.
     """
 
+    simulations: int = 1200
     particles: int = 200
-    generations: int = 6
-    simulations: int = 1600
-    min_epsilon: float = 1.0
     population: int | None = None
     draws: int = 200
     predictive_draws: int = 40
@@ -354,21 +352,20 @@ def load_spec(path: str | Path) -> Spec:
 
 
 def _abc_settings(r: _Reader, raw: Any, d: AbcSettings | None = None) -> AbcSettings:
-    """The ``abc`` block: the ABC-SMC budget (the values of ``d``, else of AbcSettings, for the keys it leaves
+    """The ``abc`` block: the ABC budget (the values of ``d``, else of AbcSettings, for the keys it leaves
     out)."""
     key = ("abc",)
     m = r.mapping(raw, key, ABC_KEYS)
     d = d or AbcSettings()
     whole = {name: r.get(m, key, name, lambda v, k: r.integer(v, k, 1), getattr(d, name))
-             for name in ("particles", "generations", "simulations", "draws", "predictive_draws")}
+             for name in ("simulations", "particles", "draws", "predictive_draws")}
     population = r.get(m, key, "population", lambda v, k: r.integer(v, k, 50), d.population)
     predictive_population = r.get(m, key, "predictive_population", lambda v, k: r.integer(v, k, 50),
                                   d.predictive_population)
-    min_epsilon = r.get(m, key, "min_epsilon", lambda v, k: r.number(v, k, 0.0), d.min_epsilon)
-    if whole["predictive_draws"] > whole["draws"]:
-        raise r.error(f"should be at most draws ({whole['draws']})", (*key, "predictive_draws"))
-    return AbcSettings(population=population, min_epsilon=min_epsilon, predictive_population=predictive_population,
-                       **whole)
+    for small, large in (("particles", "simulations"), ("draws", "particles"), ("predictive_draws", "draws")):
+        if whole[small] > whole[large]:
+            raise r.error(f"should be at most {large} ({whole[large]})", (*key, small))
+    return AbcSettings(population=population, predictive_population=predictive_population, **whole)
 
 
 def abc_overrides(spec: Spec, items: Sequence[str]) -> Spec:

@@ -188,13 +188,6 @@ class Executor:
         """Runs happen in this process, one after the other."""
         return self.kind == "local" and self.jobs <= 1
 
-    @property
-    def client(self):
-        """The Dask client of a ``dask`` executor inside its ``with`` block (for libraries with a Dask sampler)."""
-        if self.kind != "dask" or self._pool is None:
-            raise RuntimeError("only a dask executor inside its 'with' block has a client")
-        return self._pool.client
-
     def __enter__(self) -> Executor:
         if self.kind == "dask":
             self._pool = DaskPool(self.scheduler, self.jobs)
