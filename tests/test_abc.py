@@ -1,7 +1,7 @@
-"""The ABC-SMC posterior (issue 15): the command writes draws, a median and a report; held-out figures are predicted.
+"""The ABC posterior (issue 15): the command writes draws, a median and a report; held-out figures are predicted.
 
 Tiny budgets: two parameters, targets up to November 2015 (the runs stop
-there), 300 citizens, a few particles. What is checked is the machinery
+there), 300 citizens, 16 prior draws of which 8 are accepted. What is checked is the machinery
 (files, bounds, determinism, coverage, error paths), not the Danish fit,
 which docs/calibration.md reports.
 """
@@ -31,7 +31,7 @@ def abc_spec(tmp_path: Path, **changes) -> Path:
         "base": str(BASELINE), "output": str(tmp_path / "fitted.yaml"), "method": "abc",
         "population": 300, "replications": 1, "seed": 7,
         "report": {"population": 300},
-        "abc": {"particles": 6, "generations": 2, "simulations": 16, "draws": 8, "predictive_draws": 4},
+        "abc": {"simulations": 16, "particles": 8, "draws": 8, "predictive_draws": 4},
         "parameters": {
             "behaviour.enrol_hazard_per_year": {"lower": 0.1, "upper": 3.0, "log": True, "why": "sign-up speed"},
             "policy.optout.awareness": {"lower": 0.1, "upper": 1.0, "why": "level of exemption"},
@@ -65,39 +65,56 @@ def test_abc_writes_posterior_median_and_report(tmp_path: Path) -> None:
                                                                     rel=1e-3)
     assert (summary["q025"] <= summary["median"]).all() and (summary["median"] <= summary["q975"]).all()
     assert "posterior median" in (tmp_path / "fitted.yaml").read_text()
-    generations = pd.read_csv(out / "generations.csv")
-    assert list(generations["generation"]) == [0, 1]
-    assert (generations["ess"] > 0).all() and (generations["ess"] <= generations["particles"] + 1e-9).all()
-    assert generations["epsilon"].iloc[1] < generations["epsilon"].iloc[0]
+    step = pd.read_csv(out / "acceptance.csv")
+    assert len(step) == 1 and step.loc[0, "simulations"] == 16 and step.loc[0, "particles"] == 8
+    assert step.loc[0, "ess"] == 8 and step.loc[0, "acceptance_rate"] == 0.5
+    # The accepted runs are the 8 closest of the bank: none outside is closer than the acceptance distance.
+    bank = pd.read_csv(out / "prior_bank.csv")
+    spec = load_spec(abc_spec(tmp_path))
+    d = abc.distances(bank, list(spec.targets.values()))
+    assert (d <= step.loc[0, "epsilon"] + 1e-12).sum() == 8
+    assert sorted(map(tuple, draws[list(BOUNDS)].to_numpy())) == sorted(
+        map(tuple, bank.loc[d <= step.loc[0, "epsilon"] + 1e-12, list(BOUNDS)].to_numpy()))
     table = pd.read_csv(out / "predictive.csv")
     assert (table["pi_low"] <= table["median"]).all() and (table["median"] <= table["pi_high"]).all()
     assert table["fitted"].all() and (table["n_draws"] == 4).all()
     report = (out / "report.md").read_text()
     assert "parameter uncertainty and simulation noise" in report and "effective sample size" in report.lower()
-    for name in ("marginals.png", "pairs_all.png", "predictive.png", "posterior.csv", "calibrated.yaml"):
+    for name in ("marginals.png", "pairs_all.png", "predictive.png", "posterior.csv", "calibrated.yaml",
+                 "prior_bank.csv"):
         assert (out / name).is_file(), name
     # --report-only reads the shipped draws back and reproduces the predictive check without fitting.
     again = tmp_path / "again"
     assert main(["calibrate", str(abc_spec(tmp_path)), "--out", str(again), "--report-only", "--quiet"]) == 0
     assert (again / "predictive.csv").read_text() == (out / "predictive.csv").read_text()
-    np.testing.assert_allclose(pd.read_csv(again / "generations.csv").to_numpy(), generations.to_numpy(), rtol=1e-3)
+    np.testing.assert_allclose(pd.read_csv(again / "acceptance.csv").to_numpy(), step.to_numpy(), rtol=1e-3)
 
 
-def test_abc_with_one_job_is_reproducible(tmp_path: Path) -> None:
-    spec = abc_spec(tmp_path, abc={"particles": 4, "generations": 2, "simulations": 10, "draws": 4,
-                                   "predictive_draws": 2})
+def test_abc_is_reproducible_and_a_bank_gives_the_same_posterior(tmp_path: Path, monkeypatch) -> None:
+    spec = abc_spec(tmp_path, abc={"simulations": 6, "particles": 4, "draws": 4, "predictive_draws": 2})
     texts = []
     for i in range(2):
         assert main(["calibrate", str(spec), "--out", str(tmp_path / f"r{i}"), "--quiet"]) == 0
         texts.append((tmp_path / "fitted_posterior.csv").read_text())
     assert texts[0] == texts[1]
 
+    def no_simulation(*args, **kwargs):
+        raise AssertionError("--bank must not simulate the prior again")
+
+    monkeypatch.setattr(abc, "prior_bank", no_simulation)
+    out = tmp_path / "from-bank"
+    assert main(["calibrate", str(spec), "--bank", str(tmp_path / "r0" / "prior_bank.csv"), "--out", str(out),
+                 "--quiet"]) == 0
+    assert pd.read_csv(out / "posterior.csv", comment="#").equals(pd.read_csv(tmp_path / "r0" / "posterior.csv",
+                                                                              comment="#"))
+    assert not (out / "prior_bank.csv").exists()
+
 
 def test_held_out_figures_are_predicted_and_their_coverage_reported(tmp_path: Path, capsys) -> None:
     """Fit to the September 2014 sign-up only; two exemption figures of 2015 are held out.
 
-    The published 11% (+/- 5 pp) is consistent with the predictive interval (measured at this size: 7.5% to
-    10.9% over 4 draws); an impossible 90% is not. The scenario files are not written.
+    The published 11% (+/- 5 pp) is consistent with the predictive interval; an impossible 90% is not. The
+    scenario files are not written.
     """
     spec = abc_spec(tmp_path)
     data = yaml.safe_load(spec.read_text())
@@ -137,14 +154,10 @@ def test_predictive_table_counts_inside_and_one_sided_figures() -> None:
     assert list(table["consistent"]) == [True, True]
 
 
-def test_weighted_quantiles_and_systematic_resampling() -> None:
+def test_weighted_quantiles() -> None:
     x = np.array([1.0, 2.0, 3.0, 4.0])
     assert abc.weighted_quantiles(x, np.array([0.0, 0.0, 1.0, 0.0]), [0.025, 0.5, 0.975]) == [3.0, 3.0, 3.0]
     assert abc.weighted_quantiles(x, np.ones(4), [0.5]) == [2.0]
-    particles = pd.DataFrame({"a": x})
-    draws = abc.resample(particles, np.array([0.5, 0.5, 0.0, 0.0]), 10, seed=1)
-    assert list(draws["draw"]) == list(range(10)) and sorted(set(draws["a"])) == [1.0, 2.0]
-    assert (draws["a"] == 1.0).sum() == 5
 
 
 @pytest.mark.parametrize(("options", "words"), [
@@ -156,6 +169,7 @@ def test_weighted_quantiles_and_systematic_resampling() -> None:
     (["--abc", "particle=5"], "did you mean 'particles'"),
     (["--abc", "particles"], "KEY=VALUE"),
     (["--method", "nelder-mead", "--fit-until", "2015-01-01"], "need --method abc"),
+    (["--bank", "missing.csv"], "cannot read the prior bank"),
 ])
 def test_abc_error_paths_exit_2(tmp_path: Path, capsys, options: list[str], words: str) -> None:
     out = tmp_path / "report"
@@ -168,6 +182,7 @@ def test_abc_error_paths_exit_2(tmp_path: Path, capsys, options: list[str], word
 @pytest.mark.parametrize(("abc_block", "key", "words"), [
     ({"particles": 0}, "abc.particles", "at least 1"),
     ({"draws": 4, "predictive_draws": 5}, "abc.predictive_draws", "at most draws"),
+    ({"simulations": 4, "particles": 5, "draws": 5}, "abc.particles", "at most simulations"),
     ({"particels": 5}, "abc.particels", "did you mean 'particles'"),
 ])
 def test_bad_abc_block_names_the_key(tmp_path: Path, capsys, abc_block: dict, key: str, words: str) -> None:

@@ -135,7 +135,7 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
 
         (folder / "posterior.csv").write_text(posterior_text, encoding="utf-8")
         if bank is not None and not args.bank:
-            bank.to_csv(folder / "prior_bank.csv", index=False, float_format="%.6g")
+            bank.to_csv(folder / "prior_bank.csv", index=False)
         posterior.generations.to_csv(folder / "acceptance.csv", index=False)
         summary.to_csv(folder / "posterior_summary.csv", index=False)
         table.to_csv(folder / "predictive.csv", index=False)
