@@ -99,7 +99,7 @@ def test_interval_note_says_when_there_is_no_interval():
                                 "values: simulation noise only, not parameter uncertainty")
     assert interval_note(3, "bars", "whiskers", posterior=True) == (
         "bars: mean, whiskers: 95% interval over 3 replications, each with its own posterior draw and seed: "
-        "simulation noise and parameter uncertainty")
+        "simulation noise and parameter uncertainty (an interval of the mean: single draws spread wider)")
     assert "no interval" in interval_note(1) and "no interval" in interval_note(0)
 
 

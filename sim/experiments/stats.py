@@ -174,5 +174,5 @@ def interval_statement(n_reps: int, posterior: bool) -> str:
     """The one sentence every table caption, figure and report uses to say what a 95% interval covers."""
     if posterior:
         return (f"95% interval over {n_reps} replications, each with its own posterior draw and seed: "
-                f"{interval_covers(True)}")
+                f"{interval_covers(True)} (an interval of the mean: single draws spread wider)")
     return f"95% interval over {n_reps} replications with the calibrated point values: {interval_covers(False)}"
