@@ -88,6 +88,10 @@ def test_abc_writes_posterior_median_and_report(tmp_path: Path) -> None:
     assert main(["calibrate", str(abc_spec(tmp_path)), "--out", str(again), "--report-only", "--quiet"]) == 0
     assert (again / "predictive.csv").read_text() == (out / "predictive.csv").read_text()
     np.testing.assert_allclose(pd.read_csv(again / "acceptance.csv").to_numpy(), step.to_numpy(), rtol=1e-3)
+    # Run into the fit's own folder, --report-only replaces the report but keeps the prior bank the fit wrote.
+    bank_bytes = (out / "prior_bank.csv").read_bytes()
+    assert main(["calibrate", str(abc_spec(tmp_path)), "--out", str(out), "--report-only", "--quiet"]) == 0
+    assert (out / "prior_bank.csv").read_bytes() == bank_bytes
 
 
 def test_abc_is_reproducible_and_a_bank_gives_the_same_posterior(tmp_path: Path, monkeypatch) -> None:

@@ -53,7 +53,7 @@ def posterior_path(spec: Spec) -> Path:
 def provenance(spec: Spec, posterior: Posterior, command: str) -> list[str]:
     """The comment lines of a posterior file: what it is, how it was made, and its acceptance step."""
     s = spec.abc
-    r = posterior.generations.iloc[0]
+    r = posterior.acceptance.iloc[0]
     return [f"Written by `{command}`; do not edit by hand.",
             f"{len(posterior.draws)} equally weighted draws of an ABC rejection posterior: the {s.particles} of "
             f"{s.simulations} prior draws ({s.population or spec.population} citizens, one run each) closest to "
@@ -68,7 +68,7 @@ def acceptance_from_file(path: Path) -> pd.DataFrame:
     for line in path.read_text(encoding="utf-8").splitlines():
         m = ACCEPTANCE_LINE.match(line.removeprefix("# "))
         if m:
-            row = {"generation": 0, **{k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}}
+            row = {k: float(v) for k, v in (kv.split("=") for kv in m.group(1).split())}
             return pd.DataFrame([row])
     return pd.DataFrame()
 
@@ -102,6 +102,9 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
                         *(f"--abc {item}" for item in args.abc)])
     show = showing(args.quiet)
     fit_runs = 0 if (args.report_only or args.bank) else settings.simulations
+    kept = Path(out) / "prior_bank.csv"
+    shipped_bank = kept.read_bytes() if args.report_only and kept.is_file() else None  # the report folder is
+    # replaced as a whole: --report-only keeps the bank that the fit wrote there
     bank = None
     with Executor(args.executor, args.jobs, args.scheduler) as executor, \
             progress_bar(fit_runs + settings.predictive_draws, "calibrate (abc)", show, unit="run",
@@ -136,7 +139,9 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
         (folder / "posterior.csv").write_text(posterior_text, encoding="utf-8")
         if bank is not None and not args.bank:
             bank.to_csv(folder / "prior_bank.csv", index=False)
-        posterior.generations.to_csv(folder / "acceptance.csv", index=False)
+        elif shipped_bank is not None:
+            (folder / "prior_bank.csv").write_bytes(shipped_bank)
+        posterior.acceptance.to_csv(folder / "acceptance.csv", index=False)
         summary.to_csv(folder / "posterior_summary.csv", index=False)
         table.to_csv(folder / "predictive.csv", index=False)
         (folder / "report.md").write_text(report, encoding="utf-8")
@@ -207,7 +212,7 @@ def report_markdown(spec: Spec, posterior: Posterior, summary: pd.DataFrame, tab
     cov, near = coverage(table), coverage(table, "consistent")
     step = ["| prior draws simulated | accepted | acceptance rate | acceptance distance (epsilon) | "
             "effective sample size |", "|---|---|---|---|---|"]
-    for r in posterior.generations.itertuples(index=False):
+    for r in posterior.acceptance.itertuples(index=False):
         step.append(f"| {r.simulations:,.0f} | {r.particles:.0f} | {r.acceptance_rate:.1%} | {r.epsilon:.3g} | "
                     f"{r.ess:.0f} |")
     par = ["| parameter | prior range | posterior median | 95% interval |", "|---|---|---|---|"]

@@ -57,7 +57,7 @@ class Posterior:
     particles: pd.DataFrame
     weights: np.ndarray
     draws: pd.DataFrame
-    generations: pd.DataFrame
+    acceptance: pd.DataFrame
     fitted: list[str]
 
     def summary(self) -> pd.DataFrame:
@@ -169,7 +169,7 @@ def accept(spec: Spec, bank: pd.DataFrame, targets: Sequence[Target], settings: 
     rng = np.random.default_rng(spec.seed)
     draws = particles.iloc[rng.permutation(len(particles))[: settings.draws]].reset_index(drop=True)
     draws.insert(0, "draw", np.arange(len(draws)))
-    step = pd.DataFrame([{"generation": 0, "epsilon": float(d[order[-1]]), "simulations": len(bank),
+    step = pd.DataFrame([{"epsilon": float(d[order[-1]]), "simulations": len(bank),
                           "particles": len(particles), "acceptance_rate": len(particles) / len(bank),
                           "ess": float(len(particles))}])
     return Posterior(keys, particles, weights, draws, step, [t.name for t in targets])

@@ -1,4 +1,4 @@
-"""Figures of an ABC-SMC calibration (``digex calibrate`` with ``method: abc``; docs/calibration.md).
+"""Figures of an ABC calibration (``digex calibrate`` with ``method: abc``; docs/calibration.md).
 
 Marginals of every fitted parameter over its prior range, pair plots of the
 parameters fitted to the same figures (a calibration stage), and the
@@ -38,7 +38,7 @@ def _axis_values(spec: Spec, key: str, x: np.ndarray) -> tuple[np.ndarray, bool]
 
 @styled
 def marginals(posterior: Posterior, spec: Spec) -> Figure:
-    """Weighted histogram of each parameter in the last generation, over its whole prior range."""
+    """Histogram of each parameter over the accepted draws (weighted), over its whole prior range."""
     keys = posterior.names
     ncols = 4
     nrows = -(-len(keys) // ncols)
@@ -58,14 +58,15 @@ def marginals(posterior: Posterior, spec: Spec) -> Figure:
     for ax in axes[len(keys):]:
         ax.set_visible(False)
     add_title(fig, "What do the published figures say about each parameter?",
-              "bars: ABC-SMC posterior (last generation, weighted); grey: the flat prior over the calibration "
+              "bars: ABC posterior (the accepted prior draws); grey: the flat prior over the calibration "
               "range; orange line: posterior median (the value in calibrated.yaml)")
     return fig
 
 
 @styled
 def pairs(posterior: Posterior, spec: Spec, keys: Sequence[str], stage: str) -> Figure:
-    """Scatter of each pair of ``keys`` in the last generation (point size by weight), marginals on the diagonal."""
+    """Scatter of each pair of ``keys`` over the accepted draws (point size by weight); marginals on the
+    diagonal."""
     n = len(keys)
     fig, axes = new_figure(1.05 * n + 0.9, ncols=n, nrows=n)
     axes = axes.reshape(n, n)
@@ -88,7 +89,8 @@ def pairs(posterior: Posterior, spec: Spec, keys: Sequence[str], stage: str) -> 
             if j == 0 and i > 0:
                 ax.set_ylabel(_short(ki), fontsize=6)
     add_title(fig, f"Which parameters trade off against each other ({stage})?",
-              "last ABC-SMC generation: pairs of the parameters fitted to the same figures (point size: weight; "
+              "ABC posterior (the accepted prior draws): pairs of the parameters fitted to the same figures "
+              "(point size: weight; "
               "log10 where fitted on a log scale); a ridge shows as a diagonal band")
     return fig
 
