@@ -158,12 +158,6 @@ def test_predictive_table_counts_inside_and_one_sided_figures() -> None:
     assert list(table["consistent"]) == [True, True]
 
 
-def test_weighted_quantiles() -> None:
-    x = np.array([1.0, 2.0, 3.0, 4.0])
-    assert abc.weighted_quantiles(x, np.array([0.0, 0.0, 1.0, 0.0]), [0.025, 0.5, 0.975]) == [3.0, 3.0, 3.0]
-    assert abc.weighted_quantiles(x, np.ones(4), [0.5]) == [2.0]
-
-
 @pytest.mark.parametrize(("options", "words"), [
     (["--hold-out", "exempt_nov_2016"], "did you mean 'exempt_nov_2015'"),
     (["--fit-until", "2013-01-01"], "no target"),

@@ -16,7 +16,6 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import pandas as pd
 
 from sim.cli.progress import progress_bar, showing
@@ -167,7 +166,7 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
 
 
 def read_shipped(spec: Spec) -> Posterior:
-    """The shipped posterior (``posterior_path``) as a Posterior of equally weighted draws."""
+    """The shipped posterior (``posterior_path``) as a Posterior whose accepted draws are the file's draws."""
     from sim.errors import UserError
     from sim.experiments.abc import Posterior, read_posterior
 
@@ -178,8 +177,7 @@ def read_shipped(spec: Spec) -> Posterior:
     fitted = next((line.split(": ", 1)[1].split(", ") for line in path.read_text(encoding="utf-8").splitlines()
                    if line.startswith("# fitted targets: ")), list(spec.targets))
     particles = draws[list(spec.parameters)]
-    return Posterior(list(spec.parameters), particles, np.full(len(draws), 1 / len(draws)), draws,
-                     acceptance_from_file(path), fitted)
+    return Posterior(list(spec.parameters), particles, draws, acceptance_from_file(path), fitted)
 
 
 def _share(value: float, unit_share: bool) -> str:

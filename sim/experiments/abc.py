@@ -50,26 +50,26 @@ QUANTILES = (0.025, 0.5, 0.975)
 
 @dataclass
 class Posterior:
-    """The accepted parameter sets (values) and their weights, the draws, and the acceptance step (one row:
+    """The accepted parameter sets (equally weighted prior draws), the draws, and the acceptance step (one row:
     the acceptance distance ``epsilon``, simulations, accepted, acceptance rate, effective sample size)."""
 
     names: list[str]
     particles: pd.DataFrame
-    weights: np.ndarray
     draws: pd.DataFrame
     acceptance: pd.DataFrame
     fitted: list[str]
 
     def summary(self) -> pd.DataFrame:
-        """Per parameter: weighted median and 95% interval, and its prior range."""
+        """Per parameter: median and 95% interval over the accepted draws (each the smallest accepted value whose
+        share of draws at or below it reaches the quantile)."""
         rows = []
         for name in self.names:
-            q = weighted_quantiles(self.particles[name].to_numpy(), self.weights, QUANTILES)
-            rows.append({"parameter": name, "median": q[1], "q025": q[0], "q975": q[2]})
+            q = np.quantile(self.particles[name].to_numpy(), QUANTILES, method="inverted_cdf")
+            rows.append({"parameter": name, "median": float(q[1]), "q025": float(q[0]), "q975": float(q[2])})
         return pd.DataFrame(rows)
 
     def median(self) -> dict[str, float]:
-        """The weighted posterior median of each parameter (4 significant digits), what calibrated.yaml holds."""
+        """The posterior median of each parameter (4 significant digits), what the command writes to calibrated.yaml."""
         return {r.parameter: float(f"{r.median:.4g}") for r in self.summary().itertuples()}
 
 
@@ -155,7 +155,8 @@ def distances(bank: pd.DataFrame, targets: Sequence[Target]) -> np.ndarray:
 
 
 def accept(spec: Spec, bank: pd.DataFrame, targets: Sequence[Target], settings: AbcSettings) -> Posterior:
-    """The ``particles`` bank rows closest to the figures of ``targets`` (ties by bank order), equally weighted;
+    """The ``particles`` bank rows closest to the figures of ``targets`` (ties by bank order; prior draws, so
+    equally weighted);
     the draws are the accepted rows in a seeded random order, numbered 0, 1, 2, ..."""
     d = distances(bank, targets)
     if len(bank) < settings.particles:
@@ -165,21 +166,13 @@ def accept(spec: Spec, bank: pd.DataFrame, targets: Sequence[Target], settings: 
     order = np.argsort(d, kind="stable")[: settings.particles]
     keys = list(spec.parameters)
     particles = bank.iloc[order][keys].reset_index(drop=True)
-    weights = np.full(len(particles), 1 / len(particles))
     rng = np.random.default_rng(spec.seed)
     draws = particles.iloc[rng.permutation(len(particles))[: settings.draws]].reset_index(drop=True)
     draws.insert(0, "draw", np.arange(len(draws)))
     step = pd.DataFrame([{"epsilon": float(d[order[-1]]), "simulations": len(bank),
                           "particles": len(particles), "acceptance_rate": len(particles) / len(bank),
                           "ess": float(len(particles))}])
-    return Posterior(keys, particles, weights, draws, step, [t.name for t in targets])
-
-
-def weighted_quantiles(x: np.ndarray, w: np.ndarray, qs: Sequence[float]) -> list[float]:
-    """Quantiles of ``x`` under weights ``w`` (the smallest value whose cumulative weight reaches q)."""
-    order = np.argsort(x)
-    cumulative = np.cumsum(w[order]) / np.sum(w)
-    return [float(x[order][min(np.searchsorted(cumulative, q), len(x) - 1)]) for q in qs]
+    return Posterior(keys, particles, draws, step, [t.name for t in targets])
 
 
 def posterior_csv(draws: pd.DataFrame, provenance: Sequence[str]) -> str:

@@ -38,7 +38,7 @@ def _axis_values(spec: Spec, key: str, x: np.ndarray) -> tuple[np.ndarray, bool]
 
 @styled
 def marginals(posterior: Posterior, spec: Spec) -> Figure:
-    """Histogram of each parameter over the accepted draws (weighted), over its whole prior range."""
+    """Histogram of each parameter over the accepted draws, over its whole prior range."""
     keys = posterior.names
     ncols = 4
     nrows = -(-len(keys) // ncols)
@@ -48,7 +48,7 @@ def marginals(posterior: Posterior, spec: Spec) -> Figure:
         x, logged = _axis_values(spec, key, posterior.particles[key].to_numpy())
         lo, hi = (np.log10(p.low), np.log10(p.high)) if logged else (p.low, p.high)
         ax.axhspan(0, 1 / (hi - lo), color=PRIOR, alpha=0.5, lw=0)
-        ax.hist(x, bins=np.linspace(lo, hi, 21), weights=posterior.weights, density=True, color=PALETTE[0])
+        ax.hist(x, bins=np.linspace(lo, hi, 21), density=True, color=PALETTE[0])
         median = np.log10(posterior.median()[key]) if logged else posterior.median()[key]
         ax.axvline(median, color=PALETTE[1], lw=1)
         ax.set_xlim(lo, hi)
@@ -65,12 +65,10 @@ def marginals(posterior: Posterior, spec: Spec) -> Figure:
 
 @styled
 def pairs(posterior: Posterior, spec: Spec, keys: Sequence[str], stage: str) -> Figure:
-    """Scatter of each pair of ``keys`` over the accepted draws (point size by weight); marginals on the
-    diagonal."""
+    """Scatter of each pair of ``keys`` over the accepted draws; marginals on the diagonal."""
     n = len(keys)
     fig, axes = new_figure(1.05 * n + 0.9, ncols=n, nrows=n)
     axes = axes.reshape(n, n)
-    size = 40 * posterior.weights / posterior.weights.max()
     values = {k: _axis_values(spec, k, posterior.particles[k].to_numpy())[0] for k in keys}
     for i, ki in enumerate(keys):
         for j, kj in enumerate(keys):
@@ -79,10 +77,10 @@ def pairs(posterior: Posterior, spec: Spec, keys: Sequence[str], stage: str) -> 
                 ax.set_visible(False)
                 continue
             if i == j:
-                ax.hist(values[ki], bins=15, weights=posterior.weights, color=PALETTE[0])
+                ax.hist(values[ki], bins=15, color=PALETTE[0])
                 ax.set_yticks([])
             else:
-                ax.scatter(values[kj], values[ki], s=size, color=PALETTE[0], alpha=0.5, lw=0)
+                ax.scatter(values[kj], values[ki], s=12, color=PALETTE[0], alpha=0.5, lw=0)
             ax.tick_params(labelsize=5)
             if i == n - 1:
                 ax.set_xlabel(_short(kj), fontsize=6)
@@ -90,8 +88,7 @@ def pairs(posterior: Posterior, spec: Spec, keys: Sequence[str], stage: str) -> 
                 ax.set_ylabel(_short(ki), fontsize=6)
     add_title(fig, f"Which parameters trade off against each other ({stage})?",
               "ABC posterior (the accepted prior draws): pairs of the parameters fitted to the same figures "
-              "(point size: weight; "
-              "log10 where fitted on a log scale); a ridge shows as a diagonal band")
+              "(log10 where fitted on a log scale); a ridge shows as a diagonal band")
     return fig
 
 
