@@ -1,4 +1,5 @@
-"""The ABC posterior (issue 15): the command writes draws, a median and a report; held-out figures are predicted.
+"""The ABC posterior (issue 15): the command writes draws and a report (with the median and the mode check of
+the calibrated point); held-out figures are predicted.
 
 Tiny budgets: two parameters, targets up to November 2015 (the runs stop
 there), 300 citizens, 16 prior draws of which 8 are accepted. What is checked is the machinery
@@ -31,7 +32,7 @@ def abc_spec(tmp_path: Path, **changes) -> Path:
         "base": str(BASELINE), "output": str(tmp_path / "fitted.yaml"), "method": "abc",
         "population": 300, "replications": 1, "seed": 7,
         "report": {"population": 300},
-        "abc": {"simulations": 16, "particles": 8, "draws": 8, "predictive_draws": 4},
+        "abc": {"simulations": 16, "particles": 8, "draws": 8, "predictive_draws": 4, "mode_runs": 2},
         "parameters": {
             "behaviour.enrol_hazard_per_year": {"lower": 0.1, "upper": 3.0, "log": True, "why": "sign-up speed"},
             "policy.optout.awareness": {"lower": 0.1, "upper": 1.0, "why": "level of exemption"},
@@ -59,12 +60,15 @@ def test_abc_writes_posterior_median_and_report(tmp_path: Path) -> None:
     assert list(draws.columns) == ["draw", *BOUNDS] and list(draws["draw"]) == list(range(8))
     for key, (lo, hi) in BOUNDS.items():
         assert draws[key].between(lo, hi).all(), key
-    fitted = yaml.safe_load((tmp_path / "fitted.yaml").read_text())
+    # The calibrated point (the output YAML) is the Nelder-Mead MAP: the ABC run leaves it alone and writes the
+    # posterior median to the report only.
+    assert not (tmp_path / "fitted.yaml").exists()
+    fitted = yaml.safe_load((out / "posterior_median.yaml").read_text())
     summary = pd.read_csv(out / "posterior_summary.csv").set_index("parameter")
     assert fitted["policy"]["optout"]["awareness"] == pytest.approx(summary.loc["policy.optout.awareness", "median"],
                                                                     rel=1e-3)
     assert (summary["q025"] <= summary["median"]).all() and (summary["median"] <= summary["q975"]).all()
-    assert "posterior median" in (tmp_path / "fitted.yaml").read_text()
+    assert "posterior median" in (out / "posterior_median.yaml").read_text()
     step = pd.read_csv(out / "acceptance.csv")
     assert len(step) == 1 and step.loc[0, "simulations"] == 16 and step.loc[0, "particles"] == 8
     assert step.loc[0, "ess"] == 8 and step.loc[0, "acceptance_rate"] == 0.5
@@ -80,13 +84,23 @@ def test_abc_writes_posterior_median_and_report(tmp_path: Path) -> None:
     assert table["fitted"].all() and (table["n_draws"] == 4).all()
     report = (out / "report.md").read_text()
     assert "parameter uncertainty and simulation noise" in report and "effective sample size" in report.lower()
-    for name in ("marginals.png", "pairs_all.png", "predictive.png", "posterior.csv", "calibrated.yaml",
+    modes = pd.read_csv(out / "mode_check.csv")
+    assert list(modes["point"]) == ["calibrated point", "posterior median"] and (modes["runs"] == 2).all()
+    assert list(modes.columns[-3:]) == ["within:epsilon", "within:half epsilon", "within:closest prior draw"]
+    assert modes.filter(like="within:").stack().between(0, 1).all()
+    assert (modes["distance_min"] <= modes["distance_median"]).all()
+    assert "a posterior mode" in report
+    for name in ("marginals.png", "pairs_all.png", "predictive.png", "posterior.csv", "posterior_median.yaml",
                  "prior_bank.csv"):
         assert (out / name).is_file(), name
     # --report-only reads the shipped draws back and reproduces the predictive check without fitting.
     again = tmp_path / "again"
     assert main(["calibrate", str(abc_spec(tmp_path)), "--out", str(again), "--report-only", "--quiet"]) == 0
     assert (again / "predictive.csv").read_text() == (out / "predictive.csv").read_text()
+    # Without the bank (another folder) the mode check lacks only the closest prior draw's distance.
+    again_modes = pd.read_csv(again / "mode_check.csv")
+    assert "within:closest prior draw" not in again_modes
+    pd.testing.assert_frame_equal(again_modes, modes[again_modes.columns])
     np.testing.assert_allclose(pd.read_csv(again / "acceptance.csv").to_numpy(), step.to_numpy(), rtol=1e-3)
     # Run into the fit's own folder, --report-only replaces the report but keeps the prior bank the fit wrote.
     bank_bytes = (out / "prior_bank.csv").read_bytes()
@@ -134,7 +148,23 @@ def test_held_out_figures_are_predicted_and_their_coverage_reported(tmp_path: Pa
     assert "within tolerance of it: 50%" in capsys.readouterr().out
     assert "held-out figures" in (out / "report.md").read_text()
     assert not (tmp_path / "fitted.yaml").exists() and not (tmp_path / "fitted_posterior.csv").exists()
-    assert not (out / "calibrated.yaml").exists()
+    assert not (out / "posterior_median.yaml").exists() and not (out / "mode_check.csv").exists()
+
+
+def test_mode_check_accepts_the_calibrated_point_more_often_than_a_far_set(tmp_path: Path) -> None:
+    """Under common seeds, the shipped sign-up speed meets the September 2014 figure far more often than a
+    sign-up hazard of 0.1 a year, which leaves most citizens unenrolled; shares are of the runs."""
+    spec = load_spec(abc_spec(tmp_path, abc={"simulations": 4, "particles": 2, "draws": 2, "predictive_draws": 1,
+                                             "mode_runs": 3}))
+    base = spec.base_config()
+    targets = [spec.targets["enrolled_sep_2014"]]
+    point = abc.point_values(spec, base)
+    far = {**point, "behaviour.enrol_hazard_per_year": 0.1}
+    modes = abc.mode_check(spec, base, {"point": point, "far": far}, targets, {"two tolerances": 2.0})
+    assert list(modes["runs"]) == [3, 3]
+    shares = modes.set_index("point")["within:two tolerances"]
+    assert shares["point"] == 1.0 and shares["far"] == 0.0
+    assert modes.set_index("point").loc["far", "distance_min"] > 2.0
 
 
 def test_fit_until_keeps_only_earlier_targets(tmp_path: Path) -> None:

@@ -28,12 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="fit uncertain parameters to published figures; write the fitted YAML and a fit report",
         description="Fit the parameters listed in CONFIG to its published targets and write the fit report to "
                     "DIR. With method abc (ABC rejection): a posterior sample of parameter sets, written beside "
-                    "the YAML the baseline extends (CONFIG's 'output', which gets the posterior median), and a "
-                    "report with marginals, pair plots, the effective sample size, a posterior predictive check "
-                    "of every target and the prior bank (every prior draw with its simulated figures). With "
-                    "method nelder-mead: block-wise Nelder-Mead to one point on replication means under common "
-                    "random numbers. Held-out targets (--hold-out, --fit-until) are predicted, not fitted, and "
-                    "then only DIR is written. See docs/calibration.md and docs/validation.md.",
+                    "the YAML the baseline extends (CONFIG's 'output'), and a report with marginals, pair plots, "
+                    "the effective sample size, a posterior predictive check of every target, the check that the "
+                    "calibrated point is a posterior mode, and the prior bank (every prior draw with its "
+                    "simulated figures). With method nelder-mead: the point of smallest distance to the figures "
+                    "(the MAP under uniform priors) by block-wise Nelder-Mead on replication means under common "
+                    "random numbers, written to CONFIG's 'output'. Held-out targets (--hold-out, --fit-until) "
+                    "are predicted, not fitted, and then only DIR is written. "
+                    "See docs/calibration.md and docs/validation.md.",
     )
     p.add_argument("config", metavar="CONFIG.yaml", help="calibration file, e.g. calibration/denmark.yaml")
     p.add_argument("--out", metavar="DIR", default=None,
@@ -56,6 +58,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_executor_arguments(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     p.set_defaults(func=run)
+
+
+MAP_NOTE = ("Each fitted value is the point of smallest distance to the figures that Nelder-Mead found: with "
+            "uniform priors, the MAP (maximum a posteriori) estimate; with method abc, the ABC report checks that "
+            "it is a posterior mode.")
+"""The header line of a Nelder-Mead fit's YAML: which point estimate it holds (issue 15)."""
 
 
 def check_fitted_output(path: Path, config: str) -> None:
@@ -129,8 +137,9 @@ def run(args: argparse.Namespace) -> int:
                                                       on_run=lambda: bar.update(1), executor=executor)
 
     table = cal.fit_table(targets, stats)
-    command = f"digex calibrate {Path(args.config).as_posix()}"
-    yaml_text = cal.fitted_yaml(spec, values, command)
+    command = f"digex calibrate {Path(args.config).as_posix()}" + (" --method nelder-mead" if spec.method == "abc"
+                                                                      else "")
+    yaml_text = cal.fitted_yaml(spec, values, command, what="MAP", note=MAP_NOTE)
     with output_dir(out, kind="calibrate") as folder:
         table.to_csv(folder / "fit.csv", index=False)
         header = (f"Fit of `{config.name}` ({config.population.size:,} citizens, {len(seeds)} replications, "

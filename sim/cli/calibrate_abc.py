@@ -3,9 +3,12 @@
 Simulates the prior bank (or reads it with --bank), accepts the closest
 runs (or, with --report-only, reads the shipped draws), runs the posterior
 predictive check (the first ``predictive_draws`` draws at the report size,
-draw r with seed r), and writes the report folder as one set, the bank
-included; without held-out targets it also writes the posterior median to
-CONFIG's ``output`` and the posterior draws beside it (``posterior_path``).
+draw r with seed r) and, without held-out targets, the mode check of the
+calibrated point against the posterior median, and writes the report folder
+as one set, the bank included; without held-out targets it also writes the
+posterior draws beside CONFIG's ``output`` (``posterior_path``). The
+``output`` itself, the calibrated point, is the MAP that ``--method
+nelder-mead`` writes (docs/calibration.md); this command only checks it.
 """
 
 from __future__ import annotations
@@ -89,9 +92,9 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
 
         raise UserError("--report-only reads the shipped posterior, which saw every target: drop --hold-out and "
                         "--fit-until")
-    writes_scenario = not (args.report_only or held)
-    if writes_scenario:
-        check_fitted_output(spec.output, args.config)
+    writes_posterior = not (args.report_only or held)
+    if writes_posterior:
+        check_fitted_output(posterior_path(spec), args.config)
     base = spec.base_config()
     settings = spec.abc
     command = " ".join(["digex calibrate", Path(args.config).as_posix(),
@@ -104,9 +107,10 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
     kept = Path(out) / "prior_bank.csv"
     shipped_bank = kept.read_bytes() if args.report_only and kept.is_file() else None  # the report folder is
     # replaced as a whole: --report-only keeps the bank that the fit wrote there
-    bank = None
+    bank = abc.read_bank(kept, spec) if shipped_bank is not None else None
+    mode_runs = 0 if held else 2 * settings.mode_runs
     with Executor(args.executor, args.jobs, args.scheduler) as executor, \
-            progress_bar(fit_runs + settings.predictive_draws, "calibrate (abc)", show, unit="run",
+            progress_bar(fit_runs + settings.predictive_draws + mode_runs, "calibrate (abc)", show, unit="run",
                          leave=False) as bar:
         if args.report_only:
             posterior = read_shipped(spec)
@@ -122,37 +126,44 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
         every = list(spec.targets.values())
         values, _, _ = cal.run_target_pairs(list(zip(configs, seeds, strict=True)), every,
                                             on_run=lambda: bar.update(1), executor=executor)
+        medians = posterior.median()
+        modes, levels = pd.DataFrame(), mode_levels(posterior, bank, targets)
+        if mode_runs:
+            bar.set_postfix_str("mode check")
+            points = {"calibrated point": abc.point_values(spec, base), "posterior median": medians}
+            modes = abc.mode_check(spec, base, points, targets, levels, executor, on_run=lambda: bar.update(1))
     table = abc.predictive_table(every, values, posterior.fitted)
     summary = posterior.summary()
-    medians = posterior.median()
     intervals = {r.parameter: (r.q025, r.q975) for r in summary.itertuples()}
     yaml_text = cal.fitted_yaml(spec, medians, command, what="posterior median", intervals=intervals,
                                 note="Each fitted value is the median of the ABC posterior (its draws: "
                                      f"{posterior_path(spec).name}).")
     posterior_text = abc.posterior_csv(posterior.draws, provenance(spec, posterior, command))
-    report = report_markdown(spec, posterior, summary, table, command, configs[0].population.size, seeds)
+    report = report_markdown(spec, posterior, summary, table, command, configs[0].population.size, seeds,
+                             (modes, levels))
     with output_dir(out, kind="calibrate") as folder:
         from sim.outputs import posterior_figures as pf
         from sim.outputs.figures import save_figure
 
         (folder / "posterior.csv").write_text(posterior_text, encoding="utf-8")
-        if bank is not None and not args.bank:
-            bank.to_csv(folder / "prior_bank.csv", index=False)
-        elif shipped_bank is not None:
+        if shipped_bank is not None:
             (folder / "prior_bank.csv").write_bytes(shipped_bank)
+        elif bank is not None and not args.bank:
+            bank.to_csv(folder / "prior_bank.csv", index=False)
         posterior.acceptance.to_csv(folder / "acceptance.csv", index=False)
         summary.to_csv(folder / "posterior_summary.csv", index=False)
         table.to_csv(folder / "predictive.csv", index=False)
+        if len(modes):
+            modes.to_csv(folder / "mode_check.csv", index=False)
         (folder / "report.md").write_text(report, encoding="utf-8")
         if not held:
-            (folder / "calibrated.yaml").write_text(yaml_text, encoding="utf-8")
+            (folder / "posterior_median.yaml").write_text(yaml_text, encoding="utf-8")
         save_figure(pf.marginals(posterior, spec), folder, "marginals")
         for stage in spec.stages:
             if len(stage.parameters) > 1:
                 save_figure(pf.pairs(posterior, spec, stage.parameters, stage.name), folder, f"pairs_{stage.name}")
         save_figure(pf.predictive(table, values, every), folder, "predictive")
-    if writes_scenario:
-        write_text(spec.output, yaml_text)
+    if writes_posterior:
         write_text(posterior_path(spec), posterior_text)
     if not args.quiet:
         cov = abc.coverage(table)
@@ -161,8 +172,41 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
         print(f"{int(table['inside'].sum())} of {len(table)} figures inside their 95% predictive interval"
               + (f" (held out: {cov['held_out']:.0%}; within tolerance of it: {near['held_out']:.0%})" if held else "")
               + f"; report in {out}/"
-              + (f"; posterior in {posterior_path(spec)}" if writes_scenario else ""))
+              + (f"; posterior in {posterior_path(spec)}" if writes_posterior else ""))
     return 0
+
+
+def mode_levels(posterior: Posterior, bank: pd.DataFrame | None, targets: list) -> dict[str, float]:
+    """The acceptance distances of the mode check: the posterior's (epsilon) and half of it, and the distance of
+    the closest prior draw when the bank is at hand."""
+    from sim.experiments.abc import distances
+
+    levels = {}
+    if len(posterior.acceptance):
+        eps = float(posterior.acceptance.loc[0, "epsilon"])
+        levels = {"epsilon": eps, "half epsilon": eps / 2}
+    if bank is not None:
+        levels["closest prior draw"] = float(distances(bank, targets).min())
+    return levels
+
+
+def mode_markdown(spec: Spec, modes: pd.DataFrame, levels: dict[str, float]) -> list[str]:
+    """The report's section on the calibrated point: how often it and the posterior median are accepted."""
+    lines = ["| parameter set | runs | distance: median (min to max) | "
+             + " | ".join(f"runs within {level} ({eps:.3g})" for level, eps in levels.items()) + " |",
+             "|---|---|---|" + "---|" * len(levels)]
+    for r in modes.to_dict("records"):
+        lines.append(f"| {r['point']} | {r['runs']} | {r['distance_median']:.2f} ({r['distance_min']:.2f} to "
+                     f"{r['distance_max']:.2f}) | " + " | ".join(f"{r['within:' + lv]:.0%}" for lv in levels) + " |")
+    return ["## The calibrated point, a posterior mode", "",
+            f"`{spec.output.name}` holds the MAP estimate: the parameter set of smallest distance to the figures "
+            "that Nelder-Mead found (`--method nelder-mead`, the same distance). The calibrated point is the set the "
+            f"base scenario `{spec.base.name}` runs with. With uniform priors the ABC posterior's density at a set is "
+            "proportional to the chance that one run of it is accepted, so a set accepted in every run is at the "
+            "density's maximum, a mode; the smaller distances say which mode remains as the acceptance distance "
+            "shrinks (the closest prior draw: the smallest distance among the bank's runs). Each set runs at the "
+            f"bank's size with the same seeds ({spec.seed} to {spec.seed + int(modes['runs'].iloc[0]) - 1}):", "",
+            *lines, ""]
 
 
 def read_shipped(spec: Spec) -> Posterior:
@@ -202,8 +246,9 @@ def predictive_markdown(table: pd.DataFrame) -> str:
 
 
 def report_markdown(spec: Spec, posterior: Posterior, summary: pd.DataFrame, table: pd.DataFrame, command: str,
-                    size: int, seeds: list[int]) -> str:
-    """The report: the acceptance step, the posterior of each parameter, the predictive check."""
+                    size: int, seeds: list[int], mode: tuple[pd.DataFrame, dict[str, float]]) -> str:
+    """The report: the acceptance step, the posterior of each parameter, the predictive check and (without
+    held-out figures) the mode check of the calibrated point."""
     from sim.experiments.abc import coverage
 
     s = spec.abc
@@ -236,4 +281,5 @@ def report_markdown(spec: Spec, posterior: Posterior, summary: pd.DataFrame, tab
         + (f"; of the {len(held)} held-out figures: {int(held['inside'].sum())} ({cov['held_out']:.0%})"
            if len(held) else "") + ". "
         f"Intervals that meet the figure +/- its tolerance: {int(table['consistent'].sum())} of {len(table)}"
-        + (f"; held out: {int(held['consistent'].sum())} ({near['held_out']:.0%})." if len(held) else "."), ""])
+        + (f"; held out: {int(held['consistent'].sum())} ({near['held_out']:.0%})." if len(held) else "."), "",
+        *(mode_markdown(spec, *mode) if len(mode[0]) else [])])

@@ -58,7 +58,8 @@ SPEC_KEYS = ("description", "base", "output", "method", "population", "replicati
 METHODS = ("nelder-mead", "abc")
 """Fitting methods: block-wise Nelder-Mead to a point (``fit``), or an ABC rejection posterior
 (sim/experiments/abc.py)."""
-ABC_KEYS = ("simulations", "particles", "population", "draws", "predictive_draws", "predictive_population")
+ABC_KEYS = ("simulations", "particles", "population", "draws", "predictive_draws", "predictive_population",
+            "mode_runs")
 TARGET_KEYS = ("source", "metric", "group", "ages", "age_groups", "date", "dates", "aggregate", "change_from",
                "kind", "value", "tolerance", "weight", "required", "note")
 PARAMETER_KEYS = ("lower", "upper", "start", "log", "why")
@@ -160,7 +161,9 @@ class AbcSettings:
     figures are accepted; ``draws`` of them (in a seeded random order) go to
     the posterior file; ``predictive_draws`` of those run at
     ``predictive_population`` citizens (default: the report size) for the
-    posterior predictive check.
+    posterior predictive check; ``mode_runs`` runs of the calibrated point and
+    of the posterior median at the bank's size check which is a posterior
+    mode (``sim.experiments.abc.mode_check``; 0: no check).
     """
 
     simulations: int = 1200
@@ -169,6 +172,7 @@ class AbcSettings:
     draws: int = 200
     predictive_draws: int = 40
     predictive_population: int | None = None
+    mode_runs: int = 20
 
 
 @dataclass(frozen=True)
@@ -362,10 +366,12 @@ def _abc_settings(r: _Reader, raw: Any, d: AbcSettings | None = None) -> AbcSett
     population = r.get(m, key, "population", lambda v, k: r.integer(v, k, 50), d.population)
     predictive_population = r.get(m, key, "predictive_population", lambda v, k: r.integer(v, k, 50),
                                   d.predictive_population)
+    mode_runs = r.get(m, key, "mode_runs", lambda v, k: r.integer(v, k, 0), d.mode_runs)
     for small, large in (("particles", "simulations"), ("draws", "particles"), ("predictive_draws", "draws")):
         if whole[small] > whole[large]:
             raise r.error(f"should be at most {large} ({whole[large]})", (*key, small))
-    return AbcSettings(population=population, predictive_population=predictive_population, **whole)
+    return AbcSettings(population=population, predictive_population=predictive_population, mode_runs=mode_runs,
+                       **whole)
 
 
 def abc_overrides(spec: Spec, items: Sequence[str]) -> Spec:
