@@ -21,7 +21,10 @@ Workloads (the targets of the performance issue):
   730 weeks, analogue twin and all outputs);
 - ``small``: the same at 1,000 citizens without the twin;
 - ``national``: 1,000,000 citizens x 520 weeks with the twin and outputs;
-- ``startup``: ``digex --version``.
+- ``startup``: ``digex --version``;
+- ``ensemble``: 8 default replications on a Dask LocalCluster of 1 and of
+  2 workers (``--executor dask --jobs 1|2``); besides the two rows, the
+  speed-up from 1 to 2 workers in each tree as a share of linear (2x).
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ WORKLOADS: dict[str, list[str]] = {
     "small": ["run", BASELINE, "--quiet", "--set", "population.size=1000", "--set", "run.analogue_reference=false"],
     "national": ["run", BASELINE, "--quiet", "--set", "population.size=1000000", "--set", "run.weeks=520"],
     "startup": ["--version"],
+    "ensemble": ["run", BASELINE, "--quiet", "--reps", "8", "--executor", "dask"],
 }
 """Workload name -> digex arguments; commands that write get ``--out`` in a temporary directory."""
 
@@ -100,6 +104,32 @@ def measure(checkout: Path, args: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
+def compare_trees(trees: dict[str, Path], label: str, command: list[str], repeat: int,
+                  warm_up: bool = False) -> dict[str, list[tuple[float, float, float]]]:
+    """``repeat`` interleaved runs of ``command`` in each tree; prints the table row (``label``) of their
+    medians."""
+    runs: dict[str, list[tuple[float, float, float]]] = {tree: [] for tree in trees}
+    if warm_up:  # file cache and byte-code, which a one-second workload would feel
+        for path in trees.values():
+            measure(path, command)
+    for _ in range(repeat):
+        for tree, path in trees.items():
+            runs[tree].append(measure(path, command))
+    wall, cpu, peak = ({t: statistics.median(m[i] for m in r) for t, r in runs.items()} for i in range(3))
+    print(f"| {label} | {wall['current']:.2f} | {wall['reference']:.2f} | "
+          f"{wall['reference'] / wall['current']:.1f}x | {cpu['current']:.2f} | {cpu['reference']:.2f} | "
+          f"{cpu['reference'] / cpu['current']:.1f}x | {peak['current']:.0f} | {peak['reference']:.0f} |", flush=True)
+    return runs
+
+
+def print_scaling(results: dict[str, dict[str, list[tuple[float, float, float]]]], labels: list[str]) -> None:
+    """The wall-time speed-up from one to two workers in each tree, and its share of linear (2x)."""
+    one, two = ({t: statistics.median(m[0] for m in results[label][t]) for t in results[label]} for label in labels)
+    print("# ensemble on 2 Dask workers: " + "; ".join(
+        f"{tree} {one[tree] / two[tree]:.2f}x ({one[tree] / two[tree] / 2:.0%} of linear)" for tree in one),
+        flush=True)
+
+
 def main() -> None:
     """Run the chosen workloads interleaved in both trees and print a Markdown table of medians and ratios."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -118,19 +148,12 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     results: dict[str, dict[str, list[tuple[float, float, float]]]] = {}
     for name in args.workloads:
-        runs: dict[str, list[tuple[float, float, float]]] = {tree: [] for tree in trees}
-        if name == "startup":  # warm-up: file cache and byte-code, which a one-second workload would feel
-            for path in trees.values():
-                measure(path, WORKLOADS[name])
-        for _ in range(args.repeat):
-            for tree, path in trees.items():
-                runs[tree].append(measure(path, WORKLOADS[name]))
-        wall, cpu, peak = ({t: statistics.median(m[i] for m in r) for t, r in runs.items()} for i in range(3))
-        print(f"| {name} | {wall['current']:.2f} | {wall['reference']:.2f} | "
-              f"{wall['reference'] / wall['current']:.1f}x | {cpu['current']:.2f} | {cpu['reference']:.2f} | "
-              f"{cpu['reference'] / cpu['current']:.1f}x | {peak['current']:.0f} | {peak['reference']:.0f} |",
-              flush=True)
-        results[name] = runs
+        variants = {f"{name}, {j} worker{'s' * (j > 1)}": [*WORKLOADS[name], "--jobs", str(j)] for j in (1, 2)} \
+            if name == "ensemble" else {name: WORKLOADS[name]}
+        for label, command in variants.items():
+            results[label] = compare_trees(trees, label, command, args.repeat, warm_up=name == "startup")
+        if name == "ensemble":
+            print_scaling(results, list(variants))
     if args.json:
         args.json.write_text(json.dumps({"machine": cpu_name(), "trivial_rate": rate, "reference": args.reference,
                                          "runs": results}, indent=1))
