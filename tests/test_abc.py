@@ -128,6 +128,38 @@ def test_abc_is_reproducible_and_a_bank_gives_the_same_posterior(tmp_path: Path,
     assert not (out / "prior_bank.csv").exists()
 
 
+def test_a_bank_grows_to_the_bank_simulated_at_once(tmp_path: Path) -> None:
+    """A bank of 6 grown to 10 (only the 4 new draws simulated) equals a bank of 10 simulated at once, and so
+    does the posterior accepted from it."""
+    small = abc_spec(tmp_path, abc={"simulations": 6, "particles": 4, "draws": 4, "predictive_draws": 1,
+                                    "mode_runs": 0})
+    assert main(["calibrate", str(small), "--out", str(tmp_path / "six"), "--quiet"]) == 0
+    assert main(["calibrate", str(small), "--out", str(tmp_path / "ten"), "--quiet", "--abc", "simulations=10"]) == 0
+    assert main(["calibrate", str(small), "--out", str(tmp_path / "grown"), "--quiet", "--abc", "simulations=10",
+                 "--bank", str(tmp_path / "six" / "prior_bank.csv")]) == 0
+    ten, grown = (pd.read_csv(tmp_path / d / "prior_bank.csv") for d in ("ten", "grown"))
+    assert len(grown) == 10
+    pd.testing.assert_frame_equal(grown, ten, check_exact=True)
+    pd.testing.assert_frame_equal(grown.head(6), pd.read_csv(tmp_path / "six" / "prior_bank.csv"), check_exact=True)
+    assert (tmp_path / "grown" / "posterior.csv").read_text().splitlines()[-5:] == \
+        (tmp_path / "ten" / "posterior.csv").read_text().splitlines()[-5:]
+
+
+def test_a_bank_of_another_prior_is_refused(tmp_path: Path, capsys) -> None:
+    """A bank whose draws are not this file's prior (here: the seed changed) names the bank and the first
+    parameter that differs; nothing is written."""
+    spec = abc_spec(tmp_path, abc={"simulations": 4, "particles": 2, "draws": 2, "predictive_draws": 1,
+                                   "mode_runs": 0})
+    assert main(["calibrate", str(spec), "--out", str(tmp_path / "first"), "--quiet"]) == 0
+    other = abc_spec(tmp_path, seed=8, abc={"simulations": 4, "particles": 2, "draws": 2, "predictive_draws": 1})
+    capsys.readouterr()
+    bank = tmp_path / "first" / "prior_bank.csv"
+    assert main(["calibrate", str(other), "--out", str(tmp_path / "second"), "--bank", str(bank)]) == 2
+    err = capsys.readouterr().err
+    assert str(bank) in err and "key 'behaviour.enrol_hazard_per_year'" in err and "seed" in err, err
+    assert not (tmp_path / "second").exists()
+
+
 def test_held_out_figures_are_predicted_and_their_coverage_reported(tmp_path: Path, capsys) -> None:
     """Fit to the September 2014 sign-up only; two exemption figures of 2015 are held out.
 

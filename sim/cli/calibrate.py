@@ -51,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    help="abc: fit only the targets observed up to DATE (e.g. 2019-12-31) and predict the later ones")
     p.add_argument("--bank", metavar="FILE", default=None,
                    help="abc: reuse the prior draws and their runs of an earlier calibration (its prior_bank.csv) "
-                   "instead of simulating them, e.g. to hold out targets (docs/validation.md)")
+                   "instead of simulating them, e.g. to hold out targets (docs/validation.md); with --abc "
+                   "simulations=N above the bank's rows, only the draws after them are simulated and the grown "
+                   "bank is written to DIR")
     p.add_argument("--abc", metavar="KEY=VALUE", action="append", default=[],
                    help="abc: replace an entry of CONFIG's abc block for this run, e.g. --abc particles=100 "
                    "(repeatable)")

@@ -103,11 +103,16 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
                         *([f"--bank {Path(args.bank).as_posix()}"] if args.bank else []),
                         *(f"--abc {item}" for item in args.abc)])
     show = showing(args.quiet)
-    fit_runs = 0 if (args.report_only or args.bank) else settings.simulations
     kept = Path(out) / "prior_bank.csv"
     shipped_bank = kept.read_bytes() if args.report_only and kept.is_file() else None  # the report folder is
     # replaced as a whole: --report-only keeps the bank that the fit wrote there
     bank = abc.read_bank(kept, spec) if shipped_bank is not None else None
+    given = None
+    if args.bank and not args.report_only:
+        given = abc.read_bank(args.bank, spec)
+        abc.check_bank(given, spec, args.bank)
+    fit_runs = 0 if args.report_only else settings.simulations - (0 if given is None else min(len(given),
+                                                                                            settings.simulations))
     mode_runs = 0 if held else 2 * settings.mode_runs
     with Executor(args.executor, args.jobs, args.scheduler) as executor, \
             progress_bar(fit_runs + settings.predictive_draws + mode_runs, "calibrate (abc)", show, unit="run",
@@ -115,11 +120,10 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
         if args.report_only:
             posterior = read_shipped(spec)
         else:
-            if args.bank:
-                bank = abc.read_bank(args.bank, spec)
-            else:
+            bank = given
+            if fit_runs:
                 bar.set_postfix_str("prior draws")
-                bank = abc.prior_bank(spec, base, settings, executor, on_run=lambda: bar.update(1))
+                bank = abc.prior_bank(spec, base, settings, executor, on_run=lambda: bar.update(1), done=given)
             posterior = abc.accept(spec, bank, targets, settings)
         bar.set_postfix_str("posterior predictive check")
         configs, seeds = abc.predictive_configs(spec, base, posterior.draws, settings.predictive_draws)
@@ -148,7 +152,7 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
         (folder / "posterior.csv").write_text(posterior_text, encoding="utf-8")
         if shipped_bank is not None:
             (folder / "prior_bank.csv").write_bytes(shipped_bank)
-        elif bank is not None and not args.bank:
+        elif fit_runs:
             bank.to_csv(folder / "prior_bank.csv", index=False)
         posterior.acceptance.to_csv(folder / "acceptance.csv", index=False)
         summary.to_csv(folder / "posterior_summary.csv", index=False)

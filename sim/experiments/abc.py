@@ -104,26 +104,48 @@ STAT = "stat:"
 """Prefix of a prior bank's columns that hold a target's simulated statistic (the others are parameters)."""
 
 
-def prior_bank(spec: Spec, base: Config, settings: AbcSettings, executor: Executor | None = None,
-               on_run: Callable[[], None] | None = None) -> pd.DataFrame:
-    """``simulations`` prior draws, each run once at the fitting size: one row per draw, the parameter values
-    (4 significant digits) and ``stat:<target>`` for every target of the file.
-
-    The draws come from a generator seeded with the file's seed; each run's
-    seed is ``particle_seed`` of its values; runs go to ``executor`` and are
-    collected in order, so the bank is the same with any --jobs or executor.
-    """
-    rng = np.random.default_rng(spec.seed)
+def prior_draws(spec: Spec, n: int) -> pd.DataFrame:
+    """The first ``n`` prior draws (4 significant digits), one column per parameter: unit-cube rows from a
+    generator seeded with the file's seed, so the first rows are the same whatever ``n``."""
     params = list(spec.parameters.values())
-    unit = rng.random((settings.simulations, len(params)))
-    rows = [{p.key: float(f"{p.from_unit(u):.4g}") for p, u in zip(params, row, strict=True)} for row in unit]
+    unit = np.random.default_rng(spec.seed).random((n, len(params)))
+    return pd.DataFrame([{p.key: float(f"{p.from_unit(u):.4g}") for p, u in zip(params, row, strict=True)}
+                         for row in unit], columns=list(spec.parameters))
+
+
+def prior_bank(spec: Spec, base: Config, settings: AbcSettings, executor: Executor | None = None,
+               on_run: Callable[[], None] | None = None, done: pd.DataFrame | None = None) -> pd.DataFrame:
+    """``simulations`` prior draws, each run once at the fitting size: one row per draw, the parameter values
+    and ``stat:<target>`` for every target of the file.
+
+    Each run's seed is ``particle_seed`` of its values; runs go to
+    ``executor`` and are collected in order, so the bank is the same with any
+    --jobs or executor. ``done``, an earlier bank of the same file (checked
+    by ``check_bank``), is kept and only the draws after its rows are
+    simulated: a bank grown in steps equals one simulated at once.
+    """
+    draws = prior_draws(spec, settings.simulations)
+    start = 0 if done is None else len(done)
     config = keypath.with_values(base, {"population.size": settings.population or spec.population})
-    runs = [(keypath.with_values(config, values), particle_seed(spec.seed, values)) for values in rows]
+    runs = [(keypath.with_values(config, values), particle_seed(spec.seed, values))
+            for values in draws.iloc[start:].to_dict("records")]
     stats, _, _ = run_target_pairs(runs, list(spec.targets.values()), on_run=on_run, executor=executor)
-    bank = pd.DataFrame(rows)
+    bank = draws.iloc[start:].reset_index(drop=True)
     for name, values in stats.items():
         bank[STAT + name] = values
-    return bank
+    return bank if done is None else pd.concat([done[bank.columns], bank], ignore_index=True)
+
+
+def check_bank(bank: pd.DataFrame, spec: Spec, path: str | Path) -> None:
+    """Refuse a bank whose draws are not the first draws of this file's prior (another seed, other bounds or
+    parameters): its accepted runs would not be a posterior of this prior, and it could not be grown."""
+    from sim.errors import ConfigError
+
+    draws = prior_draws(spec, len(bank))
+    for key in draws.columns:
+        if not np.array_equal(bank[key].to_numpy(dtype=float), draws[key].to_numpy(dtype=float)):
+            raise ConfigError(f"the prior bank's draws are not those of {Path(spec.file).as_posix()} (its seed, "
+                              "bounds or parameters differ)", file=str(path), key=key)
 
 
 def read_bank(path: str | Path, spec: Spec) -> pd.DataFrame:
