@@ -24,8 +24,10 @@ import pandas as pd
 from sim.cli.progress import progress_bar, showing
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sim.experiments.abc import Posterior
-    from sim.experiments.calibration import Spec
+    from sim.experiments.calibration import Spec, Target
 
 ACCEPTANCE_LINE = re.compile(r"^acceptance: (.*)$")
 """The acceptance step in the posterior file's comments ('# acceptance: epsilon=4.2 simulations=1200 ...')."""
@@ -180,7 +182,7 @@ def run_abc(args: argparse.Namespace, spec: Spec, out: str) -> int:
     return 0
 
 
-def mode_levels(posterior: Posterior, bank: pd.DataFrame | None, targets: list) -> dict[str, float]:
+def mode_levels(posterior: Posterior, bank: pd.DataFrame | None, targets: Sequence[Target]) -> dict[str, float]:
     """The acceptance distances of the mode check: the posterior's (epsilon) and half of it, and the distance of
     the closest prior draw when the bank is at hand."""
     from sim.experiments.abc import distances
