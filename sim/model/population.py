@@ -62,6 +62,9 @@ COLUMNS: dict[str, type | np.dtype] = {
     "minutes_spent": np.float32,
 }
 
+LAST_WEEK_COLUMNS: tuple[str, ...] = tuple(name for name in COLUMNS if name.startswith("last_"))
+"""The columns stamping the last week something happened; NEVER for a new citizen."""
+
 
 class Population:
     """Citizen state in NumPy columns with room to grow for new 15-year-olds."""
@@ -262,8 +265,7 @@ def add_citizens(pop: Population, attrs: dict[str, np.ndarray], week: int) -> np
     pop.alive[rows] = True
     pop.entry_week[rows] = week
     pop.dp_status[rows] = NOT_ENROLLED
-    for name in COLUMNS:
-        if name.startswith("last_"):
-            getattr(pop, name)[rows] = NEVER
+    for name in LAST_WEEK_COLUMNS:
+        getattr(pop, name)[rows] = NEVER
     pop.n += k
     return rows
