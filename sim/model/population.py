@@ -258,14 +258,14 @@ def draw_citizens(
 def add_citizens(pop: Population, attrs: dict[str, np.ndarray], week: int) -> np.ndarray:
     """Append new citizens with the drawn attributes; return their row numbers."""
     k = len(attrs["age"])
-    rows = np.arange(pop.n, pop.n + k)
+    new = slice(pop.n, pop.n + k)  # a slice, not the row numbers: assigning to a slice is cheaper
     pop.grow_to(pop.n + k)
     for name, values in attrs.items():
-        getattr(pop, name)[rows] = values
-    pop.alive[rows] = True
-    pop.entry_week[rows] = week
-    pop.dp_status[rows] = NOT_ENROLLED
+        getattr(pop, name)[new] = values
+    pop.alive[new] = True
+    pop.entry_week[new] = week
+    pop.dp_status[new] = NOT_ENROLLED
     for name in LAST_WEEK_COLUMNS:
-        getattr(pop, name)[rows] = NEVER
+        getattr(pop, name)[new] = NEVER
     pop.n += k
-    return rows
+    return np.arange(new.start, new.stop)
