@@ -25,7 +25,7 @@ def age_one_week(m: DigexModel) -> None:
     p, c = m.pop, m.config.population
     n = p.n
     alive, age, skill = p.alive[:n], p.age[:n], p.skill[:n]
-    np.add(age, np.float32(1 / 52), out=age, where=alive)
+    age += np.float32(1 / 52) * alive  # the dead get + 0: the same floats, far cheaper than a masked add
     old = age > 70
     cognitive = p.disability[:n] == 2
     rows = np.flatnonzero((old | cognitive) & alive)
