@@ -111,6 +111,7 @@ def schedule_emigration(
 
 _BAND_LO = np.asarray(AGE_BAND_EDGES, dtype=float)
 _BAND_HI = np.append(_BAND_LO[1:], np.inf)
+"""Lower and upper age (years) of each band in AGE_BANDS; the last band has no upper edge."""
 
 
 def settled_leave_age(age: np.ndarray, e: np.ndarray, rates: np.ndarray) -> np.ndarray:
