@@ -1,6 +1,7 @@
 """Demography (docs/ODD.md section 7.3): life expectancy of the Gompertz defaults, growth of the
 population aged 15+ with immigration and emigration, emigrants leaving like the dead, and
-immigrants' language barriers. Behaviour tests use the calibrated baseline, shrunk."""
+immigrants' language barriers, the emigration age of all bands at once as the band-by-band loop. Behaviour
+tests use the calibrated baseline, shrunk."""
 
 import datetime as dt
 from pathlib import Path
@@ -12,8 +13,9 @@ from scipy.integrate import quad
 from sim.model.agents import Citizen
 from sim.model.codes import NOT_ENROLLED, RESOLVED
 from sim.model.keypath import KeyPathError, with_values
+from sim.model.mechanisms import demography
 from sim.model.model import DigexModel
-from sim.model.params import Config, PopulationConfig
+from sim.model.params import AGE_BAND_EDGES, Config, PopulationConfig
 from sim.scenario.loader import load_scenario
 
 BASELINE = Path(__file__).resolve().parent.parent / "scenarios" / "denmark_baseline.yaml"
@@ -107,3 +109,36 @@ def test_emigration_rates_need_the_age_bands_and_rates_within_a_year():
         with_values(Config(), {"population": {"emigration_rates": {"90+": 0.01}}})
     with pytest.raises(KeyPathError, match="between 0 and 1 a year"):
         with_values(Config(), {"population": {"emigration_rates": {"80+": 2.0}}})
+
+
+def leave_age_band_by_band(age: np.ndarray, e: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """The emigration age as a loop over the age bands: the definition ``settled_leave_age`` vectorises."""
+    leave_age = np.full(len(age), np.inf)
+    lo = np.asarray(AGE_BAND_EDGES, dtype=float)
+    hi = np.append(lo[1:], np.inf)
+    for band, rate in enumerate(rates):
+        start = np.maximum(age, lo[band])
+        span = np.maximum(0.0, hi[band] - start)
+        pending = np.isinf(leave_age) & (span > 0)
+        if rate > 0:
+            ends = pending & (e < rate * span)
+            leave_age[ends] = start[ends] + e[ends] / rate
+            e = np.where(pending & ~ends, e - rate * span, e)
+    return leave_age
+
+
+@pytest.mark.parametrize("block", [65536, 3])
+def test_settled_leave_age_is_the_band_by_band_loop_bit_for_bit(monkeypatch, block):
+    monkeypatch.setattr(demography, "_BLOCK", block)
+    rng = np.random.default_rng(7)
+    edges = np.asarray(AGE_BAND_EDGES, dtype=float)
+    for trial in range(500):
+        k = int(rng.integers(0, 30))
+        age = rng.uniform(15, 110, k).astype(np.float32).astype(np.float64)
+        on_edge = rng.random(k) < 0.2
+        age[on_edge] = rng.choice(edges, on_edge.sum())
+        e = rng.exponential(size=k) * rng.choice([0.01, 1.0, 10.0])
+        e[rng.random(k) < 0.05] = 0.0
+        rates = rng.choice([0.0, 0.0005, 0.012, 0.3, 1.0], size=len(edges))
+        expected = leave_age_band_by_band(age, e, rates)
+        assert np.array_equal(demography.settled_leave_age(age, e, rates), expected), trial

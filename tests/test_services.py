@@ -24,6 +24,34 @@ def test_first_served_takes_earliest_deadlines_per_group_while_capacity_lasts():
     assert served.tolist() == [False, True, True, True, False]
 
 
+
+def served_by_concatenation(groups, deadline, cost, capacity, rng):
+    """``first_served`` as first written, with ``np.r_``: the offsets its in-place arithmetic must reproduce."""
+    n = len(groups)
+    order = np.lexsort((rng.random(n), deadline, groups))
+    g = groups[order]
+    c = np.cumsum(cost[order])
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    offset = np.repeat(np.r_[0.0, c[starts[1:] - 1]], np.diff(np.r_[starts, n]))
+    served = np.empty(n, dtype=bool)
+    served[order] = (c - cost[order] - offset) < capacity[g]
+    return served
+
+
+def test_first_served_is_its_concatenating_form_bit_for_bit():
+    rng = np.random.default_rng(3)
+    for trial in range(300):
+        n, n_groups = int(rng.integers(1, 40)), int(rng.integers(1, 6))
+        groups = rng.integers(0, n_groups, n)
+        deadline = rng.integers(0, 5, n)
+        cost = rng.choice([10.0, 33.3, 0.1, 45.7], n)
+        capacity = rng.uniform(0, 200, n_groups)
+        capacity[rng.random(n_groups) < 0.2] = np.inf
+        served = first_served(groups, deadline, cost, capacity, np.random.default_rng(trial))
+        expected = served_by_concatenation(groups, deadline, cost, capacity, np.random.default_rng(trial))
+        assert np.array_equal(served, expected), trial
+
+
 def test_overrun_is_carried_so_served_minutes_match_capacity_on_average():
     rng = np.random.default_rng(1)
     capacity = np.array([10.0])

@@ -688,5 +688,5 @@ def cell_codes(m: DigexModel, static: np.ndarray) -> np.ndarray:
     code += quintile * np.int16(n_static)
     code += static
     code += p.language_barrier[:n]
-    code[~p.alive[:n]] = N_CELLS
-    return code.astype(np.intp)  # what bincount counts with, so it need not convert on every call
+    # intp: what bincount counts with, so it need not convert on every call; one pass instead of a masked store
+    return np.where(p.alive[:n], code, np.intp(N_CELLS))

@@ -62,6 +62,9 @@ COLUMNS: dict[str, type | np.dtype] = {
     "minutes_spent": np.float32,
 }
 
+LAST_WEEK_COLUMNS: tuple[str, ...] = tuple(name for name in COLUMNS if name.startswith("last_"))
+"""The columns stamping the last week something happened; NEVER for a new citizen."""
+
 
 class Population:
     """Citizen state in NumPy columns with room to grow for new 15-year-olds."""
@@ -255,15 +258,14 @@ def draw_citizens(
 def add_citizens(pop: Population, attrs: dict[str, np.ndarray], week: int) -> np.ndarray:
     """Append new citizens with the drawn attributes; return their row numbers."""
     k = len(attrs["age"])
-    rows = np.arange(pop.n, pop.n + k)
+    new = slice(pop.n, pop.n + k)  # a slice, not the row numbers: assigning to a slice is cheaper
     pop.grow_to(pop.n + k)
     for name, values in attrs.items():
-        getattr(pop, name)[rows] = values
-    pop.alive[rows] = True
-    pop.entry_week[rows] = week
-    pop.dp_status[rows] = NOT_ENROLLED
-    for name in COLUMNS:
-        if name.startswith("last_"):
-            getattr(pop, name)[rows] = NEVER
+        getattr(pop, name)[new] = values
+    pop.alive[new] = True
+    pop.entry_week[new] = week
+    pop.dp_status[new] = NOT_ENROLLED
+    for name in LAST_WEEK_COLUMNS:
+        getattr(pop, name)[new] = NEVER
     pop.n += k
-    return rows
+    return np.arange(new.start, new.stop)

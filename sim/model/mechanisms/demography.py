@@ -25,7 +25,7 @@ def age_one_week(m: DigexModel) -> None:
     p, c = m.pop, m.config.population
     n = p.n
     alive, age, skill = p.alive[:n], p.age[:n], p.skill[:n]
-    np.add(age, np.float32(1 / 52), out=age, where=alive)
+    age += np.float32(1 / 52) * alive  # the dead get + 0: the same floats, far cheaper than a masked add
     old = age > 70
     cognitive = p.disability[:n] == 2
     rows = np.flatnonzero((old | cognitive) & alive)
@@ -104,19 +104,52 @@ def schedule_emigration(
     e = rng.exponential(size=len(rows))
     temporary = rng.random(len(rows)) < return_prob
     stay = rng.exponential(c.immigrant_stay_years, size=len(rows))
-    leave_age = np.full(len(rows), np.inf)
-    lo = np.asarray(AGE_BAND_EDGES, dtype=float)
-    hi = np.append(lo[1:], np.inf)
-    for band, rate in enumerate(c.emigration_rates[b] for b in AGE_BANDS):
-        start = np.maximum(age, lo[band])
-        span = np.maximum(0.0, hi[band] - start)
-        pending = np.isinf(leave_age) & (span > 0)
-        if rate > 0:
-            ends = pending & (e < rate * span)
-            leave_age[ends] = start[ends] + e[ends] / rate
-            e = np.where(pending & ~ends, e - rate * span, e)
+    leave_age = settled_leave_age(age, e, np.array([c.emigration_rates[b] for b in AGE_BANDS]))
     years = np.where(temporary, np.minimum(leave_age - age, stay), leave_age - age)
     m.pop.leave_week[rows] = _weeks_until(first_week, years)
+
+
+_BAND_LO = np.asarray(AGE_BAND_EDGES, dtype=float)
+_BAND_HI = np.append(_BAND_LO[1:], np.inf)
+"""Lower and upper age (years) of each band in AGE_BANDS; the last band has no upper edge."""
+
+
+def settled_leave_age(age: np.ndarray, e: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """Age at which a settled resident emigrates: where the cumulative band hazard from ``age`` reaches ``e``.
+
+    ``rates`` is the annual hazard of each age band (AGE_BANDS). The hazard is
+    spent band by band from the current age: E minus each band's
+    rate x years in it, in band order, until the rest falls within a band,
+    which the citizen leaves at its start + rest / rate; ``inf`` if it never
+    does (a last band's rate of 0).
+    """
+    leave_age = np.full(len(age), np.inf)
+    for lo in range(0, len(age), _BLOCK):  # a starting population of a million rows in blocks of bounded memory
+        part = slice(lo, lo + _BLOCK)
+        leave_age[part] = _leave_age_block(age[part], e[part], rates)
+    return leave_age
+
+
+_BLOCK = 65536
+"""Rows per block of ``settled_leave_age`` (each block holds a few arrays of rows x age bands)."""
+
+
+def _leave_age_block(age: np.ndarray, e: np.ndarray, rates: np.ndarray) -> np.ndarray:
+    """``settled_leave_age`` for all bands at once; the subtractions in band order (``np.subtract.accumulate``).
+
+    So the values are those of a loop over the bands, bit for bit, with a
+    few array operations instead of some tens (most calls are for a handful of new citizens).
+    """
+    start = np.maximum(age[:, None], _BAND_LO)
+    span = np.maximum(0.0, _BAND_HI - start)
+    hazard = np.multiply(rates, span, out=np.zeros_like(span), where=rates > 0)  # rate 0: none, also over inf years
+    rest = np.subtract.accumulate(np.column_stack([e, hazard[:, :-1]]), axis=1)  # what is left on entering each band
+    ends = rest < hazard
+    who = np.flatnonzero(ends.any(axis=1))
+    band = ends[who].argmax(axis=1)
+    leave_age = np.full(len(age), np.inf)
+    leave_age[who] = start[who, band] + rest[who, band] / rates[band]
+    return leave_age
 
 
 def temporary_immigrant_share(m: DigexModel, rows: np.ndarray) -> np.ndarray:
