@@ -256,3 +256,15 @@ def test_bad_method_names_the_key(tmp_path: Path, capsys) -> None:
     assert main(["calibrate", str(abc_spec(tmp_path, method="mcmc")), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "key 'method'" in err and "abc, nelder-mead" in err or "nelder-mead, abc" in err, err
+
+
+@pytest.mark.parametrize("executor", [["--jobs", "2"], ["--executor", "dask", "--jobs", "2"]])
+def test_abc_gives_the_same_bank_posterior_and_report_on_workers(tmp_path: Path, executor: list[str]) -> None:
+    """The prior bank, the posterior draws, the predictive check and the mode check do not depend on where the
+    runs go: two local worker processes or a two-worker Dask LocalCluster give the files one process gives."""
+    spec = abc_spec(tmp_path, abc={"simulations": 6, "particles": 4, "draws": 4, "predictive_draws": 2,
+                                   "mode_runs": 1})
+    assert main(["calibrate", str(spec), "--out", str(tmp_path / "one"), "--quiet"]) == 0
+    assert main(["calibrate", str(spec), "--out", str(tmp_path / "many"), "--quiet", *executor]) == 0
+    for name in ("prior_bank.csv", "posterior.csv", "predictive.csv", "mode_check.csv", "posterior_summary.csv"):
+        assert (tmp_path / "one" / name).read_text() == (tmp_path / "many" / name).read_text(), name
