@@ -92,16 +92,31 @@ def test_start_up_path_imports_nothing_heavy_at_module_level(module: str):
     assert not heavy, f"{module} imports at module level what start-up must not load: {heavy}"
 
 
-@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["describe", "policy.optout"],
-                                  ["validate", "scenarios/denmark_baseline.yaml"]], ids=" ".join)
-def test_start_up_commands_load_neither_mesa_nor_the_model(argv: list[str]):
-    """The quick commands run in a fresh interpreter without importing Mesa, pandas or the model's step."""
+def loaded_after(argv: list[str], modules: tuple[str, ...]) -> str:
+    """Run ``digex ARGV`` in a fresh interpreter; the stderr line 'LOADED [...]' lists which of ``modules`` it
+    imported."""
     import subprocess
     import sys
 
     probe = ("import sys, runpy\nsys.argv = ['digex', *sys.argv[1:]]\n"
              "try:\n    runpy.run_module('sim', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-             "loaded = sorted(m for m in ('mesa', 'pandas', 'matplotlib', 'sim.model.model') if m in sys.modules)\n"
+             f"loaded = sorted(m for m in {modules!r} if m in sys.modules)\n"
              "print('LOADED', loaded, file=sys.stderr)\n")
-    result = subprocess.run([sys.executable, "-c", probe, *argv], cwd=SIM.parent, capture_output=True, text=True)
-    assert "LOADED []" in result.stderr, result.stderr[-500:]
+    return subprocess.run([sys.executable, "-c", probe, *argv], cwd=SIM.parent, capture_output=True,
+                          text=True).stderr
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["describe", "policy.optout"],
+                                  ["validate", "scenarios/denmark_baseline.yaml"]], ids=" ".join)
+def test_start_up_commands_load_neither_mesa_nor_the_model(argv: list[str]):
+    """The quick commands run in a fresh interpreter without importing Mesa, pandas or the model's step."""
+    err = loaded_after(argv, ("mesa", "pandas", "matplotlib", "sim.model.model"))
+    assert "LOADED []" in err, err[-500:]
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"]], ids=" ".join)
+def test_version_and_help_load_neither_numpy_nor_an_experiment(argv: list[str]):
+    """Building the command line (every subcommand's help) reads only plain constants: no NumPy, no pydantic
+    schema, no experiment module beyond those constants (``sim.experiments.sensitivity_defaults``)."""
+    err = loaded_after(argv, ("numpy", "sim.model.params", "sim.experiments.sensitivity"))
+    assert "LOADED []" in err, err[-500:]

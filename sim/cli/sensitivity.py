@@ -49,7 +49,7 @@ EXAMPLES = """\
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``sensitivity`` subcommand."""
-    from sim.experiments.sensitivity import DEFAULT_OUTCOMES, DEFAULT_SAMPLES, METHODS, MORRIS_LEVELS
+    from sim.experiments.sensitivity_defaults import DEFAULT_OUTCOMES, DEFAULT_SAMPLES, METHODS, MORRIS_LEVELS
 
     p = sub.add_parser(
         "sensitivity",
@@ -181,13 +181,8 @@ def write_outputs(out: Path, args: argparse.Namespace, design: Design, result: S
 
 def sensitivity_command(args: argparse.Namespace) -> int:
     """Check every input, plan the design, run the missing runs, compute the indices and write the outputs."""
-    from sim.experiments.sensitivity import (
-        DEFAULT_SAMPLES,
-        METHODS,
-        parse_outcome,
-        plan_sensitivity,
-        uncertain_parameters,
-    )
+    from sim.experiments.sensitivity import parse_outcome, plan_sensitivity, uncertain_parameters
+    from sim.experiments.sensitivity_defaults import DEFAULT_SAMPLES, METHODS
     from sim.scenario.loader import load_scenario
 
     check_executor(args)

@@ -36,32 +36,19 @@ import numpy as np
 
 from sim.atomic import shown
 from sim.errors import UserError
+from sim.experiments.sensitivity_defaults import METHODS, MORRIS_LEVELS
 from sim.experiments.varied import Varied
 from sim.model import keypath
 from sim.model.metrics import GROUPS, METRICS, OVERALL
 from sim.model.params import Config, derived_name
 
-if TYPE_CHECKING:  # pandas and the sweep are imported where used: --help reads this module's constants
+if TYPE_CHECKING:  # pandas and the sweep are imported where used
     import pandas as pd
 
     from sim.experiments.sweep import SweepPlan, SweepResult
 
-METHODS = ("sobol", "morris")
-"""Methods of ``digex sensitivity``: variance-based Sobol indices, or Morris elementary-effects screening."""
-
-DEFAULT_SAMPLES = {"sobol": 64, "morris": 10}
-"""Default --samples: Sobol's base sample N (runs: N x (parameters + 2)), Morris trajectories r (runs: r x
-(parameters + 1))."""
-
-MORRIS_LEVELS = 4
-"""Levels of the Morris grid (0, 1/3, 2/3, 1 of each range); a step is 2/3 of the range (Morris 1991's choice of
-p = 4 with delta = p / (2 (p - 1)), as in Campolongo et al. 2007)."""
-
 RESAMPLES = 1000
 """Bootstrap resamples behind each index's 95% interval (SALib's conf: half-width of the interval)."""
-
-DEFAULT_OUTCOMES = ("exclusion_rate", "exclusion_rate@80+")
-"""The headline exclusion and the exclusion of those 80+, at the end of the run."""
 
 POSTERIOR_RANGE = (0.025, 0.975)
 """Quantiles of the posterior draws that bound a parameter's range when a posterior file is given."""

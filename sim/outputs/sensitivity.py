@@ -15,7 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sim.experiments.sensitivity import MAIN_INDEX, MORRIS_LEVELS
+from sim.experiments.sensitivity import MAIN_INDEX
+from sim.experiments.sensitivity_defaults import MORRIS_LEVELS
 from sim.model.metrics import METRICS
 from sim.outputs.format import SHARE
 from sim.outputs.style import CONTEXT, PALETTE, PERCENT, add_title, legend_below, new_figure, styled
