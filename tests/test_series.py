@@ -5,7 +5,7 @@ import pytest
 
 from sim.model.metrics import GROUPS, METRICS
 from sim.model.model import DigexModel
-from sim.model.series import end_of_run, metric_order
+from sim.model.series import end_of_run, metric_order, names_in_order
 from tests.conftest import small_config
 
 
@@ -64,3 +64,11 @@ def test_metric_order_follows_metrics_then_overall_then_groups_and_is_stable():
     no_groups = metric_order(frame[["metric", "scenario"]])
     assert no_groups["metric"].tolist() == [first, first, first, second, second, "unknown"]
     assert no_groups["scenario"].tolist() == ["x", "x", "y", "x", "x", "x"]
+
+
+def test_names_in_order_are_the_values_present_in_order_of_appearance():
+    """Strings or a categorical: first appearance decides, not the category order; unused categories are not
+    names."""
+    assert names_in_order(pd.Series(["b", "a", "b", "c"])) == ["b", "a", "c"]
+    column = pd.Series(pd.Categorical(["c", "a", "c"], categories=["a", "b", "c"]))
+    assert names_in_order(column) == ["c", "a"]

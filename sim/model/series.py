@@ -33,6 +33,12 @@ def end_of_run(timeseries: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame
     return timeseries[week == last].reset_index(drop=True)
 
 
+def names_in_order(column: pd.Series) -> list[str]:
+    """The distinct values of a label column (e.g. the scenarios of a weekly table) as strings, in order of
+    first appearance: from ``unique()``, not a string per row (a stacked table has millions of rows)."""
+    return list(dict.fromkeys(map(str, column.unique())))
+
+
 def metric_order(frame: pd.DataFrame) -> pd.DataFrame:
     """Rows stably sorted by metric (as in METRICS), then overall before groups (as in GROUPS); index reset.
 

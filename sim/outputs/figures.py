@@ -39,6 +39,7 @@ from sim.atomic import write_bytes
 from sim.experiments.stats import interval_covers, summarise
 from sim.model.costs import COST_CHANNELS
 from sim.model.metrics import GROUPS, METRICS, OVERALL
+from sim.model.series import names_in_order
 from sim.outputs.format import fmt_setting
 from sim.outputs.style import (
     CONTEXT,
@@ -682,7 +683,7 @@ def run_figures(timeseries: pd.DataFrame, summary_by_group: pd.DataFrame, marker
     so the count is taken from the time series; what its intervals cover,
     ``interval_covers``, holds for the weekly intervals too).
     """
-    colours = scenario_colours(list(dict.fromkeys(map(str, timeseries["scenario"].unique()))))
+    colours = scenario_colours(names_in_order(timeseries["scenario"]))
     reps = int(timeseries.groupby("scenario", observed=True)["rep"].nunique().max())
     covers = ({"interval_covers": summary_by_group["interval_covers"].iloc[0]}
               if "interval_covers" in summary_by_group and len(summary_by_group) else {})

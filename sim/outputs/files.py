@@ -52,7 +52,7 @@ from sim.experiments.replication import Replication, stack
 from sim.experiments.stats import interval_covers, summarise
 from sim.model.metrics import GROUPS, METRICS, OVERALL
 from sim.model.params import Config
-from sim.model.series import end_of_run, metric_order
+from sim.model.series import end_of_run, metric_order, names_in_order
 from sim.scenario.posterior import PosteriorRun, replay_posterior
 
 SUMMARY_COLUMNS = ["scenario", "metric", "unit", "mean", "ci_low", "ci_high", "n_reps", "interval_covers"]
@@ -131,7 +131,7 @@ def summary_table(timeseries: pd.DataFrame, posterior: bool = False) -> pd.DataF
     last = _plain(end_of_run(timeseries, ["scenario", "rep"]))
     overall = last[(last["group_type"] == OVERALL[0]) & (last["group"] == OVERALL[1])]
     table = summarise(overall, ["scenario", "metric"]).assign(interval_covers=interval_covers(posterior))
-    return _in_order(table, list(dict.fromkeys(timeseries["scenario"])))[SUMMARY_COLUMNS]
+    return _in_order(table, names_in_order(timeseries["scenario"]))[SUMMARY_COLUMNS]
 
 
 def summary_by_group_table(timeseries: pd.DataFrame, posterior: bool = False) -> pd.DataFrame:
@@ -141,7 +141,7 @@ def summary_by_group_table(timeseries: pd.DataFrame, posterior: bool = False) ->
     groups = last[last["group_type"] != OVERALL[0]]
     table = summarise(groups, ["scenario", "group_type", "group", "metric"]).assign(
         interval_covers=interval_covers(posterior))
-    return _in_order(table, list(dict.fromkeys(timeseries["scenario"])))[GROUP_SUMMARY_COLUMNS]
+    return _in_order(table, names_in_order(timeseries["scenario"]))[GROUP_SUMMARY_COLUMNS]
 
 
 def platform_info() -> dict[str, str]:
