@@ -61,6 +61,31 @@ def test_reused_twin_gives_the_savings_of_a_fresh_one(fresh_twins, monkeypatch):
     assert reused.loc[reused["metric"] == "savings_cumulative_dkk", "value"].notna().all()
 
 
+def test_a_replication_frees_each_model_before_the_next_is_built(fresh_twins, monkeypatch):
+    """With the cyclic garbage collector off, the main model is gone before the twin is built and the twin is
+    gone when the replication returns: two models are never held at once (peak memory at national scale)."""
+    import gc
+    import weakref
+
+    made: list[weakref.ref] = []
+    alive_at_creation: list[int] = []
+
+    class Tracked(DigexModel):
+        def __init__(self, *args, **kwargs):
+            alive_at_creation.append(sum(r() is not None for r in made))
+            super().__init__(*args, **kwargs)
+            made.append(weakref.ref(self))
+
+    monkeypatch.setattr(replication, "DigexModel", Tracked)
+    gc.disable()
+    try:
+        run_replication(tiny(), 0)
+        assert len(made) == 2 and alive_at_creation == [0, 0]
+        assert all(r() is None for r in made)
+    finally:
+        gc.enable()
+
+
 def test_twin_groups_gather_replications_sharing_a_twin():
     jobs = [(tiny(), 0), (tiny(), 1), (digital_variant(), 0), (digital_variant(), 1)]
     assert twin_groups(jobs) == [[0, 2], [1, 3]]

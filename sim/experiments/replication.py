@@ -17,6 +17,7 @@ keep every worker busy.
 from __future__ import annotations
 
 import functools
+import gc
 import hashlib
 import json
 from collections import OrderedDict
@@ -100,6 +101,8 @@ class TwinCache:
         ref.run(progress)
         cols = [OVERALL_METRICS.index(cost) for cost in SAVINGS.values()]
         self._costs[key] = ref.metrics.overall[: ref.week, cols].copy()
+        del ref
+        gc.collect()  # the twin's arrays go now, not when the next replication's model is already built
         if len(self._costs) > self.SIZE:
             self._costs.popitem(last=False)
         return self._costs[key]
@@ -118,10 +121,17 @@ def run_replication(config: Config, rep: int = 0, progress: Callable[[int], None
     this process has run the same twin before. Neither model is inspected, so
     neither creates Citizen agents. ``progress(week)`` is called after each
     simulated week of both runs (of the main run alone when the twin is reused).
+
+    A Mesa model and its agents refer to each other, so a finished model is
+    freed only by the cyclic garbage collector; the main model is collected
+    before the twin is built, and the twin when its costs are kept, so that
+    two models are never in memory at once (benchmarks/RESULTS.md: peak
+    memory at national scale).
     """
     seed = replication_seed(config, rep)
     ts = DigexModel(config, seed=seed, citizen_agents=False).run(progress).timeseries()
     if config.run.analogue_reference:
+        gc.collect()
         ref_costs = TWINS.costs(config, seed, progress)
         for j, (savings, cost) in enumerate(SAVINGS.items()):
             rows = ts["metric"] == savings
