@@ -215,12 +215,16 @@ def proxy_access_lowers_exclusion_among_the_oldest():
 def skills_courses_lower_the_challenged_share_at_a_cost():
     """Course places 20 -> 150 per 10,000 a year from 2013: fewer digitally challenged, courses cost."""
     for when in WHEN:
-        p = pairs("skills_courses", when)
-        for base, courses in p:
-            # challenged: mandate -0.0094 (sd 0.0022, max -0.0081), end -0.024 (sd 0.004, max -0.020)
-            assert courses("digitally_challenged_share") < base("digitally_challenged_share")
+        # challenged: mandate -0.0094 (sd 0.0022, max -0.0081), end -0.024 (sd 0.004, max -0.020);
         # cost: mandate +32m (sd 9m), end +32m (sd 7m) DKK a year
-        assert mean(c("cost_total_dkk") for _, c in p) > mean(b("cost_total_dkk") for b, _ in p)
+        fewer_challenged_at_a_cost(pairs("skills_courses", when))
+
+
+def fewer_challenged_at_a_cost(p: list) -> None:
+    """Courses: fewer digitally challenged in every (baseline, courses) pair, a higher mean total cost."""
+    for base, courses in p:
+        assert courses("digitally_challenged_share") < base("digitally_challenged_share")
+    assert mean(c("cost_total_dkk") for _, c in p) > mean(b("cost_total_dkk") for b, _ in p)
 
 
 # ------------------------------------------------------------------ the digital programme
@@ -424,10 +428,7 @@ def projection_more_helpers_serve_more_at_a_cost():
 def projection_skills_courses_lower_the_challenged_share():
     """Courses 7.5-fold from 2026: fewer digitally challenged in 2040, at a cost."""
     projection_unchanged_before_2026("projection_2040_skills_courses")
-    p = projection_pairs("projection_2040_skills_courses", None)
-    for base, courses in p:
-        assert courses("digitally_challenged_share") < base("digitally_challenged_share")
-    assert mean(c("cost_total_dkk") for _, c in p) > mean(b("cost_total_dkk") for b, _ in p)
+    fewer_challenged_at_a_cost(projection_pairs("projection_2040_skills_courses", None))
 
 
 @outcome("projection_2040_proxy_access")
