@@ -1,5 +1,5 @@
-"""The speed-ups of issue 16 change no result: the twin reused, grouped on workers, the long frame built at once,
-the arrival rates prepared once, the label columns compacted by recoding."""
+"""The speed-ups of issue 16 change no result: the twin reused, grouped on workers, replaying the main run's
+newcomers, the long frame built at once, the arrival rates prepared once, the label columns compacted by recoding."""
 
 import datetime as dt
 
@@ -9,10 +9,13 @@ import pytest
 
 from sim.experiments import replication
 from sim.experiments.replication import TwinCache, run_many, run_replication, twin_groups, twin_key
+from sim.model.mechanisms.demography import DemographyRecord, demography_key
 from sim.model.metrics import GROUP_METRICS, OVERALL, OVERALL_METRICS
 from sim.model.model import DigexModel
+from sim.model.params import Config, analogue_reference
 from sim.model.tasks import Arrivals, arrival_rate, procedure_weekly_rates
 from sim.outputs.files import compact_frame
+from sim.scenario.loader import load_scenario, shipped_scenarios
 from tests.conftest import small_config
 
 
@@ -159,3 +162,44 @@ def test_compacting_twice_gives_the_frame_compacted_once():
     pd.testing.assert_frame_equal(twice, compact_frame(ts.iloc[::-1].reset_index(drop=True)), check_exact=True)
     for col in ("metric", "group_type", "group"):
         assert list(twice[col].cat.categories) == list(once[col].cat.categories)
+
+
+def baseline_with_newcomers(weeks: int = 120) -> Config:
+    """The shipped baseline at 2,000 citizens with ten times its immigration: newcomers and faded barriers most
+    weeks."""
+    return load_scenario(shipped_scenarios() / "denmark_baseline.yaml",
+                         ["population.size=2000", f"run.weeks={weeks}", "population.immigration_per_year=0.1"])
+
+
+def test_a_twin_replaying_the_main_runs_newcomers_is_the_twin_that_draws_them():
+    config = baseline_with_newcomers()
+    record = DemographyRecord(demography_key(config, 7))
+    DigexModel(config, seed=7, citizen_agents=False, demography_record=record).run()
+    assert len(record.weeks) == config.run.weeks
+    assert sum(w is not None and len(w.faded) > 0 for w in record.weeks) > 10  # barriers end, and are replayed
+    twin = analogue_reference(config)
+    replayed = DigexModel(twin, seed=7, citizen_agents=False, demography_record=record).run()
+    drawn = DigexModel(twin, seed=7, citizen_agents=False).run()
+    assert replayed.immigrants_total == drawn.immigrants_total > 100
+    pd.testing.assert_frame_equal(replayed.pop.frame(), drawn.pop.frame(), check_exact=True)
+    pd.testing.assert_frame_equal(replayed.timeseries(), drawn.timeseries(), check_exact=True)
+
+
+def test_a_scenario_and_its_twin_have_one_demography_and_other_runs_another():
+    config = baseline_with_newcomers()
+    assert demography_key(config, 7) == demography_key(analogue_reference(config), 7)
+    assert demography_key(config, 7) != demography_key(config, 8)
+    other = baseline_with_newcomers()
+    other.population.entrants_per_year *= 1.1
+    assert demography_key(config, 7) != demography_key(other, 7)
+
+
+def test_a_record_of_another_demography_or_of_fewer_weeks_is_refused():
+    config = baseline_with_newcomers(weeks=20)
+    record = DemographyRecord(demography_key(config, 7))
+    DigexModel(config, seed=7, demography_record=record).run()
+    with pytest.raises(ValueError, match="demography_record: recorded from a run with another"):
+        DigexModel(config, seed=8, demography_record=record)
+    with pytest.raises(ValueError, match="demography_record: holds 20 weeks, fewer than this run's 40"):
+        DigexModel(baseline_with_newcomers(weeks=40), seed=7, demography_record=record)
+    DigexModel(baseline_with_newcomers(weeks=10), seed=7, demography_record=record)  # a shorter run replays a prefix

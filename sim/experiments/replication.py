@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from sim.experiments.executor import Executor
+from sim.model.mechanisms.demography import DemographyRecord, demography_key
 from sim.model.metrics import OVERALL_METRICS
 from sim.model.model import DigexModel
 from sim.model.params import Config, analogue_reference
@@ -91,13 +92,23 @@ class TwinCache:
     def __init__(self) -> None:
         self._costs: OrderedDict[str, np.ndarray] = OrderedDict()
 
-    def costs(self, config: Config, seed: int, progress: Callable[[int], None] | None) -> np.ndarray:
-        """The twin's weekly costs, run now (``progress`` after each week) unless run before with this key."""
+    def has(self, config: Config, seed: int) -> bool:
+        """Whether the twin of ``config`` run with ``seed`` is kept."""
+        return twin_key(config, seed) in self._costs
+
+    def costs(self, config: Config, seed: int, progress: Callable[[int], None] | None,
+              demography: DemographyRecord | None = None) -> np.ndarray:
+        """The twin's weekly costs, run now (``progress`` after each week) unless run before with this key.
+
+        ``demography``: the main run's newcomers, which the twin replays instead of drawing them again
+        (``DemographyRecord``; the same results).
+        """
         key = twin_key(config, seed)
         if key in self._costs:
             self._costs.move_to_end(key)
             return self._costs[key]
-        ref = DigexModel(analogue_reference(config), seed=seed, group_metrics=False, citizen_agents=False)
+        ref = DigexModel(analogue_reference(config), seed=seed, group_metrics=False, citizen_agents=False,
+                         demography_record=demography)
         ref.run(progress)
         cols = [OVERALL_METRICS.index(cost) for cost in SAVINGS.values()]
         self._costs[key] = ref.metrics.overall[: ref.week, cols].copy()
@@ -116,7 +127,8 @@ def run_replication(config: Config, rep: int = 0, progress: Callable[[int], None
     """Run one replication; with run.analogue_reference also its all-analogue twin for the savings (SAVINGS).
 
     The reference uses the same seed, so it has the same population, deaths,
-    births and task arrivals (common random numbers); only its cost is used,
+    births and task arrivals (common random numbers); it replays the main
+    run's newcomers (``DemographyRecord``) instead of drawing them again; only its cost is used,
     so it computes no group breakdown, and it is reused from ``TWINS`` when
     this process has run the same twin before. Neither model is inspected, so
     neither creates Citizen agents. ``progress(week)`` is called after each
@@ -129,10 +141,12 @@ def run_replication(config: Config, rep: int = 0, progress: Callable[[int], None
     memory at national scale).
     """
     seed = replication_seed(config, rep)
-    ts = DigexModel(config, seed=seed, citizen_agents=False).run(progress).timeseries()
-    if config.run.analogue_reference:
+    twin = config.run.analogue_reference
+    record = DemographyRecord(demography_key(config, seed)) if twin and not TWINS.has(config, seed) else None
+    ts = DigexModel(config, seed=seed, citizen_agents=False, demography_record=record).run(progress).timeseries()
+    if twin:
         gc.collect()
-        ref_costs = TWINS.costs(config, seed, progress)
+        ref_costs = TWINS.costs(config, seed, progress, record)
         for j, (savings, cost) in enumerate(SAVINGS.items()):
             rows = ts["metric"] == savings
             ts.loc[rows, "value"] = ref_costs[:, j] - ts.loc[ts["metric"] == cost, "value"].to_numpy()

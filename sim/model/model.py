@@ -104,6 +104,9 @@ class DigexModel(mesa.Model):
         citizen_agents: create a Citizen agent per row up to population.materialise_agents_up_to (off for
             replications run for their metrics alone, whose agents nobody inspects; ``citizen(row)`` still
             creates one on demand). Agents are views that draw no random numbers, so results are the same.
+        demography_record: the newcomers of a run with the same demography (``demography.DemographyRecord``,
+            same ``demography.demography_key``) and at least as many weeks, replayed instead of drawn; or an
+            empty record, which the run fills. Results are the same as without it.
 
     Raises:
         ValueError: naming ``config`` (not a Config, or one that fails validation) or ``seed`` (not an
@@ -111,9 +114,17 @@ class DigexModel(mesa.Model):
     """
 
     def __init__(self, config: Config | None = None, seed: int | None = None, check_invariants: bool = False,
-                 group_metrics: bool = True, citizen_agents: bool = True):
+                 group_metrics: bool = True, citizen_agents: bool = True,
+                 demography_record: demography.DemographyRecord | None = None):
         config = _validated_config(config)
         seed = config.run.seed if seed is None else _checked_seed(seed)
+        if demography_record is not None and demography_record.key != demography.demography_key(config, seed):
+            raise ValueError("demography_record: recorded from a run with another population, start, number of "
+                             "centres or seed than this one (demography.demography_key)")
+        if demography_record is not None and 0 < len(demography_record.weeks) < config.run.weeks:
+            raise ValueError(f"demography_record: holds {len(demography_record.weeks)} weeks, fewer than this run's "
+                             f"{config.run.weeks}; its later newcomers would be drawn from another point of the stream")
+        self.demography_record = demography_record
         super().__init__(scenario=DigexScenario(rng=seed, config=config))
         self.config = config
         self.seed = seed
@@ -308,6 +319,8 @@ class DigexModel(mesa.Model):
         The dead and the emigrants leave alike: their open tasks and unread
         letters are withdrawn and their Citizen agents removed. Also keeps the
         count of living citizens per centre (which sets the centres' staffing).
+        With a ``demography_record`` the week's newcomers and language learning
+        are replayed from it when it holds the week, else drawn and recorded into it.
         """
         r = self.streams["demography"]
         demography.age_one_week(self)
@@ -324,14 +337,21 @@ class DigexModel(mesa.Model):
                 view = self._citizen_views.pop(int(row), None)
                 if view is not None:
                     view.remove()
-        born = demography.entrants(self, r)
-        arrived = demography.immigrants(self, r)
+        record = self.demography_record
+        if record is not None and self.week < len(record.weeks):
+            born, arrived = record.replay(self)
+        else:
+            first = self.pop.n
+            born = demography.entrants(self, r)
+            arrived = demography.immigrants(self, r)
+            faded = demography.language_learning(self, r)
+            if record is not None:
+                record.keep(self, first, len(born), faded)
         new = np.concatenate([born, arrived])
         self.living_per_centre += np.bincount(self.pop.centre[new], minlength=self.helpers.n_centres)
         if self.materialised:
             for row in new:
                 self._citizen_views[int(row)] = Citizen(self, int(row))
-        demography.language_learning(self, r)
         self.deaths_total += len(dead)
         self.emigrants_total += len(emigrated)
         self.entrants_total += len(born)

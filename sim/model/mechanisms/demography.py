@@ -5,12 +5,15 @@ docs/ODD.md section 7.3.
 
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.model.params import AGE_BAND_EDGES, AGE_BANDS
-from sim.model.population import add_citizens, draw_ages, draw_citizens
+from sim.model.params import AGE_BAND_EDGES, AGE_BANDS, Config
+from sim.model.population import COLUMNS, add_citizens, draw_ages, draw_citizens
 
 if TYPE_CHECKING:
     from sim.model.model import DigexModel
@@ -256,14 +259,79 @@ def immigrants(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
     return rows
 
 
-def language_learning(m: DigexModel, rng: np.random.Generator) -> None:
+def language_learning(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
     """Immigrants' language barriers end at the annual hazard ``language_barrier_fade_per_year``.
 
     Only citizens who arrived by immigration during the run (rows after the
     starting population): the starting population keeps its
-    ``language_barrier_share`` (docs/ODD.md section 7.3).
+    ``language_barrier_share`` (docs/ODD.md section 7.3). Returns the rows whose barrier ended.
     """
     p, c = m.pop, m.config.population
     first = c.size
     rows = first + np.flatnonzero(p.immigrant[first : p.n] & p.language_barrier[first : p.n] & p.alive[first : p.n])
-    p.language_barrier[rows[rng.random(len(rows)) < c.language_barrier_fade_per_year / 52]] = False
+    faded = rows[rng.random(len(rows)) < c.language_barrier_fade_per_year / 52]
+    p.language_barrier[faded] = False
+    return faded
+
+
+def demography_key(config: Config, seed: int) -> str:
+    """What the demography of a run depends on, as a SHA-256: two runs with the same key have the same newcomers.
+
+    The population block (but its ``initial_enrolled_share``, which no
+    demographic draw uses), the start date, the number of centres (new
+    citizens draw theirs) and the seed: the starting population, and the
+    ``population`` and ``demography`` streams, whose draws depend on nothing
+    else (the weeks of death and emigration, newcomers and language
+    learning). A scenario and its all-analogue twin (docs/ODD.md section 7.14)
+    have the same key.
+    """
+    population = config.population.model_dump(mode="json", exclude={"initial_enrolled_share"})
+    what = {"population": population, "start": config.run.start.isoformat(),
+            "centres": config.policy.centre.centres, "seed": seed}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass
+class Newcomers:
+    """One week's newcomers as added (every population column of their rows) and the language barriers that ended."""
+
+    born: int
+    columns: dict[str, np.ndarray]
+    faded: np.ndarray
+
+
+class DemographyRecord:
+    """The newcomers of a run, week by week, for a run with the same demography to replay instead of drawing them.
+
+    A model given an empty record (``DigexModel(demography_record=...)``) fills it
+    week by week; a model given a filled one replays it (``DigexModel.demography_week``).
+    The analogue twin of a replication replays its main run's record: the same
+    rows with the same values as if it had drawn them (``demography_key``), without
+    drawing the new citizens a second time. Deaths and emigration need no record:
+    their weeks are drawn at entry and are columns of the rows.
+    """
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        self.weeks: list[Newcomers | None] = []
+
+    def keep(self, m: DigexModel, first: int, born: int, faded: np.ndarray) -> None:
+        """Record week ``len(self.weeks)``: rows ``first`` onwards are new (the first ``born`` of them 15-year-olds)."""
+        p = m.pop
+        if p.n == first and len(faded) == 0:
+            self.weeks.append(None)
+            return
+        self.weeks.append(Newcomers(born, {name: getattr(p, name)[first : p.n].copy() for name in COLUMNS}, faded))
+
+    def replay(self, m: DigexModel) -> tuple[np.ndarray, np.ndarray]:
+        """Add week ``m.week``'s newcomers and end its faded barriers; return the rows born and immigrated."""
+        week = self.weeks[m.week]
+        if week is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        parts = []
+        for part in (slice(0, week.born), slice(week.born, None)):
+            rows = add_citizens(m.pop, {name: values[part] for name, values in week.columns.items()}, m.week)
+            m.mail.grow_to(m.pop.capacity)
+            parts.append(rows)
+        m.pop.language_barrier[week.faded] = False
+        return parts[0], parts[1]
