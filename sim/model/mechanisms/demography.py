@@ -39,13 +39,10 @@ def age_one_week(m: DigexModel) -> None:
 
 def _weeks_until(first_week: int, years: np.ndarray) -> np.ndarray:
     """Week of an event ``years`` after the start of ``first_week`` (at the earliest ``first_week``)."""
-    k = np.minimum(years, 2**31)
-    k *= 52
-    np.ceil(k, out=k)
-    np.maximum(k, 1, out=k)
-    k += first_week - 1  # whole numbers below 2**53: exact, as first_week + k - 1
-    np.minimum(k, 2**31 - 1, out=k)
-    return k.astype(np.int32)
+    # Float constants (2**31 and so on as floats, cheaper to pass); adding first_week - 1 at once is exact,
+    # as first_week + k - 1 is: whole numbers below 2**53.
+    k = np.maximum(np.ceil(np.minimum(years, 2147483648.0) * 52.0), 1.0)
+    return np.minimum(k + float(first_week - 1), 2147483647.0).astype(np.int32)
 
 
 def schedule_deaths(m: DigexModel, rows: np.ndarray, first_week: int, rng: np.random.Generator) -> None:
