@@ -7,6 +7,8 @@ its row with ``alive = False``, so row numbers are stable identifiers and a
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sim.model.codes import NOT_ENROLLED
@@ -162,17 +164,32 @@ def draw_ages(
     immigrants use ``immigration_age_shares`` (docs/ODD.md sections 5 and 7.3).
     """
     by_band = cfg.age_band_shares if band_shares is None else band_shares
-    shares = np.array([by_band[b] for b in AGE_BANDS])
-    band = rng.choice(len(AGE_BANDS), size=n, p=shares / shares.sum())
-    lo = np.array(AGE_BAND_EDGES, dtype=float)
-    hi = np.append(lo[1:], float(cfg.max_age))
+    p, lo, width, thin = _band_draw_table(tuple(by_band[b] for b in AGE_BANDS), cfg.max_age)
+    band = rng.choice(len(AGE_BANDS), size=n, p=p)
     u = rng.random(n)
     # Within 80+ the density falls with age: use a truncated exponential (mean 7 years above 80).
-    age = lo[band] + u * (hi[band] - lo[band])
-    old = band == len(AGE_BANDS) - 1
-    span = cfg.max_age - 80
-    age[old] = 80 - 7.0 * np.log(1 - u[old] * (1 - np.exp(-span / 7.0)))
+    age = lo[band] + u * width[band]
+    old = np.flatnonzero(band == len(AGE_BANDS) - 1)
+    if len(old):
+        age[old] = 80 - 7.0 * np.log(1 - u[old] * thin)
     return age
+
+
+@functools.lru_cache(maxsize=32)
+def _band_draw_table(shares: tuple[float, ...], max_age: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Constants of ``draw_ages`` for band shares (in AGE_BANDS order) and ``max_age``, computed once.
+
+    The band probabilities (shares / their sum), each band's lower age and
+    width (the last band's up to ``max_age``), and 1 - exp(-(max_age - 80) / 7)
+    of the truncated exponential within 80+. Arrays are read-only (shared by calls).
+    """
+    shares_arr = np.array(shares)
+    lo = np.array(AGE_BAND_EDGES, dtype=float)
+    hi = np.append(lo[1:], float(max_age))
+    p, width = shares_arr / shares_arr.sum(), hi - lo
+    for a in (p, lo, width):
+        a.setflags(write=False)
+    return p, lo, width, 1 - np.exp(-(max_age - 80) / 7.0)
 
 
 def draw_citizens(
