@@ -157,9 +157,16 @@ def _leave_age_block(age: np.ndarray, e: np.ndarray, rates: np.ndarray) -> np.nd
     steps = np.zeros((len(age), len(rates) + 1))  # e, then each band's hazard
     steps[:, 0] = e
     hazard = steps[:, 1:]
-    np.multiply(rates, span, out=hazard, where=rates > 0)  # rate 0: none, also over inf years
+    if rates[-1] > 0:  # the only inf years are the last band's: a rate of 0 elsewhere gives 0 x finite = 0
+        np.multiply(rates, span, out=hazard)
+    else:
+        np.multiply(rates, span, out=hazard, where=rates > 0)  # rate 0: none, also over inf years
     rest = np.subtract.accumulate(steps[:, :-1], axis=1)  # what is left on entering each band
     ends = rest < hazard
+    band = ends.argmax(axis=1)  # the first band in which the rest runs out (0 if none)
+    at = band + np.arange(0, ends.size, ends.shape[1])  # (row, that band) as an index into the flat arrays
+    if ends.take(at).all():  # all leave some time (always when the last band's rate is above 0)
+        return start.take(at) + rest.take(at) / rates.take(band)
     who = np.flatnonzero(ends.any(axis=1))
     band = ends[who].argmax(axis=1)
     leave_age = np.full(len(age), np.inf)
