@@ -242,7 +242,7 @@ def entrants(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     years = m.week / 52
-    ages = np.full(k, 15.0) + rng.random(k) / 52
+    ages = rng.random(k) / 52 + 15.0  # 15 years and up to a week (as 15.0 + u / 52: addition commutes exactly)
     attrs = draw_citizens(c, ages, rng, m.helpers.n_centres, cohort_shift=c.cohort_skill_gain_per_year * years)
     rows = add_citizens(m.pop, attrs, m.week)
     schedule_deaths(m, rows, m.week + 1, rng)
