@@ -7,6 +7,8 @@ its row with ``alive = False``, so row numbers are stable identifiers and a
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sim.model.codes import NOT_ENROLLED
@@ -162,17 +164,32 @@ def draw_ages(
     immigrants use ``immigration_age_shares`` (docs/ODD.md sections 5 and 7.3).
     """
     by_band = cfg.age_band_shares if band_shares is None else band_shares
-    shares = np.array([by_band[b] for b in AGE_BANDS])
-    band = rng.choice(len(AGE_BANDS), size=n, p=shares / shares.sum())
-    lo = np.array(AGE_BAND_EDGES, dtype=float)
-    hi = np.append(lo[1:], float(cfg.max_age))
+    p, lo, width, thin = _band_draw_table(tuple(by_band[b] for b in AGE_BANDS), cfg.max_age)
+    band = rng.choice(len(AGE_BANDS), size=n, p=p)
     u = rng.random(n)
     # Within 80+ the density falls with age: use a truncated exponential (mean 7 years above 80).
-    age = lo[band] + u * (hi[band] - lo[band])
-    old = band == len(AGE_BANDS) - 1
-    span = cfg.max_age - 80
-    age[old] = 80 - 7.0 * np.log(1 - u[old] * (1 - np.exp(-span / 7.0)))
+    age = lo[band] + u * width[band]
+    old = np.flatnonzero(band == len(AGE_BANDS) - 1)
+    if len(old):
+        age[old] = 80 - 7.0 * np.log(1 - u[old] * thin)
     return age
+
+
+@functools.lru_cache(maxsize=32)
+def _band_draw_table(shares: tuple[float, ...], max_age: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Constants of ``draw_ages`` for band shares (in AGE_BANDS order) and ``max_age``, computed once.
+
+    The band probabilities (shares / their sum), each band's lower age and
+    width (the last band's up to ``max_age``), and 1 - exp(-(max_age - 80) / 7)
+    of the truncated exponential within 80+. Arrays are read-only (shared by calls).
+    """
+    shares_arr = np.array(shares)
+    lo = np.array(AGE_BAND_EDGES, dtype=float)
+    hi = np.append(lo[1:], float(max_age))
+    p, width = shares_arr / shares_arr.sum(), hi - lo
+    for a in (p, lo, width):
+        a.setflags(write=False)
+    return p, lo, width, 1 - np.exp(-(max_age - 80) / 7.0)
 
 
 def draw_citizens(
@@ -193,40 +210,47 @@ def draw_citizens(
     (``immigrant_language_barrier_share`` for immigrants).
     """
     n = len(ages)
-    old_frac = np.clip((ages - 45.0) / 30.0, 0.0, 1.0)
-    young = np.asarray(cfg.education_shares_young)
-    oldsh = np.asarray(cfg.education_shares_old)
-    p_edu = young[None, :] * (1 - old_frac[:, None]) + oldsh[None, :] * old_frac[:, None]
-    education = (rng.random(n)[:, None] > np.cumsum(p_edu, axis=1)).sum(axis=1).clip(0, 2)
-
-    p_phys = cfg.physical_disability_base + cfg.physical_disability_per_decade * np.clip(
-        (ages - 45.0) / 10.0, 0.0, None
+    edu_eff, cog_eff, phys_eff, lang_eff = _skill_terms(
+        cfg.skill_education_effect, cfg.skill_cognitive_effect, cfg.skill_physical_effect, cfg.skill_language_effect
     )
+    # Education: the first level (low, medium, high) whose cumulative share, linear in age between the young and
+    # the old mix, exceeds a uniform draw. The shares are non-negative, so the cumulative shares do not decrease
+    # and the level is the count of those below the draw; the last (the total) is not needed.
+    old_frac = np.minimum(np.maximum((ages - 45.0) / 30.0, 0.0), 1.0)
+    young_frac = 1.0 - old_frac
+    (young_low, young_medium, _), (old_low, old_medium, _) = cfg.education_shares_young, cfg.education_shares_old
+    p_low = young_low * young_frac + old_low * old_frac
+    p_low_or_medium = p_low + (young_medium * young_frac + old_medium * old_frac)
+    r = rng.random(n)
+    education = np.add(r > p_low, r > p_low_or_medium, dtype=np.int64)
+
+    p_phys = cfg.physical_disability_base + cfg.physical_disability_per_decade * np.maximum((ages - 45.0) / 10.0, 0.0)
     p_cog = cfg.cognitive_disability_base + (cfg.cognitive_disability_80plus - cfg.cognitive_disability_base) * (
-        np.clip((ages - 60.0) / 25.0, 0.0, 1.0) ** 2
+        np.minimum(np.maximum((ages - 60.0) / 25.0, 0.0), 1.0) ** 2
     )
     u = rng.random(n)
-    disability = np.where(u < p_cog, 2, np.where(u < p_cog + np.clip(p_phys, 0, 1), 1, 0))
+    # 2 (cognitive) below p_cog, else 1 (physical) below p_cog + p_phys, else 0: below p_cog is below both.
+    disability = np.add(u < p_cog, u < p_cog + np.minimum(np.maximum(p_phys, 0.0), 1.0), dtype=np.int64)
     language = rng.random(n) < (cfg.language_barrier_share if language_share is None else language_share)
     homeless = rng.random(n) < cfg.homeless_share
 
-    edu_eff = np.asarray(cfg.skill_education_effect)[education]
     logit = (
         cfg.skill_intercept
         + cfg.skill_age_slope * (ages - 40.0) / 10.0
-        + cfg.skill_old_age_slope * np.clip(ages - 65.0, 0.0, None) / 10.0
-        + edu_eff
-        + cfg.skill_cognitive_effect * (disability == 2)
-        + cfg.skill_physical_effect * (disability == 1)
-        + cfg.skill_language_effect * language
+        + cfg.skill_old_age_slope * np.maximum(ages - 65.0, 0.0) / 10.0
+        + edu_eff[education]
+        + cog_eff[disability]
+        + phys_eff[disability]
+        + lang_eff[language.view(np.int8)]
         + cohort_shift
         + cfg.skill_noise_sd * rng.standard_normal(n)
     )
     skill = logistic(logit)
 
-    p_net = cfg.internet_base * (1 - cfg.internet_skill_weight * (1 - skill)) * np.where(homeless, 0.3, 1.0)
+    unskilled = 1.0 - skill
+    p_net = cfg.internet_base * (1.0 - cfg.internet_skill_weight * unskilled) * np.where(homeless, 0.3, 1.0)
     internet = rng.random(n) < p_net
-    p_eid = cfg.eid_base * (1 - cfg.eid_skill_weight * (1 - skill)) * np.where(internet, 1.0, 0.5)
+    p_eid = cfg.eid_base * (1.0 - cfg.eid_skill_weight * unskilled) * np.where(internet, 1.0, 0.5)
     eid = rng.random(n) < p_eid
 
     support_mean = cfg.support_mean * np.where(ages >= 75, cfg.support_old_age_factor, 1.0)
@@ -253,6 +277,27 @@ def draw_citizens(
         "ident_u": rng.random(n),
         "proxy_u": rng.random(n),
     }
+
+
+@functools.lru_cache(maxsize=32)
+def _skill_terms(
+    education_effect: tuple[float, ...], cognitive_effect: float, physical_effect: float, language_effect: float
+) -> tuple[np.ndarray, ...]:
+    """Terms of ``draw_citizens``' skill logit, made into read-only lookup arrays once per configuration.
+
+    The term of each education level, of each disability code (cognitive
+    effect x (code == 2), physical effect x (code == 1)) and of no/a language
+    barrier (effect x False/True): looking a term up gives the very product
+    ``draw_citizens`` would compute.
+    """
+    codes = np.arange(3)
+    tables = (
+        np.asarray(education_effect), cognitive_effect * (codes == 2), physical_effect * (codes == 1),
+        language_effect * np.array([False, True]),
+    )
+    for a in tables:
+        a.setflags(write=False)
+    return tables
 
 
 def add_citizens(pop: Population, attrs: dict[str, np.ndarray], week: int) -> np.ndarray:

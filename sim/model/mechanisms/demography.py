@@ -5,6 +5,8 @@ docs/ODD.md section 7.3.
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -40,8 +42,10 @@ def age_one_week(m: DigexModel) -> None:
 
 def _weeks_until(first_week: int, years: np.ndarray) -> np.ndarray:
     """Week of an event ``years`` after the start of ``first_week`` (at the earliest ``first_week``)."""
-    k = np.maximum(1, np.ceil(np.minimum(years, 2**31) * 52))
-    return np.minimum(first_week + k - 1, 2**31 - 1).astype(np.int32)
+    # Float constants (2**31 and so on as floats, cheaper to pass); adding first_week - 1 at once is exact,
+    # as first_week + k - 1 is: whole numbers below 2**53.
+    k = np.maximum(np.ceil(np.minimum(years, 2147483648.0) * 52.0), 1.0)
+    return np.minimum(k + float(first_week - 1), 2147483647.0).astype(np.int32)
 
 
 def schedule_deaths(m: DigexModel, rows: np.ndarray, first_week: int, rng: np.random.Generator) -> None:
@@ -74,8 +78,13 @@ def schedule_deaths(m: DigexModel, rows: np.ndarray, first_week: int, rng: np.ra
 
 def _calendar_year(m: DigexModel, week: int) -> float:
     """The calendar time (fractional year) at the start of ``week``."""
-    start = m.config.run.start
-    return start.year + (start.timetuple().tm_yday - 1) / 365.25 + week / 52.1775
+    return _year_start(m.config.run.start) + week / 52.1775
+
+
+@functools.lru_cache(maxsize=16)
+def _year_start(start: dt.date) -> float:
+    """The calendar time (fractional year) of the start date ``run.start``."""
+    return start.year + (start.timetuple().tm_yday - 1) / 365.25
 
 
 def scheduled_share(base: float, schedule: dict[int, float], year: int) -> float:
@@ -108,7 +117,8 @@ def schedule_emigration(
     temporary = rng.random(len(rows)) < return_prob
     stay = rng.exponential(c.immigrant_stay_years, size=len(rows))
     leave_age = settled_leave_age(age, e, np.array([c.emigration_rates[b] for b in AGE_BANDS]))
-    years = np.where(temporary, np.minimum(leave_age - age, stay), leave_age - age)
+    settled = leave_age - age
+    years = np.where(temporary, np.minimum(settled, stay), settled)
     m.pop.leave_week[rows] = _weeks_until(first_week, years)
 
 
@@ -126,6 +136,8 @@ def settled_leave_age(age: np.ndarray, e: np.ndarray, rates: np.ndarray) -> np.n
     which the citizen leaves at its start + rest / rate; ``inf`` if it never
     does (a last band's rate of 0).
     """
+    if len(age) <= _BLOCK:  # one block (every week's new citizens): no copy into a result
+        return _leave_age_block(age, e, rates)
     leave_age = np.full(len(age), np.inf)
     for lo in range(0, len(age), _BLOCK):  # a starting population of a million rows in blocks of bounded memory
         part = slice(lo, lo + _BLOCK)
@@ -145,9 +157,19 @@ def _leave_age_block(age: np.ndarray, e: np.ndarray, rates: np.ndarray) -> np.nd
     """
     start = np.maximum(age[:, None], _BAND_LO)
     span = np.maximum(0.0, _BAND_HI - start)
-    hazard = np.multiply(rates, span, out=np.zeros_like(span), where=rates > 0)  # rate 0: none, also over inf years
-    rest = np.subtract.accumulate(np.column_stack([e, hazard[:, :-1]]), axis=1)  # what is left on entering each band
+    steps = np.zeros((len(age), len(rates) + 1))  # e, then each band's hazard
+    steps[:, 0] = e
+    hazard = steps[:, 1:]
+    if rates[-1] > 0:  # the only inf years are the last band's: a rate of 0 elsewhere gives 0 x finite = 0
+        np.multiply(rates, span, out=hazard)
+    else:
+        np.multiply(rates, span, out=hazard, where=rates > 0)  # rate 0: none, also over inf years
+    rest = np.subtract.accumulate(steps[:, :-1], axis=1)  # what is left on entering each band
     ends = rest < hazard
+    band = ends.argmax(axis=1)  # the first band in which the rest runs out (0 if none)
+    at = band + np.arange(0, ends.size, ends.shape[1])  # (row, that band) as an index into the flat arrays
+    if ends.take(at).all():  # all leave some time (always when the last band's rate is above 0)
+        return start.take(at) + rest.take(at) / rates.take(band)
     who = np.flatnonzero(ends.any(axis=1))
     band = ends[who].argmax(axis=1)
     leave_age = np.full(len(age), np.inf)
@@ -223,7 +245,7 @@ def entrants(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
     if k == 0:
         return np.zeros(0, dtype=np.int64)
     years = m.week / 52
-    ages = np.full(k, 15.0) + rng.random(k) / 52
+    ages = rng.random(k) / 52 + 15.0  # 15 years and up to a week (as 15.0 + u / 52: addition commutes exactly)
     attrs = draw_citizens(c, ages, rng, m.helpers.n_centres, cohort_shift=c.cohort_skill_gain_per_year * years)
     rows = add_citizens(m.pop, attrs, m.week)
     schedule_deaths(m, rows, m.week + 1, rng)
