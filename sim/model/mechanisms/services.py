@@ -185,7 +185,8 @@ def serve_within_capacity(
     available = capacity - overrun
     served = first_served(groups, deadline, cost, available, rng)
     used = np.bincount(groups[served], cost[served], len(capacity))
-    overrun[:] = np.where(np.isinf(capacity), 0.0, np.maximum(0.0, used - available))
+    np.maximum(0.0, used - available, out=overrun)
+    overrun[np.isinf(capacity)] = 0.0  # unlimited capacity never runs over
     return served
 
 
@@ -263,10 +264,10 @@ def case_modes(m: DigexModel, owners: np.ndarray, rng: np.random.Generator) -> n
     pol = m.policy.centre
     u = rng.random((2, len(owners)))
     teach = u[0] < pol.self_help_share
-    grey = teach & (u[1] < pol.grey_share) & m.pop.eid[owners] & m.digital_live
     mode = np.full(len(owners), CASEWORK)
     mode[teach] = TEACHING
-    mode[grey] = GREY
+    if m.digital_live:
+        mode[teach & (u[1] < pol.grey_share) & m.pop.eid[owners]] = GREY
     return mode
 
 
