@@ -97,9 +97,9 @@ class HelperTable:
     def book(self, casework: np.ndarray, teaching: np.ndarray, documentation: np.ndarray) -> None:
         """Spread each centre's minutes of the week evenly over its helpers."""
         per = np.bincount(self.centre, minlength=self.n_centres)
-        self.minutes_casework = casework[self.centre] / per[self.centre]
-        self.minutes_teaching = teaching[self.centre] / per[self.centre]
-        self.minutes_documentation = documentation[self.centre] / per[self.centre]
+        self.minutes_casework = (casework / per)[self.centre]
+        self.minutes_teaching = (teaching / per)[self.centre]
+        self.minutes_documentation = (documentation / per)[self.centre]
 
     def take(self, minutes: np.ndarray) -> None:
         """Book other centre work of this week (``minutes`` per centre, e.g. exemption applications).
@@ -125,10 +125,13 @@ class HelperTable:
         """
         case = self.minutes_casework + self.minutes_teaching
         busy = case > 0
-        c = np.where(busy, self.minutes_casework / np.where(busy, case, 1), 0.0)
+        if not busy.any():  # an idle week: e + 0 is e, so only the clip remains
+            self.expertise = self.expertise.clip(0.0, 1.0)
+            return
+        c = np.divide(self.minutes_casework, case, out=np.zeros(len(case)), where=busy)
         e = self.expertise
         delta = gain_per_year / 52 * c * (1 - e) - decay_per_year / 52 * (1 - c) * e
-        self.expertise = np.clip(e + np.where(busy, delta, 0.0), 0.0, 1.0)
+        self.expertise = (e + np.where(busy, delta, 0.0)).clip(0.0, 1.0)
 
 
 def first_served(
@@ -147,18 +150,22 @@ def first_served(
         return np.zeros(0, dtype=bool)
     order = np.lexsort((rng.random(n), deadline, groups))
     g = groups[order]
-    c = np.cumsum(cost[order])
-    # Filled in place rather than by np.r_, whose set-up costs more than this arithmetic on a week's queue.
-    first = np.empty(n, dtype=bool)
-    first[0] = True
-    np.not_equal(g[1:], g[:-1], out=first[1:])
-    starts = first.nonzero()[0]
-    used_before = np.zeros(len(starts))  # minutes of the groups before each group, in service order
-    used_before[1:] = c[starts[1:] - 1]
-    sizes = np.empty(len(starts), dtype=np.intp)
-    sizes[:-1] = starts[1:] - starts[:-1]
-    sizes[-1] = n - starts[-1]
-    served_sorted = (c - cost[order] - np.repeat(used_before, sizes)) < capacity[g]
+    cost_sorted = cost[order]
+    c = np.add.accumulate(cost_sorted)  # np.cumsum, without its Python-level dispatch
+    if g[0] == g[-1]:  # one group (the phone line, or a week with visitors at one centre): nothing used before it
+        served_sorted = (c - cost_sorted) < capacity[g[0]]
+    else:
+        # Filled in place rather than by np.r_, whose set-up costs more than this arithmetic on a week's queue.
+        first = np.empty(n, dtype=bool)
+        first[0] = True
+        np.not_equal(g[1:], g[:-1], out=first[1:])
+        starts = first.nonzero()[0]
+        used_before = np.zeros(len(starts))  # minutes of the groups before each group, in service order
+        used_before[1:] = c[starts[1:] - 1]
+        sizes = np.empty(len(starts), dtype=np.intp)
+        sizes[:-1] = starts[1:] - starts[:-1]
+        sizes[-1] = n - starts[-1]
+        served_sorted = (c - cost_sorted - np.repeat(used_before, sizes)) < capacity[g]
     served = np.empty(n, dtype=bool)
     served[order] = served_sorted
     return served
@@ -178,7 +185,8 @@ def serve_within_capacity(
     available = capacity - overrun
     served = first_served(groups, deadline, cost, available, rng)
     used = np.bincount(groups[served], cost[served], len(capacity))
-    overrun[:] = np.where(np.isinf(capacity), 0.0, np.maximum(0.0, used - available))
+    np.maximum(0.0, used - available, out=overrun)
+    overrun[np.isinf(capacity)] = 0.0  # unlimited capacity never runs over
     return served
 
 
@@ -199,7 +207,7 @@ def serve_phone(m: DigexModel, rng: np.random.Generator) -> None:
     cost is the staffed hours (see costs.py).
     """
     t, b, pol = m.tasks, m.config.behaviour, m.policy.phone
-    idx = np.flatnonzero(t.route == QUEUED_PHONE)
+    idx = (t.route == QUEUED_PHONE).nonzero()[0]
     minutes = np.full(len(idx), pol.minutes_per_call)
     cap_minutes = pol.agents_per_10k * m.n_alive / 1e4 * pol.hours_per_week * 60
     if m.policy.unlimited_capacity:
@@ -256,8 +264,11 @@ def case_modes(m: DigexModel, owners: np.ndarray, rng: np.random.Generator) -> n
     pol = m.policy.centre
     u = rng.random((2, len(owners)))
     teach = u[0] < pol.self_help_share
-    grey = teach & (u[1] < pol.grey_share) & m.pop.eid[owners] & m.digital_live
-    return np.where(grey, GREY, np.where(teach, TEACHING, CASEWORK))
+    mode = np.full(len(owners), CASEWORK)
+    mode[teach] = TEACHING
+    if m.digital_live:
+        mode[teach & (u[1] < pol.grey_share) & m.pop.eid[owners]] = GREY
+    return mode
 
 
 def case_minutes(m: DigexModel, mode: np.ndarray, letter: np.ndarray, expertise: np.ndarray) -> np.ndarray:
@@ -292,7 +303,7 @@ def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     """
     m.staff_centres()
     t, p, b, pol = m.tasks, m.pop, m.config.behaviour, m.policy.centre
-    idx = np.flatnonzero(t.route == QUEUED_CENTRE)
+    idx = (t.route == QUEUED_CENTRE).nonzero()[0]
     letters = letter_requests(m, rng)
     owners = np.concatenate([t.owner[idx], letters])
     letter = np.arange(len(owners)) >= len(idx)
@@ -317,41 +328,47 @@ def serve_centres(m: DigexModel, rng: np.random.Generator) -> None:
     documentation = np.bincount(sc, np.full(len(sc), pol.documentation_minutes), n_c)
     m.helpers.book(casework, teaching, documentation)
     m.helpers.spare = np.maximum(0.0, available - np.bincount(sc, minutes[served], n_c))
-    m.metrics.add_queue(CENTRE, len(idx), t.wait[idx[served[~letter]]])
-    m.metrics.add_helper_minutes(casework.sum(), teaching.sum(), documentation.sum())
-    m.costs.add_centre(casework.sum() + teaching.sum() + documentation.sum(), cap.sum(), len(sc))
-    m.citizen_time(owners[served], CENTRE)
-
+    served_tasks = served[: len(idx)]  # the procedures come first in the queue, the letter visits after
+    m.metrics.add_queue(CENTRE, len(idx), t.wait[idx[served_tasks]])
+    casework_total, teaching_total, documentation_total = casework.sum(), teaching.sum(), documentation.sum()
+    m.metrics.add_helper_minutes(casework_total, teaching_total, documentation_total)
+    m.costs.add_centre(casework_total + teaching_total + documentation_total, cap.sum(), len(sc))
     so = owners[served]
+    m.citizen_time(so, CENTRE)
+
     ready = teaching_readiness(m, so)
     e = expertise[served]
-    p_ok = np.where(sm == TEACHING, b.self_help_success * ready, b.casework_success * (0.5 + 0.5 * e))
+    s_letter = letter[served]
+    is_task = ~s_letter
+    taught = sm == TEACHING
+    grey = sm == GREY
+    p_ok = np.where(taught, b.self_help_success * ready, b.casework_success * (0.5 + 0.5 * e))
     u = rng.random((4, len(so)))
     ok = u[0] < p_ok
-    wrong = ok & (sm != TEACHING) & (u[1] < pol.deskilled_error_rate * (1 - e)) & ~letter[served]
-    incident = (sm == GREY) & (u[2] < pol.grey_incident_probability)
+    wrong = ok & ~taught & (u[1] < pol.deskilled_error_rate * (1 - e)) & is_task
+    incident = grey & (u[2] < pol.grey_incident_probability)
     new_eid = wants_eid[served] & (u[3] < pol.eid_setup_success)
-    taught = sm == TEACHING
     learners = so[taught]  # each gains a share of the gap to full skill (at most once a week, as m.learn)
     p.skill[learners] += (b.learn_by_teaching * ready[taught] * (1 - p.skill[learners])).astype(np.float32)
     p.eid[so[new_eid]] = True
 
-    is_task = ~letter[served]
-    s = idx[served[: len(idx)]]  # served procedures, in the order of so[is_task]
-    ok_t, wrong_t, mode_t = ok[is_task], wrong[is_task], sm[is_task]
+    s = idx[served_tasks]  # served procedures, in the order of so[is_task]
+    ok_t, wrong_t, grey_t = ok[is_task], wrong[is_task], grey[is_task]
+    right_t = ok_t & ~wrong_t
     m.fail_tasks(s[wrong_t])
-    m.complete(s[ok_t & ~wrong_t & (mode_t != GREY)], CENTRE)
-    m.complete(s[ok_t & ~wrong_t & (mode_t == GREY)], SELF_SERVICE)
+    m.complete(s[right_t & ~grey_t], CENTRE)
+    m.complete(s[right_t & grey_t], SELF_SERVICE)
     back_to_choice(m, s[~ok_t])
-    wait_or_leave(m, idx[~served[: len(idx)]])
+    wait_or_leave(m, idx[~served_tasks])
 
-    read = so[letter[served] & ok]
+    letter_ok = s_letter & ok
+    read = so[letter_ok]
     n_read = m.mail.clear(read, m.week)
     p.letters_read[read] += n_read
     m.metrics.add_letters_read(read, n_read)
-    own_login = letter[served] & ok & (sm != CASEWORK) & (p.dp_status[so] == ENROLLED) & m.digital_live
+    own_login = letter_ok & (sm != CASEWORK) & (p.dp_status[so] == ENROLLED) & m.digital_live
     p.last_read_week[so[own_login]] = m.week
 
-    m.metrics.add_centre_outcomes(int(wrong.sum()), int((sm == GREY).sum()), int(incident.sum()),
-                                  int(letter[served].sum()), int(new_eid.sum()))
+    m.metrics.add_centre_outcomes(np.count_nonzero(wrong), np.count_nonzero(grey), np.count_nonzero(incident),
+                                  np.count_nonzero(s_letter), np.count_nonzero(new_eid))
     m.helpers.update_expertise(pol.expertise_gain_per_year, pol.expertise_decay_per_year)
