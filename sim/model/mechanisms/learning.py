@@ -18,13 +18,15 @@ if TYPE_CHECKING:
 def move_towards_one(values: np.ndarray, rows: np.ndarray, rate: float) -> None:
     """values[rows] += rate * (1 - values[rows])."""
     if len(rows) and rate:
-        values[rows] += np.float32(rate) * (1 - values[rows])
+        v = values[rows]
+        values[rows] = v + np.float32(rate) * (1 - v)
 
 
 def move_towards_zero(values: np.ndarray, rows: np.ndarray, rate: float) -> None:
     """values[rows] -= rate * values[rows]."""
     if len(rows) and rate:
-        values[rows] -= np.float32(rate) * values[rows]
+        v = values[rows]
+        values[rows] = v - np.float32(rate) * v
 
 
 def trust_recovery(m: DigexModel) -> None:
