@@ -75,9 +75,10 @@ def design_bonus(m: DigexModel, owners: np.ndarray) -> np.ndarray:
     accessibility x [impaired] + language_support x [language barrier] + senior_design x [aged 65+].
     """
     p, plat = m.pop, m.policy.platform
-    return (plat.accessibility * (p.disability[owners] > 0)
-            + plat.language_support * p.language_barrier[owners]
-            + plat.senior_design * (p.age[owners] >= SENIOR_AGE))
+    bonus = plat.accessibility * (p.disability[owners] > 0) + plat.language_support * p.language_barrier[owners]
+    if plat.senior_design:  # a zero coefficient adds +0.0 to these non-negative sums, which changes none of them
+        bonus = bonus + plat.senior_design * (p.age[owners] >= SENIOR_AGE)
+    return bonus
 
 
 def self_service_success(m: DigexModel, idx: np.ndarray, owners: np.ndarray | None = None,
@@ -242,10 +243,11 @@ def route_to_queues(m: DigexModel, idx: np.ndarray, choice: np.ndarray) -> None:
     state, where it may be given up (``give_up``), without a failed attempt.
     """
     t = m.tasks
+    phone, centre = choice == PHONE, choice == CENTRE
     t.route[idx[choice == STAY_AWAY]] = AFTER_FAILURE
-    t.route[idx[choice == PHONE]] = QUEUED_PHONE
-    t.route[idx[choice == CENTRE]] = QUEUED_CENTRE
-    t.wait[idx[(choice == PHONE) | (choice == CENTRE)]] = 0
+    t.route[idx[phone]] = QUEUED_PHONE
+    t.route[idx[centre]] = QUEUED_CENTRE
+    t.wait[idx[phone | centre]] = 0
 
 
 def back_to_choice(m: DigexModel, idx: np.ndarray) -> None:
