@@ -109,7 +109,7 @@ def clip01(x: np.ndarray) -> np.ndarray:
 def shift_odds(p: float, shift: np.ndarray) -> np.ndarray:
     """logistic(logit(p) + shift), also for p = 0 or 1 (which no shift moves)."""
     odds = p * np.exp(shift)
-    return odds / (odds + 1 - p)
+    return odds / (odds + 1.0 - p)
 
 
 def give_up(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
@@ -120,7 +120,7 @@ def give_up(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
     t, b = m.tasks, m.config.behaviour
     idx = (t.route > FRESH).nonzero()[0]
     trust = m.pop.trust[t.owner[idx]]
-    p = b.giveup_base + b.giveup_alienation * (1 - trust) + b.giveup_per_failure * t.attempts[idx]
+    p = b.giveup_base + b.giveup_alienation * (1.0 - trust) + b.giveup_per_failure * t.attempts[idx]
     return idx[rng.random(len(idx)) < clip01(p)]
 
 
@@ -164,7 +164,7 @@ def choose_channels(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) ->
     asks_relative = u2 < shift_odds(b.relative_uptake, b.trust_relative_slope * (0.5 - trust))
     relative = needs_help & (p.support[o] > 0) & (asks_relative | proxy)
     choice[relative] = RELATIVE
-    rest = (choice == STAY_AWAY) & (u4 >= b.trust_help_avoidance * (1 - trust))
+    rest = (choice == STAY_AWAY) & (u4 >= b.trust_help_avoidance * (1.0 - trust))
     challenged = skill < m.config.population.challenged_threshold
     p_centre = clip01(b.centre_preference + 0.3 * challenged - 0.5 * p.travel_burden[o])
     choice[rest & (u3 < p_centre)] = CENTRE
