@@ -376,7 +376,7 @@ class DigexModel(mesa.Model):
         r = self.streams["behaviour"]
         self.fail_tasks(channels.give_up(self, r))
         t = self.tasks
-        idx = np.flatnonzero((t.route == FRESH) | (t.route == AFTER_FAILURE))
+        idx = ((t.route == FRESH) | (t.route == AFTER_FAILURE)).nonzero()[0]
         choice = channels.choose_channels(self, idx, r)
         channels.attempt_self_service(self, idx[choice == SELF_SERVICE], r)
         channels.attempt_paper(self, idx[choice == PAPER], r)
@@ -396,7 +396,7 @@ class DigexModel(mesa.Model):
         if len(idx) == 0:
             return
         t, p, b = self.tasks, self.pop, self.config.behaviour
-        o = t.owner[idx]
+        o, ttype = t.owner[idx], t.ttype[idx]
         np.add.at(getattr(p, f"done_{CHANNELS[channel]}"), o, np.int32(1))
         if channel in ASSISTED:
             p.last_assisted_week[o] = self.week
@@ -405,10 +405,10 @@ class DigexModel(mesa.Model):
         elif channel != AUTOMATION:
             p.last_unassisted_week[o] = self.week
             learning.move_towards_one(p.trust, o, b.trust_gain_success)
-        benefit = self.is_benefit[t.ttype[idx]]
+        benefit = self.is_benefit[ttype]
         self.metrics.add_completed(o, channel, benefit)
         t.route[idx] = RESOLVED
-        self._log(o, t.ttype[idx], f"completed by {CHANNELS[channel]}")
+        self._log(o, ttype, f"completed by {CHANNELS[channel]}")
 
     def fail_tasks(self, idx: np.ndarray) -> None:
         """Record failed procedures (given up or past their deadline): exclusion events (docs/ODD.md section 7.10).
@@ -418,8 +418,8 @@ class DigexModel(mesa.Model):
         if len(idx) == 0:
             return
         t, p = self.tasks, self.pop
-        o = t.owner[idx]
-        benefit = self.is_benefit[t.ttype[idx]]
+        o, ttype = t.owner[idx], t.ttype[idx]
+        benefit = self.is_benefit[ttype]
         np.add.at(p.tasks_failed, o, np.int32(1))
         p.last_procedure_fail_week[o] = self.week
         p.last_benefit_fail_week[o[benefit]] = self.week
@@ -427,7 +427,7 @@ class DigexModel(mesa.Model):
         self.metrics.add_failed_contests(o[t.contest[idx]])
         self._exclusion(o)
         t.route[idx] = RESOLVED
-        self._log(o, t.ttype[idx], "failed")
+        self._log(o, ttype, "failed")
 
     def fail_letters(self, rows: np.ndarray, kind: int, counts: np.ndarray, consequential: np.ndarray) -> None:
         """Record letters of kind ``kind`` (index in LETTER_KINDS) missed by their deadline.
@@ -450,6 +450,8 @@ class DigexModel(mesa.Model):
 
     def _exclusion(self, owners: np.ndarray) -> None:
         """Exclusion events of ``owners``: last_fail_week and last_need_week set, trust falls (section 7.10)."""
+        if len(owners) == 0:
+            return
         p = self.pop
         p.last_fail_week[owners] = self.week
         p.last_need_week[owners] = self.week
@@ -465,6 +467,8 @@ class DigexModel(mesa.Model):
 
     def citizen_time(self, rows: np.ndarray, channel: int) -> None:
         """Citizens' own minutes spent on an attempt through ``channel``."""
+        if len(rows) == 0:
+            return  # adds nothing (the week's citizen time starts at +0.0 and only grows)
         minutes = self.config.costs.citizen_minutes.get(CHANNELS[channel], 0.0)
         np.add.at(self.pop.minutes_spent, rows, np.float32(minutes))
         self.costs.add_citizen_minutes(minutes * len(rows))

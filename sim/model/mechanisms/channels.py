@@ -39,21 +39,30 @@ def can_self_serve(m: DigexModel, owners: np.ndarray) -> np.ndarray:
     return p.internet[owners] & p.eid[owners]
 
 
+def proxy_possible(m: DigexModel) -> bool:
+    """Proxy access exists this week: policy proxy.available and the platform live."""
+    return m.policy.proxy.available and m.digital_live
+
+
 def has_proxy(m: DigexModel, owners: np.ndarray) -> np.ndarray:
     """Citizens with a relative holding digital proxy access (policy proxy.available)."""
-    pol = m.policy.proxy
-    if not (pol.available and m.digital_live):
+    if not proxy_possible(m):
         return np.zeros(len(owners), dtype=bool)
     p = m.pop
-    return (p.support[owners] > 0) & (p.proxy_u[owners] < pol.uptake)
+    return (p.support[owners] > 0) & (p.proxy_u[owners] < m.policy.proxy.uptake)
 
 
-def paper_allowed(m: DigexModel, idx: np.ndarray) -> np.ndarray:
-    """Paper is allowed for a task that is not mandatory-digital, for the exempt, or on request for all."""
+def paper_allowed(m: DigexModel, idx: np.ndarray, owners: np.ndarray | None = None) -> np.ndarray:
+    """Paper is allowed for a task that is not mandatory-digital, for the exempt, or on request for all.
+
+    ``owners`` (optional) are the tasks' owners, ``m.tasks.owner[idx]``, if the caller has them already.
+    """
     t = m.tasks
     if m.policy.paper_on_request or not m.digital_live:
         return np.ones(len(idx), dtype=bool)
-    return ~t.mandatory[idx] | (m.pop.dp_status[t.owner[idx]] == EXEMPT)
+    if owners is None:
+        owners = t.owner[idx]
+    return ~t.mandatory[idx] | (m.pop.dp_status[owners] == EXEMPT)
 
 
 SENIOR_AGE = 65
@@ -66,27 +75,41 @@ def design_bonus(m: DigexModel, owners: np.ndarray) -> np.ndarray:
     accessibility x [impaired] + language_support x [language barrier] + senior_design x [aged 65+].
     """
     p, plat = m.pop, m.policy.platform
-    return (plat.accessibility * (p.disability[owners] > 0)
-            + plat.language_support * p.language_barrier[owners]
-            + plat.senior_design * (p.age[owners] >= SENIOR_AGE))
+    bonus = plat.accessibility * (p.disability[owners] > 0) + plat.language_support * p.language_barrier[owners]
+    if plat.senior_design:  # a zero coefficient adds +0.0 to these non-negative sums, which changes none of them
+        bonus = bonus + plat.senior_design * (p.age[owners] >= SENIOR_AGE)
+    return bonus
 
 
-def self_service_success(m: DigexModel, idx: np.ndarray) -> np.ndarray:
+def self_service_success(m: DigexModel, idx: np.ndarray, owners: np.ndarray | None = None,
+                         skill: np.ndarray | None = None) -> np.ndarray:
     """Chance that a self-service attempt succeeds.
 
     p = logistic(slope * (skill * usability + design_bonus - complexity))
     times the share of the week the platform is up (docs/ODD.md section 7.6).
+    ``owners`` and ``skill`` (optional) are the tasks' owners and their skill, if the caller has them already.
     """
     t, p, plat = m.tasks, m.pop, m.policy.platform
-    o = t.owner[idx]
-    eff = p.skill[o] * plat.usability + design_bonus(m, o)
+    o = t.owner[idx] if owners is None else owners
+    if skill is None:
+        skill = p.skill[o]
+    eff = skill * plat.usability + design_bonus(m, o)
     return logistic(m.config.behaviour.self_service_slope * (eff - t.complexity[idx])) * (1 - m.outage_fraction)
+
+
+def clip01(x: np.ndarray) -> np.ndarray:
+    """x clipped to [0, 1], as np.clip(x, 0, 1) but without np.clip's per-call overhead on small arrays.
+
+    The values are np.clip's up to the sign of a zero, which no comparison tells apart (both are used only in
+    comparisons with uniform draws).
+    """
+    return np.minimum(np.maximum(x, 0.0), 1.0)
 
 
 def shift_odds(p: float, shift: np.ndarray) -> np.ndarray:
     """logistic(logit(p) + shift), also for p = 0 or 1 (which no shift moves)."""
     odds = p * np.exp(shift)
-    return odds / (odds + 1 - p)
+    return odds / (odds + 1.0 - p)
 
 
 def give_up(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
@@ -95,10 +118,10 @@ def give_up(m: DigexModel, rng: np.random.Generator) -> np.ndarray:
     p = giveup_base + giveup_alienation * (1 - trust) + giveup_per_failure * attempts
     """
     t, b = m.tasks, m.config.behaviour
-    idx = np.flatnonzero(t.route > FRESH)
+    idx = (t.route > FRESH).nonzero()[0]
     trust = m.pop.trust[t.owner[idx]]
-    p = b.giveup_base + b.giveup_alienation * (1 - trust) + b.giveup_per_failure * t.attempts[idx]
-    return idx[rng.random(len(idx)) < np.clip(p, 0, 1)]
+    p = b.giveup_base + b.giveup_alienation * (1.0 - trust) + b.giveup_per_failure * t.attempts[idx]
+    return idx[rng.random(len(idx)) < clip01(p)]
 
 
 def choose_channels(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -120,28 +143,30 @@ def choose_channels(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) ->
     t, p, b = m.tasks, m.pop, m.config.behaviour
     o = t.owner[idx]
     n = len(idx)
+    skill, trust = p.skill[o], p.trust[o]
     proxy = has_proxy(m, o)
     able = can_self_serve(m, o) | proxy
-    paper = paper_allowed(m, idx)
+    paper = paper_allowed(m, idx, o)
     u1, u2, u3, u4 = rng.random(n), rng.random(n), rng.random(n), rng.random(n)
-    prefers = u1 < logistic(b.digital_preference_slope * (p.skill[o] - 0.5 + p.trust[o] - 0.5))
+    prefers = u1 < logistic(b.digital_preference_slope * (skill - 0.5 + trust - 0.5))
     fresh = t.route[idx] == FRESH
 
     choice = np.full(n, STAY_AWAY, dtype=np.int8)
     digital_first = fresh & able & (~paper | prefers)
     choice[digital_first] = SELF_SERVICE
     choice[(choice == STAY_AWAY) & paper & ~t.paper_tried[idx]] = PAPER
-    retry = ~fresh & able & (u1 < b.retry_probability * p.skill[o])
+    retry = ~fresh & able & (u1 < b.retry_probability * skill)
     choice[(choice == STAY_AWAY) & retry] = SELF_SERVICE
 
     needs_help = choice == STAY_AWAY
-    trust = p.trust[o]
+    if not needs_help.any():
+        return choice  # nobody needs help this week (u2 to u4 are drawn all the same)
     asks_relative = u2 < shift_odds(b.relative_uptake, b.trust_relative_slope * (0.5 - trust))
     relative = needs_help & (p.support[o] > 0) & (asks_relative | proxy)
     choice[relative] = RELATIVE
-    rest = (choice == STAY_AWAY) & (u4 >= b.trust_help_avoidance * (1 - trust))
-    challenged = p.skill[o] < m.config.population.challenged_threshold
-    p_centre = np.clip(b.centre_preference + 0.3 * challenged - 0.5 * p.travel_burden[o], 0, 1)
+    rest = (choice == STAY_AWAY) & (u4 >= b.trust_help_avoidance * (1.0 - trust))
+    challenged = skill < m.config.population.challenged_threshold
+    p_centre = clip01(b.centre_preference + 0.3 * challenged - 0.5 * p.travel_burden[o])
     choice[rest & (u3 < p_centre)] = CENTRE
     choice[rest & (u3 >= p_centre)] = PHONE
     return choice
@@ -153,30 +178,43 @@ def attempt_self_service(m: DigexModel, idx: np.ndarray, rng: np.random.Generato
     A digitally challenged citizen pushed into a mandatory-digital channel
     loses trust ('forced digital contact', docs/ODD.md section 7.9).
     """
+    if len(idx) == 0:
+        return  # no attempt: nothing to draw (rng.random(0) does not advance the generator) or record
     t, p, b = m.tasks, m.pop, m.config.behaviour
     o = t.owner[idx]
-    proxy = has_proxy(m, o) & ~can_self_serve(m, o)
-    p_ok = np.where(proxy, b.proxy_success, self_service_success(m, idx))
+    skill = p.skill[o]
+    p_ok = self_service_success(m, idx, o, skill)
+    proxy = None  # without proxy access nobody attempts through a relative's proxy
+    if proxy_possible(m):
+        proxy = has_proxy(m, o) & ~can_self_serve(m, o)
+        p_ok = np.where(proxy, b.proxy_success, p_ok)
     ok = rng.random(len(idx)) < p_ok
-    forced = t.mandatory[idx] & (p.skill[o] < m.config.population.challenged_threshold)
+    forced = t.mandatory[idx] & (skill < m.config.population.challenged_threshold)
     m.trust_down(o[forced], b.trust_loss_forced)
     m.costs.add_contacts(SELF_SERVICE, len(idx))
     m.citizen_time(o, SELF_SERVICE)
-    m.complete(idx[ok & ~proxy], SELF_SERVICE)
-    m.complete(idx[ok & proxy], RELATIVE)
-    m.learn(o[ok & ~proxy], b.learn_by_doing)
-    failed = idx[~ok]
-    m.trust_down(t.owner[failed], b.trust_loss_attempt)
-    back_to_choice(m, failed)
+    by_self = ok if proxy is None else ok & ~proxy
+    m.complete(idx[by_self], SELF_SERVICE)
+    if proxy is not None:
+        m.complete(idx[ok & proxy], RELATIVE)
+    m.learn(o[by_self], b.learn_by_doing)
+    failed = ~ok
+    m.trust_down(o[failed], b.trust_loss_attempt)
+    back_to_choice(m, idx[failed])
 
 
 def attempt_relative(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) -> None:
     """A relative helps: higher success with proxy access; the citizen learns a little."""
+    if len(idx) == 0:
+        return  # no attempt: nothing to draw or record
     t, b = m.tasks, m.config.behaviour
     o = t.owner[idx]
-    p_ok = np.where(has_proxy(m, o), b.proxy_success, b.relative_success)
     if not m.digital_live:
-        p_ok = np.full(len(idx), b.paper_success)  # a relative fills in the paper form
+        p_ok = b.paper_success  # a relative fills in the paper form
+    elif proxy_possible(m):
+        p_ok = np.where(has_proxy(m, o), b.proxy_success, b.relative_success)
+    else:
+        p_ok = b.relative_success
     ok = rng.random(len(idx)) < p_ok
     m.citizen_time(o, RELATIVE)
     m.complete(idx[ok], RELATIVE)
@@ -186,13 +224,16 @@ def attempt_relative(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) -
 
 def attempt_paper(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) -> None:
     """Paper forms: high success, a postal handling cost per submission; after a failed form, help is sought."""
+    if len(idx) == 0:
+        return  # no form: nothing to draw or record
     b = m.config.behaviour
     ok = rng.random(len(idx)) < b.paper_success
     m.costs.add_contacts(PAPER, len(idx))
     m.citizen_time(m.tasks.owner[idx], PAPER)
     m.complete(idx[ok], PAPER)
-    m.tasks.paper_tried[idx[~ok]] = True
-    back_to_choice(m, idx[~ok])
+    failed = idx[~ok]
+    m.tasks.paper_tried[failed] = True
+    back_to_choice(m, failed)
 
 
 def route_to_queues(m: DigexModel, idx: np.ndarray, choice: np.ndarray) -> None:
@@ -202,14 +243,17 @@ def route_to_queues(m: DigexModel, idx: np.ndarray, choice: np.ndarray) -> None:
     state, where it may be given up (``give_up``), without a failed attempt.
     """
     t = m.tasks
+    phone, centre = choice == PHONE, choice == CENTRE
     t.route[idx[choice == STAY_AWAY]] = AFTER_FAILURE
-    t.route[idx[choice == PHONE]] = QUEUED_PHONE
-    t.route[idx[choice == CENTRE]] = QUEUED_CENTRE
-    t.wait[idx[(choice == PHONE) | (choice == CENTRE)]] = 0
+    t.route[idx[phone]] = QUEUED_PHONE
+    t.route[idx[centre]] = QUEUED_CENTRE
+    t.wait[idx[phone | centre]] = 0
 
 
 def back_to_choice(m: DigexModel, idx: np.ndarray) -> None:
     """A task whose attempt failed returns to channel choice next week."""
+    if len(idx) == 0:
+        return
     t = m.tasks
     t.route[idx] = AFTER_FAILURE
     t.attempts[idx] += 1
