@@ -78,10 +78,16 @@ class Mailboxes:
         self.unread[rows] = 0
         return read
 
-    def unread_in(self, kind: int, slot: int, arrival_week: int, rows: np.ndarray) -> np.ndarray:
-        """Unread letters of ``rows`` that arrived in ``arrival_week`` (kept in ``slot``)."""
+    def unread_in(self, kind: int, slot: int, arrival_week: int, rows: np.ndarray,
+                  cleared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Those of ``rows`` with unread letters that arrived in ``arrival_week`` (kept in ``slot``), and how many.
+
+        ``cleared`` is ``self.cleared[rows]`` (gathered once by the caller for every kind): a slot's
+        letters no longer count once the citizen has read everything since they arrived.
+        """
         count = self.rings[kind][slot, rows]
-        return np.where(self.cleared[rows] < arrival_week, count, 0).astype(np.int32)
+        unread = (count > 0) & (cleared < arrival_week)
+        return rows[unread], count[unread]
 
 
 def letters_arrive(m: DigexModel, band: np.ndarray, rng: np.random.Generator) -> None:
@@ -192,17 +198,16 @@ def letters_expire(m: DigexModel) -> None:
         cand = np.flatnonzero(mail.unread[: m.pop.n] > 0)
     if len(cand) == 0:
         return
+    cleared = mail.cleared[cand]
     for k, name in enumerate(LETTER_KINDS):
         spec = m.config.tasks.letters[name]
-        ring = m.mail.rings[k]
         slot = (m.week + 1) % spec.deadline_weeks
-        count = mail.unread_in(k, slot, m.week + 1 - spec.deadline_weeks, cand)
-        missed = count > 0
-        rows, count = cand[missed], count[missed]
+        rows, missed = mail.unread_in(k, slot, m.week + 1 - spec.deadline_weeks, cand, cleared)
         if len(rows) == 0:  # nothing to fail, and a binomial draw of no letters draws nothing
             continue
-        ring[slot, rows] = 0
-        m.mail.unread[rows] -= count.astype(np.int16)
+        mail.rings[k][slot, rows] = 0
+        mail.unread[rows] -= missed
+        count = missed.astype(np.int32)
         alive = m.pop.alive[rows]
         rows, count = rows[alive], count[alive]
         consequential = rng.binomial(count, spec.consequence_share).astype(np.int32)
