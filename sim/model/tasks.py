@@ -30,6 +30,10 @@ TASK_FIELDS: dict[str, type] = {
 }
 
 
+PROCEDURE_CODES = np.arange(len(PROCEDURE_TYPES), dtype=np.int8)
+"""Each procedure type's ``ttype`` code (its index in PROCEDURE_TYPES)."""
+
+
 class TaskTable:
     """Open procedures: one row per task, one array per field (see TASK_FIELDS)."""
 
@@ -54,9 +58,9 @@ class TaskTable:
         return len(self.owner)
 
     def append(self, fields: dict[str, np.ndarray]) -> None:
-        """Add new tasks (every field must be given)."""
+        """Add new tasks (every field must be given, cast to the field's dtype as ``astype`` would)."""
         for name, dtype in TASK_FIELDS.items():
-            setattr(self, name, np.concatenate([getattr(self, name), fields[name].astype(dtype)]))
+            setattr(self, name, np.concatenate((getattr(self, name), fields[name]), dtype=dtype, casting="unsafe"))
 
     def keep(self, mask: np.ndarray) -> None:
         """Keep only the tasks where ``mask`` is true (drop resolved tasks)."""
@@ -165,13 +169,9 @@ def new_procedures(
     ``band``: each row's age band (``len(AGE_BANDS)`` for the dead, see
     ``draw_arrivals``). ``mandatory_share`` is the current policy's (it may change on the timeline).
     """
-    owners, types = [], []
-    for i, rate in enumerate(arrivals.procedures(date)):
-        o = draw_arrivals(band, rate, rng)
-        owners.append(o)
-        types.append(np.full(len(o), i, dtype=np.int8))
+    owners = [draw_arrivals(band, rate, rng) for rate in arrivals.procedures(date)]
     owner = np.concatenate(owners)
-    ttype = np.concatenate(types)
+    ttype = np.repeat(PROCEDURE_CODES, [len(o) for o in owners])
     n = len(owner)
     cmean = arrivals.complexity_mean[ttype]
     csd = arrivals.complexity_sd[ttype]
@@ -185,13 +185,13 @@ def new_procedures(
         "owner": owner,
         "ttype": ttype,
         "complexity": complexity,
-        "arrival": np.full(n, week),
+        "arrival": np.full(n, week, dtype=np.int32),
         "deadline": deadline,
         "value": value,
         "mandatory": mandatory,
-        "attempts": np.zeros(n),
-        "route": np.full(n, FRESH),
-        "wait": np.zeros(n),
+        "attempts": np.zeros(n, dtype=np.int16),
+        "route": np.full(n, FRESH, dtype=np.int8),
+        "wait": np.zeros(n, dtype=np.int16),
         "paper_tried": np.zeros(n, dtype=bool),
         "contest": np.zeros(n, dtype=bool),
     }

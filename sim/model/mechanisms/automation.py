@@ -48,22 +48,26 @@ def automate(m: DigexModel, idx: np.ndarray, rng: np.random.Generator) -> None:
     a, t = m.policy.automation, m.tasks
     share = np.array([m.policy.automation_share.get(k, 0.0) for k in PROCEDURE_TYPES])
     offered = u[0] < share[t.ttype[idx]]
-    refused = np.zeros(len(idx), dtype=bool)
     if a.consent_required:
         refused = offered & (u[1] < refusal_probability(m.pop.trust[t.owner[idx]], a.refusal_share))
-    auto = offered & ~refused
+        auto, n_refused = offered & ~refused, int(refused.sum())
+    else:
+        auto, n_refused = offered, 0
     wrong = auto & (u[2] < a.error_rate)
-    m.costs.add_automation(int(auto.sum()))
-    m.metrics.add_automation(int(auto.sum()))
-    m.metrics.add_consent_refusals(int(refused.sum()))
+    n_auto = int(auto.sum())
+    m.costs.add_automation(n_auto)
+    m.metrics.add_automation(n_auto)
+    m.metrics.add_consent_refusals(n_refused)
     contest = idx[wrong]
-    t.contest[contest] = True
-    t.complexity[contest] = np.maximum(t.complexity[contest], np.float32(a.contest_complexity))
-    t.deadline[contest] = m.week + a.contest_deadline_weeks
-    m.metrics.add_wrong_decisions(t.owner[contest])
-    m.trust_down(t.owner[contest], a.wrong_decision_trust_loss)
+    if len(contest):
+        t.contest[contest] = True
+        t.complexity[contest] = np.maximum(t.complexity[contest], np.float32(a.contest_complexity))
+        t.deadline[contest] = m.week + a.contest_deadline_weeks
+    owners = t.owner[contest]
+    m.metrics.add_wrong_decisions(owners)
+    m.trust_down(owners, a.wrong_decision_trust_loss)
     m.complete(idx[auto & ~wrong], AUTOMATION)
-    privacy_incidents(m, int(auto.sum()), m.streams["platform"])
+    privacy_incidents(m, n_auto, m.streams["platform"])
 
 
 def privacy_incidents(m: DigexModel, records: int, rng: np.random.Generator) -> None:

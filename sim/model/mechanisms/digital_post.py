@@ -78,10 +78,16 @@ class Mailboxes:
         self.unread[rows] = 0
         return read
 
-    def unread_in(self, kind: int, slot: int, arrival_week: int, rows: np.ndarray) -> np.ndarray:
-        """Unread letters of ``rows`` that arrived in ``arrival_week`` (kept in ``slot``)."""
+    def unread_in(self, kind: int, slot: int, arrival_week: int, rows: np.ndarray,
+                  cleared: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Those of ``rows`` with unread letters that arrived in ``arrival_week`` (kept in ``slot``), and how many.
+
+        ``cleared`` is ``self.cleared[rows]`` (gathered once by the caller for every kind): a slot's
+        letters no longer count once the citizen has read everything since they arrived.
+        """
         count = self.rings[kind][slot, rows]
-        return np.where(self.cleared[rows] < arrival_week, count, 0).astype(np.int32)
+        unread = (count > 0) & (cleared < arrival_week)
+        return rows[unread], count[unread]
 
 
 def letters_arrive(m: DigexModel, band: np.ndarray, rng: np.random.Generator) -> None:
@@ -93,12 +99,12 @@ def letters_arrive(m: DigexModel, band: np.ndarray, rng: np.random.Generator) ->
     is live, otherwise on paper; each medium has its unit cost.
     """
     p = m.pop
-    for k, name in enumerate(LETTER_KINDS):
-        spec = m.config.tasks.letters[name]
+    live = m.digital_live
+    for k, deadline in enumerate(m.mail.deadlines):
         owners = draw_arrivals(band, m.arrivals.letters[k], rng)
-        m.mail.add(k, m.week % spec.deadline_weeks, owners, p.n)
+        m.mail.add(k, m.week % deadline, owners, p.n)
         n_digital = 0
-        if m.digital_live:
+        if live:
             digital = owners[p.dp_status[owners] == ENROLLED]
             p.last_letter_week[digital] = m.week
             n_digital = len(digital)
@@ -106,25 +112,31 @@ def letters_arrive(m: DigexModel, band: np.ndarray, rng: np.random.Generator) ->
         m.metrics.add_letters_arrived(owners)
 
 
-def reads_alone(m: DigexModel, rows: np.ndarray) -> np.ndarray:
+def reads_alone(m: DigexModel, rows: np.ndarray, digital: np.ndarray | None = None) -> np.ndarray:
     """Weekly chance that each of ``rows`` reads its pending letters alone (docs/ODD.md section 7.11).
 
     Digital Post (enrolled, platform live): letter_read_max x logistic(letter_read_slope x (skill -
     letter_read_threshold) + letter_read_trust_slope x (trust - 0.5)) x internet x eID x (1 - outage
     fraction). Paper (exempt, not enrolled, or no platform): paper_letter_read. Either times
     letter_language_factor with a language barrier (the letters are in Danish).
+
+    ``digital``: whether each of ``rows`` reads on Digital Post, if the caller has it already.
     """
     p, b = m.pop, m.config.behaviour
-    digital = (p.dp_status[rows] == ENROLLED) & m.digital_live
-    r_dig = (
-        b.letter_read_max
-        * logistic(b.letter_read_slope * (p.skill[rows] - b.letter_read_threshold)
-                   + b.letter_read_trust_slope * (p.trust[rows] - 0.5))
-        * p.internet[rows]
-        * p.eid[rows]
-        * (1 - m.outage_fraction)
-    )
-    r = np.where(digital, r_dig, b.paper_letter_read)
+    if not m.digital_live:  # everyone reads paper
+        r = np.full(len(rows), b.paper_letter_read, dtype=float)
+    else:
+        if digital is None:
+            digital = p.dp_status[rows] == ENROLLED
+        r_dig = (
+            b.letter_read_max
+            * logistic(b.letter_read_slope * (p.skill[rows] - b.letter_read_threshold)
+                       + b.letter_read_trust_slope * (p.trust[rows] - 0.5))
+            * p.internet[rows]
+            * p.eid[rows]
+            * (1 - m.outage_fraction)
+        )
+        r = np.where(digital, r_dig, b.paper_letter_read)
     return np.where(p.language_barrier[rows], r * b.letter_language_factor, r)
 
 
@@ -145,22 +157,30 @@ def read_mail(m: DigexModel, rng: np.random.Generator) -> None:
     it sets neither ``last_unassisted_week`` nor ``last_assisted_week``.
     """
     p, b = m.pop, m.config.behaviour
+    live = m.digital_live
     rows = np.flatnonzero(m.mail.pending(p.n) > 0)
-    digital = (p.dp_status[rows] == ENROLLED) & m.digital_live
-    alone = rng.random(len(rows)) < reads_alone(m, rows)
-    access_open = m.digital_live and m.date >= m.policy.proxy.read_access_from
-    by_access = ~alone & digital & p.read_access[rows] & access_open
-    by_access &= rng.random(len(rows)) < b.read_access_check * (1 - m.outage_fraction)
+    n = len(rows)
+    digital = p.dp_status[rows] == ENROLLED if live else np.zeros(n, dtype=bool)
+    alone = rng.random(n) < reads_alone(m, rows, digital)
+    u_access = rng.random(n)
+    if live and m.date >= m.policy.proxy.read_access_from:
+        by_access = ~alone & digital & p.read_access[rows]
+        by_access &= u_access < b.read_access_check * (1 - m.outage_fraction)
+    else:
+        by_access = np.zeros(n, dtype=bool)
     odds = b.letter_help_ask * np.exp(b.letter_read_trust_slope * (p.trust[rows] - 0.5))
     ask = odds / (odds + 1 - b.letter_help_ask)  # logistic(logit(letter_help_ask) + shift), also at 0 and 1
-    can_help = (p.support[rows] > 0) & (~digital | p.eid[rows])
-    helped = ~alone & ~by_access & can_help & (rng.random(len(rows)) < ask * b.relative_success)
+    can_help = p.support[rows] > 0
+    if live:  # on Digital Post the helper logs in with the citizen's eID
+        can_help &= ~digital | p.eid[rows]
+    helped = ~alone & ~by_access & can_help & (rng.random(n) < ask * b.relative_success)
     read = alone | by_access | helped
     reads = rows[read]
     m.mail.unread_rows, m.mail.unread_week = rows[~read], m.week
     n_read = m.mail.clear(reads, m.week)
     p.letters_read[reads] += n_read
-    p.last_read_week[rows[digital & (alone | helped)]] = m.week
+    if live:
+        p.last_read_week[rows[digital & (alone | helped)]] = m.week
     m.metrics.add_letters_read(reads, n_read)
 
 
@@ -176,14 +196,18 @@ def letters_expire(m: DigexModel) -> None:
         cand = mail.unread_rows
     else:
         cand = np.flatnonzero(mail.unread[: m.pop.n] > 0)
+    if len(cand) == 0:
+        return
+    cleared = mail.cleared[cand]
     for k, name in enumerate(LETTER_KINDS):
         spec = m.config.tasks.letters[name]
-        ring = m.mail.rings[k]
         slot = (m.week + 1) % spec.deadline_weeks
-        count = mail.unread_in(k, slot, m.week + 1 - spec.deadline_weeks, cand)
-        rows, count = cand[count > 0], count[count > 0]
-        ring[slot, rows] = 0
-        m.mail.unread[rows] -= count.astype(np.int16)
+        rows, missed = mail.unread_in(k, slot, m.week + 1 - spec.deadline_weeks, cand, cleared)
+        if len(rows) == 0:  # nothing to fail, and a binomial draw of no letters draws nothing
+            continue
+        mail.rings[k][slot, rows] = 0
+        mail.unread[rows] -= missed
+        count = missed.astype(np.int32)
         alive = m.pop.alive[rows]
         rows, count = rows[alive], count[alive]
         consequential = rng.binomial(count, spec.consequence_share).astype(np.int32)
