@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from sim.model.maths import logistic
+from sim.model.maths import clip01, logistic
 
 
 def test_logistic_is_the_formula_elementwise():
@@ -20,3 +20,13 @@ def test_logistic_keeps_float32_and_saturates_without_nan():
     with np.errstate(over="ignore"):
         extreme = logistic(np.array([-1000.0, 1000.0]))
     assert extreme.tolist() == [0.0, 1.0]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_clip01_gives_the_values_of_np_clip(dtype):
+    x = np.random.default_rng(0).normal(0.5, 1.0, 10_000).astype(dtype)
+    x[:6] = [-0.0, 0.0, 1.0, -np.inf, np.inf, np.nan]
+    clipped = clip01(x)
+    assert clipped.dtype == dtype
+    assert np.array_equal(clipped, np.clip(x, 0, 1), equal_nan=True)  # -0.0 == 0.0: the sign of a zero may differ
+    assert clipped[3] == 0.0 and clipped[4] == 1.0

@@ -12,7 +12,7 @@ import functools
 import numpy as np
 
 from sim.model.codes import NOT_ENROLLED
-from sim.model.maths import logistic
+from sim.model.maths import clip01, logistic
 from sim.model.params import AGE_BAND_EDGES, AGE_BANDS, PopulationConfig
 
 NEVER = -(10**6)
@@ -216,7 +216,7 @@ def draw_citizens(
     # Education: the first level (low, medium, high) whose cumulative share, linear in age between the young and
     # the old mix, exceeds a uniform draw. The shares are non-negative, so the cumulative shares do not decrease
     # and the level is the count of those below the draw; the last (the total) is not needed.
-    old_frac = np.minimum(np.maximum((ages - 45.0) / 30.0, 0.0), 1.0)
+    old_frac = clip01((ages - 45.0) / 30.0)
     young_frac = 1.0 - old_frac
     (young_low, young_medium, _), (old_low, old_medium, _) = cfg.education_shares_young, cfg.education_shares_old
     p_low = young_low * young_frac + old_low * old_frac
@@ -226,11 +226,11 @@ def draw_citizens(
 
     p_phys = cfg.physical_disability_base + cfg.physical_disability_per_decade * np.maximum((ages - 45.0) / 10.0, 0.0)
     p_cog = cfg.cognitive_disability_base + (cfg.cognitive_disability_80plus - cfg.cognitive_disability_base) * (
-        np.minimum(np.maximum((ages - 60.0) / 25.0, 0.0), 1.0) ** 2
+        clip01((ages - 60.0) / 25.0) ** 2
     )
     u = rng.random(n)
     # 2 (cognitive) below p_cog, else 1 (physical) below p_cog + p_phys, else 0: below p_cog is below both.
-    disability = np.add(u < p_cog, u < p_cog + np.minimum(np.maximum(p_phys, 0.0), 1.0), dtype=np.int64)
+    disability = np.add(u < p_cog, u < p_cog + clip01(p_phys), dtype=np.int64)
     language = rng.random(n) < (cfg.language_barrier_share if language_share is None else language_share)
     homeless = rng.random(n) < cfg.homeless_share
 

@@ -22,7 +22,7 @@ from sim.model.codes import (
     RELATIVE,
     SELF_SERVICE,
 )
-from sim.model.maths import logistic
+from sim.model.maths import clip01, logistic
 
 STAY_AWAY = -1
 """Channel choice of a task whose owner needs public help but does not ask this week (docs/ODD.md section 7.5)."""
@@ -95,15 +95,6 @@ def self_service_success(m: DigexModel, idx: np.ndarray, owners: np.ndarray | No
         skill = p.skill[o]
     eff = skill * plat.usability + design_bonus(m, o)
     return logistic(m.config.behaviour.self_service_slope * (eff - t.complexity[idx])) * (1 - m.outage_fraction)
-
-
-def clip01(x: np.ndarray) -> np.ndarray:
-    """x clipped to [0, 1], as np.clip(x, 0, 1) but without np.clip's per-call overhead on small arrays.
-
-    The values are np.clip's up to the sign of a zero, which no comparison tells apart (both are used only in
-    comparisons with uniform draws).
-    """
-    return np.minimum(np.maximum(x, 0.0), 1.0)
 
 
 def shift_odds(p: float, shift: np.ndarray) -> np.ndarray:
