@@ -30,7 +30,7 @@ TASK_FIELDS: dict[str, type] = {
 }
 
 
-PROCEDURE_CODES = np.arange(len(PROCEDURE_TYPES), dtype=np.int8)
+PROCEDURE_CODES = np.arange(len(PROCEDURE_TYPES), dtype=TASK_FIELDS["ttype"])
 """Each procedure type's ``ttype`` code (its index in PROCEDURE_TYPES)."""
 
 
@@ -185,13 +185,13 @@ def new_procedures(
         "owner": owner,
         "ttype": ttype,
         "complexity": complexity,
-        "arrival": np.full(n, week, dtype=np.int32),
+        "arrival": np.full(n, week, dtype=TASK_FIELDS["arrival"]),
         "deadline": deadline,
         "value": value,
         "mandatory": mandatory,
-        "attempts": np.zeros(n, dtype=np.int16),
-        "route": np.full(n, FRESH, dtype=np.int8),
-        "wait": np.zeros(n, dtype=np.int16),
+        "attempts": np.zeros(n, dtype=TASK_FIELDS["attempts"]),
+        "route": np.full(n, FRESH, dtype=TASK_FIELDS["route"]),
+        "wait": np.zeros(n, dtype=TASK_FIELDS["wait"]),
         "paper_tried": np.zeros(n, dtype=bool),
         "contest": np.zeros(n, dtype=bool),
     }
